@@ -1,0 +1,32 @@
+#pragma once
+// Byte helpers shared by every layer: hex and standard base64 text forms.
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace keel {
+
+using Bytes = std::vector<uint8_t>;
+
+// Lowercase hex.
+std::string HexEncode(std::span<const uint8_t> data);
+// Accepts upper and lower case; nullopt on odd length or a non-hex digit.
+std::optional<Bytes> HexDecode(std::string_view text);
+
+// Standard alphabet with '=' padding (RFC 4648 §4).
+std::string Base64Encode(std::span<const uint8_t> data);
+// Strict: requires correct padding, rejects characters outside the alphabet.
+std::optional<Bytes> Base64Decode(std::string_view text);
+
+inline std::span<const uint8_t> AsBytes(std::string_view s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+inline std::string_view AsChars(std::span<const uint8_t> b) {
+  return {reinterpret_cast<const char*>(b.data()), b.size()};
+}
+
+}  // namespace keel

@@ -1,0 +1,50 @@
+#pragma once
+// HTTP/2 server (nghttp2, prior knowledge, RFC 9113 §3.3) over any ByteStream — here the
+// decrypted Noise stream. Knows nothing of Tailscale. Call only on the stream's executor.
+
+#include <boost/asio/awaitable.hpp>
+#include <functional>
+#include <memory>
+#include <spdlog/logger.h>
+#include <string>
+
+#include "base/byte_stream.h"
+#include "http/message.h"
+
+namespace keel::http {
+
+// The response side of one HTTP/2 stream, shared by the session and the handler.
+class H2Stream {
+ public:
+  virtual ~H2Stream() = default;
+  // Sends the response headers; call once, before any Write.
+  virtual void Respond(int status, Headers headers = {}) = 0;
+  // Queues body bytes; they go out as soon as flow control allows (no buffering for
+  // batching: long-poll frames must be flushed).
+  virtual void Write(std::string data) = 0;
+  // Ends the stream after the queued bytes.
+  virtual void Finish() = 0;
+  // True once the peer reset the stream or the connection is gone.
+  virtual bool closed() const = 0;
+  // Bytes queued and not yet handed to the connection (for backpressure decisions).
+  virtual size_t buffered() const = 0;
+};
+
+// One call per request, as its own coroutine. The coroutine's cancellation slot fires
+// (terminal) when the stream closes, so a long poll waiting on a timer or channel wakes up.
+// A handler that returns without Respond gets a 500; without Finish, the stream is finished.
+using H2Handler = std::function<boost::asio::awaitable<void>(Request, std::shared_ptr<H2Stream>)>;
+
+struct H2Settings {
+  uint32_t max_concurrent_streams = 250;
+  size_t max_request_body = 1024 * 1024;  // larger: 413 and the stream is reset
+  size_t max_header_list = 64 * 1024;
+};
+
+// Serves until the peer closes, a protocol error, or cancellation. Returns only after every
+// handler coroutine has finished.
+boost::asio::awaitable<void> ServeHttp2(ByteStream& stream, H2Handler handler,
+                                        H2Settings settings,
+                                        std::shared_ptr<spdlog::logger> logger);
+
+}  // namespace keel::http

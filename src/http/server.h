@@ -1,0 +1,88 @@
+#pragma once
+// HTTP/1.1 server on Boost.Beast: one coroutine per connection, keep-alive, size limits and
+// deadlines, plain handlers and connection upgrades, over TCP or a unix socket.
+// Threading: construct, Listen* and Stop on the executor's thread; handlers run there too.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <spdlog/logger.h>
+#include <string>
+
+#include "base/byte_stream.h"
+#include "base/result.h"
+#include "http/message.h"
+
+namespace keel::http {
+
+using Handler = std::function<boost::asio::awaitable<Response>(Request)>;
+
+// Handed to an upgrade handler; valid only during that handler call.
+class Upgrader {
+ public:
+  virtual ~Upgrader() = default;
+  // True when the request is an RFC 6455 WebSocket upgrade.
+  virtual bool IsWebSocket() const = 0;
+  // Writes "101 Switching Protocols" with `headers` and hands over the raw connection,
+  // including any bytes the parser had already buffered past the request.
+  virtual boost::asio::awaitable<Result<std::unique_ptr<ByteStream>>> Accept(Headers headers) = 0;
+  // Completes the WebSocket handshake selecting `subprotocol` (no permessage-deflate); the
+  // stream carries binary messages as one byte stream and fails on a text message.
+  virtual boost::asio::awaitable<Result<std::unique_ptr<ByteStream>>> AcceptWebSocket(
+      std::string subprotocol) = 0;
+};
+
+// Returns a Response to answer normally (before accepting), or nullopt once it has accepted
+// and finished with the stream.
+using UpgradeHandler =
+    std::function<boost::asio::awaitable<std::optional<Response>>(Request, Upgrader&)>;
+
+class Router {
+ public:
+  // Exact path match, any method.
+  void Handle(std::string path, Handler handler);
+  // Longest matching prefix wins, after exact matches.
+  void HandlePrefix(std::string prefix, Handler handler);
+  // Requests to `path` that carry an Upgrade header (or are WebSocket requests).
+  void HandleUpgrade(std::string path, UpgradeHandler handler);
+
+  const Handler* Find(std::string_view path) const;
+  const UpgradeHandler* FindUpgrade(std::string_view path) const;
+
+ private:
+  std::map<std::string, Handler, std::less<>> exact_;
+  std::map<std::string, Handler, std::less<>> prefix_;
+  std::map<std::string, UpgradeHandler, std::less<>> upgrade_;
+};
+
+struct ServerSettings {
+  size_t max_header_bytes = 16 * 1024;
+  size_t max_body_bytes = 1024 * 1024;  // larger bodies get 413
+  std::chrono::seconds request_timeout{30};  // to read one request once it started
+  std::chrono::seconds idle_timeout{120};    // keep-alive connection with no request
+};
+
+class Server {
+ public:
+  // `router` must outlive the server.
+  Server(boost::asio::any_io_executor executor, const Router& router, ServerSettings settings,
+         std::shared_ptr<spdlog::logger> logger);
+  ~Server();
+
+  // Binds and starts accepting; port 0 picks one. Returns the bound port.
+  Result<uint16_t> ListenTcp(const std::string& address, uint16_t port);
+  // Binds a unix socket at `path` (replacing a stale file), mode 0660.
+  Result<void> ListenUnix(const std::string& path);
+  // Stops accepting and closes every connection.
+  void Stop();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace keel::http

@@ -1,0 +1,72 @@
+#pragma once
+// Domain values: users, nodes, pre-auth keys. Plain data, copyable; no behaviour beyond
+// small derived helpers. Times are system_clock; keel::ZeroTime() means "unset/never".
+
+#include <boost/asio/ip/address_v4.hpp>
+#include <boost/asio/ip/address_v6.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "crypto/keys.h"
+
+namespace keel::model {
+
+using NodeId = uint64_t;
+using UserId = uint64_t;
+using PreAuthKeyId = uint64_t;
+
+struct User {
+  UserId id = 0;
+  std::string name;          // unique, the handle admins type
+  std::string display_name;  // defaults to name
+  std::string email;         // optional; LoginName falls back to name
+  SystemTime created;
+};
+
+struct PreAuthKey {
+  PreAuthKeyId id = 0;
+  std::string prefix;       // public part shown in listings, e.g. "keel-auth-<prefix>-<secret>"
+  std::string secret_hash;  // hex SHA-256 of the secret part; the secret itself is never stored
+  UserId user_id = 0;
+  bool reusable = false;
+  bool ephemeral = false;
+  bool used = false;
+  std::vector<std::string> tags;
+  SystemTime created;
+  SystemTime expiration;  // ZeroTime() = never
+  // Expiry set by `preauthkeys expire`; past expiration means unusable.
+};
+
+struct Node {
+  NodeId id = 0;
+  crypto::MachinePublic machine_key;
+  crypto::NodePublic node_key;
+  crypto::DiscoPublic disco_key;
+  UserId user_id = 0;
+  std::vector<std::string> tags;  // sorted
+  std::string hostname;           // raw Hostinfo.Hostname
+  std::string given_name;         // the MagicDNS label, unique across the tailnet
+  std::optional<boost::asio::ip::address_v4> ipv4;
+  std::optional<boost::asio::ip::address_v6> ipv6;
+  std::vector<std::string> endpoints;  // "ip:port"
+  int home_derp = 0;                   // Hostinfo.NetInfo.PreferredDERP
+  std::string hostinfo_json = "{}";    // the client's last Hostinfo, as an opaque JSON object
+  SystemTime created;
+  SystemTime last_seen;                // ZeroTime() = never seen
+  SystemTime expiry;                   // ZeroTime() = never expires
+  bool ephemeral = false;
+  std::optional<PreAuthKeyId> auth_key_id;
+  int cap_version = 0;
+
+  // Not stored: filled in from live map sessions.
+  bool online = false;
+  // Bumped on every change to the node; keys caches of rendered forms.
+  uint64_t version = 0;
+
+  bool IsExpired(SystemTime now) const { return !IsZeroTime(expiry) && expiry <= now; }
+};
+
+}  // namespace keel::model

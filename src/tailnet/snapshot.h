@@ -1,0 +1,23 @@
+#pragma once
+// Snapshot: an immutable view of the tailnet. Published atomically after every mutation;
+// readers (map builders on any thread) hold a shared_ptr and never block writers.
+
+#include <map>
+#include <memory>
+#include <optional>
+
+#include "model/types.h"
+
+namespace keel::tailnet {
+
+struct Snapshot {
+  uint64_t version = 0;  // strictly increasing per published snapshot
+  std::map<model::NodeId, std::shared_ptr<const model::Node>> nodes;  // ordered by id
+  std::map<model::UserId, model::User> users;
+
+  const model::Node* FindNode(model::NodeId id) const;
+  const model::Node* FindByNodeKey(const crypto::NodePublic& key) const;
+  const model::User* FindUser(model::UserId id) const;
+};
+
+}  // namespace keel::tailnet

@@ -1,0 +1,124 @@
+#pragma once
+// Tailnet: the single authority over users, nodes and pre-auth keys.
+//
+// Every mutation is validated, written to the store (committed) and only then published as a
+// new Snapshot plus a Changes batch to subscribers (architecture.md decision 2). Methods are
+// thread-safe and synchronous — they block on the store — so callers on the I/O thread run
+// them on the worker pool. Subscriber callbacks are posted to the executor given at
+// Subscribe time.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <spdlog/logger.h>
+#include <string>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "store/store.h"
+#include "tailnet/change.h"
+#include "tailnet/snapshot.h"
+
+namespace keel::tailnet {
+
+struct Settings {
+  boost::asio::ip::network_v4 prefix_v4 = boost::asio::ip::make_network_v4("100.64.0.0/10");
+  boost::asio::ip::network_v6 prefix_v6 = boost::asio::ip::make_network_v6("fd7a:115c:a1e0::/48");
+  // How long an ephemeral node may stay without a map stream before it is deleted.
+  std::chrono::seconds ephemeral_inactivity_timeout{120};
+};
+
+// What the client asked in /machine/register, already decoded and bound to the Noise peer.
+struct RegisterInput {
+  crypto::MachinePublic machine_key;  // from the Noise handshake, never from the body
+  crypto::NodePublic node_key;
+  crypto::NodePublic old_node_key;    // zero if none
+  std::string auth_key;               // empty if the request had no Auth
+  SystemTime expiry = ZeroTime();     // zero: none; past: logout; future: shorten
+  std::string hostinfo_json = "{}";
+  std::string hostname;
+  std::vector<std::string> request_tags;
+};
+
+struct RegisterOutcome {
+  enum class Kind { kAuthorized, kNodeKeyExpired, kLoggedOut, kRefused };
+  Kind kind = Kind::kRefused;
+  std::string error;  // for kRefused: the message the `tailscale up` user sees
+  std::optional<model::Node> node;
+  std::optional<model::User> user;
+};
+
+// What a map request reports about the node (lite update or stream start).
+struct MapUpdate {
+  std::optional<crypto::DiscoPublic> disco_key;  // ignored when zero
+  std::optional<std::vector<std::string>> endpoints;
+  std::optional<std::string> hostinfo_json;       // keeps the old NetInfo if absent in it
+  std::optional<int> home_derp;
+  int cap_version = 0;
+};
+
+struct CreatedPreAuthKey {
+  model::PreAuthKey key;
+  std::string secret_text;  // the full key to give to `tailscale up --auth-key`; shown once
+};
+
+class Tailnet {
+ public:
+  // `store` and `clock` must outlive the tailnet.
+  Tailnet(Settings settings, store::Store& store, const Clock& clock,
+          std::shared_ptr<spdlog::logger> logger);
+  ~Tailnet();
+
+  // Rebuilds memory from the store. Call once before anything else.
+  Result<void> Load();
+
+  std::shared_ptr<const Snapshot> snapshot() const;
+
+  // --- Users ---
+  Result<model::User> CreateUser(const std::string& name, const std::string& display_name = "",
+                                 const std::string& email = "");
+  // Refused while the user still owns nodes.
+  Result<void> DeleteUser(const std::string& name);
+  std::vector<model::User> ListUsers() const;
+
+  // --- Pre-auth keys ---
+  // `expiration` ZeroTime() = never.
+  Result<CreatedPreAuthKey> CreatePreAuthKey(const std::string& user, bool reusable,
+                                             bool ephemeral, SystemTime expiration,
+                                             std::vector<std::string> tags = {});
+  std::vector<model::PreAuthKey> ListPreAuthKeys(const std::string& user = "") const;
+  // `key` is the full key text or its public prefix.
+  Result<void> ExpirePreAuthKey(const std::string& key);
+
+  // --- Nodes (admin) ---
+  Result<void> DeleteNode(model::NodeId id);
+  Result<model::Node> ExpireNode(model::NodeId id);
+  // Validates the DNS label; refused (not bumped) on collision.
+  Result<model::Node> RenameNode(model::NodeId id, const std::string& new_name);
+
+  // --- Control plane ---
+  Result<RegisterOutcome> Register(const RegisterInput& input);
+  // Applies a map request's report. Publishes kNodePatched/kNodeUpdated only if something
+  // changed. Fails if the node is unknown or bound to another machine key.
+  Result<model::Node> ApplyMapUpdate(const crypto::MachinePublic& machine,
+                                     const crypto::NodePublic& node_key, const MapUpdate& update);
+  // Stream bookkeeping: a node is online while it has at least one map stream.
+  void StreamOpened(model::NodeId id);
+  void StreamClosed(model::NodeId id);
+
+  // --- Change feed ---
+  using Listener = std::function<void(std::shared_ptr<const Snapshot>, const Changes&)>;
+  // `listener` is invoked via post() on `executor`, in publication order.
+  uint64_t Subscribe(boost::asio::any_io_executor executor, Listener listener);
+  void Unsubscribe(uint64_t id);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace keel::tailnet
