@@ -1,6 +1,7 @@
 #pragma once
 // Domain values: users, nodes, pre-auth keys. Plain data, copyable; no behaviour beyond
-// small derived helpers. Times are system_clock; keel::ZeroTime() means "unset/never".
+// small derived helpers. Times are system_clock; keel::ZeroTime() means "unset/never" and is
+// the default of every time field (a value-initialised time_point would be 1970, i.e. expired).
 
 #include <boost/asio/ip/address_v4.hpp>
 #include <boost/asio/ip/address_v6.hpp>
@@ -23,7 +24,7 @@ struct User {
   std::string name;          // unique, the handle admins type
   std::string display_name;  // defaults to name
   std::string email;         // optional; LoginName falls back to name
-  SystemTime created;
+  SystemTime created = ZeroTime();
 };
 
 struct PreAuthKey {
@@ -35,9 +36,13 @@ struct PreAuthKey {
   bool ephemeral = false;
   bool used = false;
   std::vector<std::string> tags;
-  SystemTime created;
-  SystemTime expiration;  // ZeroTime() = never
+  SystemTime created = ZeroTime();
+  SystemTime expiration = ZeroTime();  // ZeroTime() = never
   // Expiry set by `preauthkeys expire`; past expiration means unusable.
+
+  bool IsExpired(SystemTime now) const {
+    return !IsZeroTime(expiration) && expiration <= now;
+  }
 };
 
 struct Node {
@@ -54,9 +59,9 @@ struct Node {
   std::vector<std::string> endpoints;  // "ip:port"
   int home_derp = 0;                   // Hostinfo.NetInfo.PreferredDERP
   std::string hostinfo_json = "{}";    // the client's last Hostinfo, as an opaque JSON object
-  SystemTime created;
-  SystemTime last_seen;                // ZeroTime() = never seen
-  SystemTime expiry;                   // ZeroTime() = never expires
+  SystemTime created = ZeroTime();
+  SystemTime last_seen = ZeroTime();  // ZeroTime() = never seen
+  SystemTime expiry = ZeroTime();     // ZeroTime() = never expires
   bool ephemeral = false;
   std::optional<PreAuthKeyId> auth_key_id;
   int cap_version = 0;

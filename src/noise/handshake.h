@@ -1,6 +1,7 @@
 #pragma once
 // TS2021 Noise IK handshake (transport.md §3) as pure functions: bytes in, bytes and keys out.
 // Ephemeral keys are parameters so tests can reproduce testdata/noise/ts2021_vectors.json.
+// Pure and thread-safe: no shared state; CPU cost is five X25519 operations per side.
 
 #include <array>
 #include <cstdint>
@@ -43,8 +44,11 @@ class ClientHandshake {
                   uint16_t protocol_version, const crypto::PrivateKey& ephemeral);
   // The 101-byte initiation (send base64 in X-Tailscale-Handshake).
   const std::array<uint8_t, kInitiationSize>& initiation() const { return initiation_; }
-  // Consumes the server's 51-byte response; keys are from the client's side.
+  // Consumes the server's 51-byte response; keys are from the client's side. An error frame
+  // (§3.6) in its place fails with `server error: "<text>"`.
   Result<CipherKeys> ReadResponse(std::span<const uint8_t> response);
+  // The final handshake hash, valid after a successful ReadResponse.
+  const crypto::Key32& handshake_hash() const { return h_; }
 
  private:
   crypto::PrivateKey machine_key_, ephemeral_;

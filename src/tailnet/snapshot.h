@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "model/types.h"
 
@@ -14,10 +15,13 @@ struct Snapshot {
   uint64_t version = 0;  // strictly increasing per published snapshot
   std::map<model::NodeId, std::shared_ptr<const model::Node>> nodes;  // ordered by id
   std::map<model::UserId, model::User> users;
+  // Index for FindByNodeKey; maintained by the tailnet together with `nodes`.
+  std::map<crypto::Key32, model::NodeId> by_node_key;
 
   const model::Node* FindNode(model::NodeId id) const;
   const model::Node* FindByNodeKey(const crypto::NodePublic& key) const;
   const model::User* FindUser(model::UserId id) const;
+  const model::User* FindUserByName(std::string_view name) const;
 };
 
 }  // namespace keel::tailnet

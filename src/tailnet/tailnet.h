@@ -107,13 +107,22 @@ class Tailnet {
   Result<model::Node> ApplyMapUpdate(const crypto::MachinePublic& machine,
                                      const crypto::NodePublic& node_key, const MapUpdate& update);
   // Stream bookkeeping: a node is online while it has at least one map stream.
+  // The last close persists last_seen and, for an ephemeral node, schedules its deletion
+  // after Settings::ephemeral_inactivity_timeout (cancelled if a stream reopens).
   void StreamOpened(model::NodeId id);
   void StreamClosed(model::NodeId id);
 
+  // Deletes ephemeral nodes whose inactivity deadline has passed (publishing kNodeRemoved).
+  // The tailnet runs no timer of its own: the app calls this periodically (every few
+  // seconds); tests call it after moving a fake clock. Returns how many nodes were deleted.
+  size_t RunMaintenance();
+
   // --- Change feed ---
   using Listener = std::function<void(std::shared_ptr<const Snapshot>, const Changes&)>;
-  // `listener` is invoked via post() on `executor`, in publication order.
+  // `listener` is invoked via post() on `executor`, in publication order. Mutations that
+  // change no node (e.g. CreateUser) publish a snapshot but notify nobody.
   uint64_t Subscribe(boost::asio::any_io_executor executor, Listener listener);
+  // After it returns no further call of that listener starts.
   void Unsubscribe(uint64_t id);
 
  private:

@@ -1,0 +1,69 @@
+#pragma once
+// AdminApi: the operator's JSON API under /api/v1/ (users, pre-auth keys, nodes), served on
+// the unix socket that the `keel` CLI talks to. Access control is the socket's file mode;
+// there is no API-key auth yet.
+//
+//   GET    /api/v1/user                      list users
+//   POST   /api/v1/user                      {name, display_name?, email?}
+//   DELETE /api/v1/user/<name>
+//   GET    /api/v1/preauthkey[?user=NAME]
+//   POST   /api/v1/preauthkey                {user, reusable?, ephemeral?, expiration?, tags?}
+//   POST   /api/v1/preauthkey/expire         {key}
+//   GET    /api/v1/node
+//   DELETE /api/v1/node/<id>
+//   POST   /api/v1/node/<id>/expire
+//   POST   /api/v1/node/<id>/rename/<name>
+//
+// Errors are {"error": "..."} with the status from StatusFor().
+// Threading: handlers run on the HTTP server's executor; every Tailnet call (they block on
+// the store) goes to the worker pool through RunBlocking.
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <memory>
+#include <spdlog/logger.h>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "http/message.h"
+#include "http/server.h"
+#include "tailnet/tailnet.h"
+
+namespace keel::api {
+
+class AdminApi {
+ public:
+  // `tailnet`, `pool` and `clock` must outlive the api; the api must outlive the router's
+  // server.
+  AdminApi(tailnet::Tailnet& tailnet, boost::asio::thread_pool& pool, const Clock& clock,
+           std::shared_ptr<spdlog::logger> logger);
+
+  // Adds the /api/v1/ routes to `router`.
+  void RegisterRoutes(http::Router& router);
+
+  // Answers one request under /api/v1/ (what the routes call; public for tests).
+  boost::asio::awaitable<http::Response> Handle(http::Request request);
+
+ private:
+  using Reply = boost::asio::awaitable<Result<http::Response>>;
+  Reply Dispatch(const http::Request& req);
+  Reply Users(const http::Request& req);
+  Reply DeleteUser(const std::string& name);
+  Reply PreAuthKeys(const http::Request& req);
+  Reply ExpirePreAuthKey(const http::Request& req);
+  Reply Nodes();
+  Reply NodeAction(const http::Request& req, std::string_view rest);
+
+  tailnet::Tailnet& tailnet_;
+  boost::asio::thread_pool& pool_;
+  const Clock& clock_;
+  std::shared_ptr<spdlog::logger> logger_;
+};
+
+// The one mapping from Errc to an HTTP status.
+int StatusFor(Errc code);
+
+// {"error": message} with StatusFor(error.code).
+http::Response ErrorResponse(const Error& error);
+
+}  // namespace keel::api

@@ -1,0 +1,204 @@
+#include "app/app.h"
+
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <csignal>
+
+#include "api/admin_api.h"
+#include "app/keys.h"
+#include "base/log.h"
+#include "control/server.h"
+#include "http/server.h"
+#include "store/sqlite_store.h"
+#include "tailnet/tailnet.h"
+
+namespace keel::app {
+namespace {
+
+tailnet::Settings TailnetSettings(const config::Config& c) {
+  tailnet::Settings s;
+  s.prefix_v4 = c.prefixes.v4;
+  s.prefix_v6 = c.prefixes.v6;
+  s.ephemeral_inactivity_timeout = c.ephemeral_node_inactivity_timeout;
+  return s;
+}
+
+control::Settings ControlSettings(const config::Config& c) {
+  control::Settings s;
+  s.server_url = c.server_url;
+  s.magic_dns = c.dns.magic_dns;
+  s.base_domain = c.dns.base_domain;
+  s.nameservers = c.dns.nameservers_global;
+  s.search_domains = c.dns.search_domains;
+  return s;
+}
+
+Result<nlohmann::json> LoadDerpMaps(const config::Config& c) {
+  nlohmann::json merged = nlohmann::json::object();
+  for (const auto& path : c.derp.paths) {
+    auto map = control::LoadDerpMapFile(path);
+    if (!map) return MakeError(map.error().code, "derp.paths: " + map.error().message);
+    control::MergeDerpMaps(merged, *map);
+  }
+  return Result<nlohmann::json>(boost::system::in_place_value, std::move(merged));
+}
+
+}  // namespace
+
+Result<std::unique_ptr<App>> App::Create(const config::Config& config, Options options) {
+  std::unique_ptr<App> app(new App(config, options));
+  KEEL_TRY(app->Init());
+  return app;
+}
+
+App::App(const config::Config& config, Options options)
+    : config_(config), options_(options), logger_(GetLogger("keel")) {}
+
+App::~App() {
+  if (io_thread_.joinable()) {
+    Stop();
+    Wait();
+  }
+  pool_.join();
+}
+
+Result<void> App::Init() {
+  if (!SetLogLevel(config_.log.level)) {
+    return MakeError(Errc::kInvalidArgument, "log.level: unknown level " + config_.log.level);
+  }
+  for (const auto& w : config_.warnings) logger_->warn("{}", w);
+  KEEL_TRY(OpenState());
+  KEEL_TRY(BuildServers());
+  if (options_.handle_signals) {
+    signals_.emplace(io_, SIGINT, SIGTERM);
+    signals_->async_wait([this](const boost::system::error_code& ec, int signo) {
+      if (ec) return;
+      logger_->info("received signal {}, shutting down", signo);
+      Stop();
+    });
+  }
+  return {};
+}
+
+// Keys, database and tailnet state: everything that lives on disk.
+Result<void> App::OpenState() {
+  auto noise = LoadOrCreateKey(config_.noise.private_key_path, *logger_);
+  if (!noise) {
+    return MakeError(noise.error().code, "noise.private_key_path: " + noise.error().message);
+  }
+  auto legacy = LoadOrCreateKey(config_.private_key_path, *logger_);
+  if (!legacy) {
+    return MakeError(legacy.error().code, "private_key_path: " + legacy.error().message);
+  }
+  if (*noise == *legacy) {
+    return MakeError(Errc::kInvalidArgument,
+                     "noise.private_key_path and private_key_path hold the same key; they must "
+                     "differ (remove one file to generate a new key)");
+  }
+  KEEL_TRY(EnsureParentDir(config_.database.sqlite.path));
+  auto store = store::SqliteStore::Open(config_.database.sqlite.path);
+  if (!store) return store.error();
+  store_ = std::move(*store);
+  tailnet_ = std::make_unique<tailnet::Tailnet>(TailnetSettings(config_), *store_, clock_,
+                                                GetLogger("tailnet"));
+  KEEL_TRY(tailnet_->Load());
+
+  auto derp_map = LoadDerpMaps(config_);
+  if (!derp_map) return derp_map.error();
+  if (derp_map->empty()) {
+    logger_->warn("no DERP map (derp.paths is empty): clients can only connect directly");
+  }
+  control::Settings settings = ControlSettings(config_);
+  settings.derp_map = std::move(*derp_map);
+  control_ = std::make_unique<control::ControlServer>(
+      std::move(settings), control::ServerKeys{*noise, *legacy}, *tailnet_, pool_,
+      io_.get_executor(), GetLogger("control"));
+  return {};
+}
+
+// Routers and listeners. TCP is bound first so a second `keel serve` on the same config fails
+// there, before it could replace the running server's unix socket.
+Result<void> App::BuildServers() {
+  http_router_ = std::make_unique<http::Router>();
+  control_->RegisterRoutes(*http_router_);
+  http_router_->Handle("/health", [](http::Request) -> boost::asio::awaitable<http::Response> {
+    co_return http::Response::Text(200, "ok");
+  });
+  admin_router_ = std::make_unique<http::Router>();
+  api_ = std::make_unique<api::AdminApi>(*tailnet_, pool_, clock_, GetLogger("api"));
+  api_->RegisterRoutes(*admin_router_);
+
+  http_server_ = std::make_unique<http::Server>(io_.get_executor(), *http_router_,
+                                                http::ServerSettings{}, GetLogger("http"));
+  auto port = http_server_->ListenTcp(config_.listen_addr.host, config_.listen_addr.port);
+  if (!port) return MakeError(port.error().code, "listen_addr: " + port.error().message);
+  http_port_ = *port;
+
+  KEEL_TRY(EnsureParentDir(config_.unix_socket));
+  admin_server_ = std::make_unique<http::Server>(io_.get_executor(), *admin_router_,
+                                                 http::ServerSettings{}, GetLogger("admin"));
+  auto unix = admin_server_->ListenUnix(config_.unix_socket);
+  if (!unix) return MakeError(unix.error().code, "unix_socket: " + unix.error().message);
+
+  std::string host = config_.listen_addr.host;
+  if (host.find(':') != std::string::npos) host = "[" + host + "]";
+  logger_->info("keel listening on http://{}:{} (control), admin API on unix:{}", host,
+                http_port_, config_.unix_socket);
+  return {};
+}
+
+void App::Start() {
+  work_.emplace(io_.get_executor());
+  io_thread_ = std::thread([this] {
+    for (;;) {
+      // A throwing handler is a bug in one task; keep serving everyone else.
+      try {
+        io_.run();
+        break;
+      } catch (const std::exception& e) {
+        logger_->error("unhandled exception on the I/O thread: {}", e.what());
+      }
+    }
+    std::lock_guard lock(mu_);
+    io_done_ = true;
+    cv_.notify_all();
+  });
+}
+
+void App::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    if (stop_requested_) return;
+    stop_requested_ = true;
+    cv_.notify_all();
+  }
+  boost::asio::post(io_, [this] { ShutdownOnIoThread(); });
+}
+
+void App::ShutdownOnIoThread() {
+  logger_->info("shutting down");
+  if (signals_) signals_->cancel();
+  http_server_->Stop();
+  control_->Shutdown();
+  admin_server_->Stop();
+  ::unlink(config_.unix_socket.c_str());
+  work_.reset();
+}
+
+void App::Wait() {
+  if (!io_thread_.joinable()) return;
+  std::unique_lock lock(mu_);
+  cv_.wait(lock, [this] { return stop_requested_ || io_done_; });
+  if (!cv_.wait_for(lock, options_.shutdown_deadline, [this] { return io_done_; })) {
+    logger_->warn("sessions did not end within {}s; abandoning them",
+                  options_.shutdown_deadline.count());
+    io_.stop();
+  }
+  lock.unlock();
+  io_thread_.join();
+  pool_.join();
+  logger_->info("stopped");
+}
+
+}  // namespace keel::app

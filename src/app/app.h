@@ -1,0 +1,109 @@
+#pragma once
+// App: the wiring of `keel serve`. Builds every component from a Config — data directories,
+// the two server keys, the SQLite store, the tailnet, the DERP map, the control server, the
+// HTTP listener (control routes + /health) and the admin API on the unix socket — and owns
+// the threads: one io_context thread for all I/O and a 2-thread pool for blocking work.
+//
+// Threading: Create, Start, Wait and the destructor from one owner thread; Stop from any
+// thread (and from the SIGINT/SIGTERM handler). Shutdown order: stop accepting, end map
+// sessions (ControlServer::Shutdown), stop both servers, drain the io_context (with a
+// deadline), join the pool, then destroy services in reverse order of construction.
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <spdlog/logger.h>
+#include <thread>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "config/config.h"
+
+namespace keel::store {
+class SqliteStore;
+}
+namespace keel::tailnet {
+class Tailnet;
+}
+namespace keel::control {
+class ControlServer;
+}
+namespace keel::api {
+class AdminApi;
+}
+namespace keel::http {
+class Router;
+class Server;
+}  // namespace keel::http
+
+namespace keel::app {
+
+struct Options {
+  // Install SIGINT/SIGTERM handlers that call Stop() (off in tests).
+  bool handle_signals = true;
+  // How long Wait() lets sessions drain after Stop() before abandoning them.
+  std::chrono::seconds shutdown_deadline{10};
+};
+
+class App {
+ public:
+  // Builds everything and binds both listeners; no thread runs yet. Errors are for the
+  // operator (bad key file, port in use, unusable database...).
+  static Result<std::unique_ptr<App>> Create(const config::Config& config, Options options = {});
+  ~App();
+
+  App(const App&) = delete;
+  App& operator=(const App&) = delete;
+
+  // Starts the I/O thread.
+  void Start();
+  // Begins a graceful shutdown; idempotent, thread-safe.
+  void Stop();
+  // Blocks until Stop() (or a signal) and the shutdown that follows have finished.
+  void Wait();
+
+  // The bound TCP port (useful with listen_addr port 0).
+  uint16_t http_port() const { return http_port_; }
+  const std::string& unix_socket() const { return config_.unix_socket; }
+
+ private:
+  App(const config::Config& config, Options options);
+  Result<void> Init();
+  Result<void> OpenState();
+  Result<void> BuildServers();
+  void ShutdownOnIoThread();
+
+  config::Config config_;
+  Options options_;
+  std::shared_ptr<spdlog::logger> logger_;
+  RealClock clock_;
+
+  // Declared first so it is destroyed last: everything below may hold handlers on it.
+  boost::asio::io_context io_;
+  boost::asio::thread_pool pool_{2};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<tailnet::Tailnet> tailnet_;
+  std::unique_ptr<control::ControlServer> control_;
+  std::unique_ptr<api::AdminApi> api_;
+  std::unique_ptr<http::Router> http_router_;
+  std::unique_ptr<http::Router> admin_router_;
+  std::unique_ptr<http::Server> http_server_;
+  std::unique_ptr<http::Server> admin_server_;
+  std::optional<boost::asio::signal_set> signals_;
+  uint16_t http_port_ = 0;
+  std::thread io_thread_;
+
+  std::mutex mu_;  // guards the following fields
+  std::condition_variable cv_;
+  bool stop_requested_ = false;
+  bool io_done_ = false;
+};
+
+}  // namespace keel::app

@@ -1,0 +1,42 @@
+#pragma once
+// The admin commands behind the CLI tree: each calls one /api/v1/ endpoint and prints the
+// result as a table or JSON. Internal to the cli folder.
+
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+namespace keel::cli {
+
+struct Context {
+  std::string config_path;   // empty: defaults (the socket is data/keel.sock)
+  std::string output = "table";  // json | json-line | table
+  std::istream* in = nullptr;
+  std::ostream* out = nullptr;
+  std::ostream* err = nullptr;
+  bool interactive = false;  // stdin is a terminal: confirmations may be asked
+};
+
+struct PreAuthKeyArgs {
+  std::string user;
+  bool reusable = false;
+  bool ephemeral = false;
+  std::string expiration = "1h";  // a duration from now; "0" = never expires
+  std::vector<std::string> tags;
+};
+
+int UsersCreate(Context& ctx, const std::string& name, const std::string& display_name,
+                const std::string& email);
+int UsersList(Context& ctx);
+int UsersDelete(Context& ctx, const std::string& name, bool force);
+
+int PreAuthKeysCreate(Context& ctx, const PreAuthKeyArgs& args);
+int PreAuthKeysList(Context& ctx, const std::string& user);
+int PreAuthKeysExpire(Context& ctx, const std::string& key);
+
+int NodesList(Context& ctx, const std::string& user);
+int NodesDelete(Context& ctx, uint64_t id, bool force);
+int NodesExpire(Context& ctx, uint64_t id);
+int NodesRename(Context& ctx, uint64_t id, const std::string& new_name);
+
+}  // namespace keel::cli

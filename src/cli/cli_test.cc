@@ -1,0 +1,179 @@
+#include "cli/commands.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "app/app.h"
+#include "cli/output.h"
+#include "cli/unix_client.h"
+
+namespace keel::cli {
+namespace {
+
+using nlohmann::json;
+
+struct CliRun {
+  int code;
+  std::string out;
+  std::string err;
+};
+
+CliRun Cli(std::vector<std::string> args) {
+  args.insert(args.begin(), "keel");
+  std::vector<const char*> argv;
+  for (const auto& a : args) argv.push_back(a.c_str());
+  std::istringstream in;
+  std::ostringstream out, err;
+  int code = RunCli(static_cast<int>(argv.size()), argv.data(), in, out, err);
+  return CliRun{code, out.str(), err.str()};
+}
+
+TEST(CliArgsTest, BadArgumentsFail) {
+  EXPECT_NE(Cli({}).code, 0);
+  EXPECT_NE(Cli({"frobnicate"}).code, 0);
+  EXPECT_NE(Cli({"users"}).code, 0);
+  EXPECT_NE(Cli({"users", "create"}).code, 0);
+  EXPECT_NE(Cli({"nodes", "delete"}).code, 0);
+  EXPECT_NE(Cli({"nodes", "delete", "-i", "abc"}).code, 0);
+  EXPECT_NE(Cli({"nodes", "rename", "-i", "3"}).code, 0);
+  EXPECT_NE(Cli({"preauthkeys", "create"}).code, 0);
+  auto r = Cli({"users", "list", "-o", "xml"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.err.find("xml"), std::string::npos);
+  EXPECT_EQ(Cli({"--help"}).code, 0);
+}
+
+TEST(CliArgsTest, BadConfigAndDuration) {
+  auto r = Cli({"-c", "/nonexistent/keel.yaml", "users", "list"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("/nonexistent/keel.yaml"), std::string::npos);
+  r = Cli({"preauthkeys", "create", "--user", "a", "--expiration", "soon"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("--expiration"), std::string::npos);
+}
+
+TEST(CliArgsTest, UnreachableServer) {
+  auto reply = UnixHttpRequest("/nonexistent/keel.sock", "GET", "/api/v1/user");
+  ASSERT_FALSE(reply);
+  EXPECT_NE(reply.error().message.find("cannot reach keel at /nonexistent/keel.sock"),
+            std::string::npos);
+  EXPECT_NE(reply.error().message.find("is `keel serve` running?"), std::string::npos);
+}
+
+TEST(OutputTest, Table) {
+  EXPECT_EQ(RenderTable({"ID", "Name"}, {{"1", "alice"}, {"22", "b"}}),
+            "ID | Name\n1  | alice\n22 | b\n");
+  EXPECT_EQ(Cell(nullptr), "-");
+  EXPECT_EQ(Cell(true), "yes");
+  EXPECT_EQ(Cell(json::array({"a", "b"})), "a, b");
+  EXPECT_EQ(Cell(7), "7");
+  EXPECT_EQ(RenderJson(json{{"a", 1}}, "json-line"), "{\"a\":1}\n");
+}
+
+// The CLI against a real server in this process: App on port 0 and a temp unix socket.
+class CliEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("keel_cli_test_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    config_path_ = (dir_ / "config.yaml").string();
+    std::ofstream(config_path_) << "listen_addr: 127.0.0.1:0\n"
+                                << "unix_socket: " << (dir_ / "keel.sock").string() << "\n"
+                                << "private_key_path: " << (dir_ / "private.key").string() << "\n"
+                                << "noise:\n  private_key_path: " << (dir_ / "noise.key").string()
+                                << "\ndatabase:\n  sqlite:\n    path: "
+                                << (dir_ / "db.sqlite").string() << "\n";
+    auto config = config::LoadConfig(config_path_);
+    ASSERT_TRUE(config) << config.error().message;
+    app::Options options;
+    options.handle_signals = false;
+    auto app = app::App::Create(*config, options);
+    ASSERT_TRUE(app) << app.error().message;
+    app_ = std::move(*app);
+    app_->Start();
+  }
+  void TearDown() override {
+    if (app_) {
+      app_->Stop();
+      app_->Wait();
+      app_.reset();
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  CliRun Keel(std::vector<std::string> args) {
+    args.insert(args.begin(), {"-c", config_path_});
+    return Cli(std::move(args));
+  }
+
+  std::filesystem::path dir_;
+  std::string config_path_;
+  std::unique_ptr<app::App> app_;
+};
+
+TEST_F(CliEndToEndTest, UsersKeysNodes) {
+  auto r = Keel({"users", "create", "alice", "--email", "alice@example.com"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out, "User alice created\n");
+  r = Keel({"users", "create", "alice"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(r.err.starts_with("Error: ")) << r.err;
+
+  r = Keel({"users", "list", "-o", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json users = json::parse(r.out);
+  ASSERT_EQ(users.size(), 1u);
+  EXPECT_EQ(users[0]["name"], "alice");
+  EXPECT_EQ(users[0]["email"], "alice@example.com");
+  r = Keel({"users", "list"});
+  EXPECT_NE(r.out.find("alice@example.com"), std::string::npos);
+
+  r = Keel({"preauthkeys", "create", "--user", "alice", "--reusable", "--expiration", "24h"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string key = r.out.substr(0, r.out.find('\n'));
+  EXPECT_GT(key.size(), 20u);
+  EXPECT_EQ(r.out, key + "\n");  // table mode prints just the key
+
+  r = Keel({"preauthkeys", "list", "--user", "alice", "-o", "json-line"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);
+  json keys = json::parse(r.out);
+  ASSERT_EQ(keys.size(), 1u);
+  EXPECT_EQ(keys[0]["reusable"], true);
+  EXPECT_EQ(keys[0]["expired"], false);
+  EXPECT_TRUE(keys[0]["expiration"].is_string());
+
+  EXPECT_EQ(Keel({"preauthkeys", "expire", key}).code, 0);
+  keys = json::parse(Keel({"preauthkeys", "list", "-o", "json"}).out);
+  EXPECT_EQ(keys[0]["expired"], true);
+
+  r = Keel({"nodes", "list", "-o", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(r.out), json::array());
+  r = Keel({"nodes", "delete", "-i", "42", "--force"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("Error: "), std::string::npos);
+
+  r = Keel({"users", "destroy", "alice", "--force"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(json::parse(Keel({"users", "list", "-o", "json"}).out), json::array());
+}
+
+TEST_F(CliEndToEndTest, ServerGoneGivesClearError) {
+  app_->Stop();
+  app_->Wait();
+  app_.reset();
+  auto r = Keel({"users", "list"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("is `keel serve` running?"), std::string::npos) << r.err;
+}
+
+}  // namespace
+}  // namespace keel::cli

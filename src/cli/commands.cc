@@ -1,0 +1,157 @@
+#include "cli/commands.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <iostream>
+
+#include "app/app.h"
+#include "cli/admin_commands.h"
+#include "config/config.h"
+
+namespace keel::cli {
+namespace {
+
+// Filled by the leaf command CLI11 selected; run after parsing succeeded.
+using Action = std::function<int()>;
+
+int Serve(Context& ctx) {
+  auto config = config::LoadConfig(ctx.config_path);
+  if (!config) {
+    *ctx.err << "Error: " << config.error().message << "\n";
+    return 1;
+  }
+  auto app = app::App::Create(*config);
+  if (!app) {
+    *ctx.err << "Error: " << app.error().message << "\n";
+    return 1;
+  }
+  (*app)->Start();
+  (*app)->Wait();
+  return 0;
+}
+
+void AddUsers(CLI::App& root, Context& ctx, Action& action) {
+  auto* users = root.add_subcommand("users", "Manage users")->alias("user");
+  users->require_subcommand(1);
+
+  auto* create = users->add_subcommand("create", "Create a user");
+  auto name = std::make_shared<std::string>();
+  auto display = std::make_shared<std::string>();
+  auto email = std::make_shared<std::string>();
+  create->add_option("name", *name, "User name")->required();
+  create->add_option("-d,--display-name", *display, "Display name");
+  create->add_option("--email", *email, "Email address");
+  create->callback([&, name, display, email] {
+    action = [&, name, display, email] { return UsersCreate(ctx, *name, *display, *email); };
+  });
+
+  users->add_subcommand("list", "List users")->alias("ls")->callback([&] {
+    action = [&] { return UsersList(ctx); };
+  });
+
+  auto* del = users->add_subcommand("delete", "Delete a user (it must own no nodes)");
+  del->alias("destroy");
+  auto del_name = std::make_shared<std::string>();
+  auto force = std::make_shared<bool>(false);
+  del->add_option("name", *del_name, "User name")->required();
+  del->add_flag("--force", *force, "Do not ask for confirmation");
+  del->callback([&, del_name, force] {
+    action = [&, del_name, force] { return UsersDelete(ctx, *del_name, *force); };
+  });
+}
+
+void AddPreAuthKeys(CLI::App& root, Context& ctx, Action& action) {
+  auto* keys = root.add_subcommand("preauthkeys", "Manage pre-auth keys")->alias("preauthkey");
+  keys->require_subcommand(1);
+
+  auto* create = keys->add_subcommand("create", "Create a pre-auth key");
+  auto args = std::make_shared<PreAuthKeyArgs>();
+  create->add_option("-u,--user", args->user, "Owner of the key")->required();
+  create->add_flag("--reusable", args->reusable, "The key can register several nodes");
+  create->add_flag("--ephemeral", args->ephemeral, "Nodes registered with it are ephemeral");
+  create->add_option("-e,--expiration", args->expiration,
+                     "Lifetime as a duration (30m, 24h, 90d; 0 = never)")
+      ->capture_default_str();
+  create->add_option("--tags", args->tags, "Tags for the nodes (tag:a,tag:b)")->delimiter(',');
+  create->callback([&, args] { action = [&, args] { return PreAuthKeysCreate(ctx, *args); }; });
+
+  auto* list = keys->add_subcommand("list", "List pre-auth keys")->alias("ls");
+  auto user = std::make_shared<std::string>();
+  list->add_option("-u,--user", *user, "Only this user's keys");
+  list->callback([&, user] { action = [&, user] { return PreAuthKeysList(ctx, *user); }; });
+
+  auto* expire = keys->add_subcommand("expire", "Expire a pre-auth key");
+  auto key = std::make_shared<std::string>();
+  expire->add_option("key", *key, "The key or its prefix")->required();
+  expire->callback([&, key] { action = [&, key] { return PreAuthKeysExpire(ctx, *key); }; });
+}
+
+void AddNodes(CLI::App& root, Context& ctx, Action& action) {
+  auto* nodes = root.add_subcommand("nodes", "Manage nodes")->alias("node");
+  nodes->require_subcommand(1);
+
+  auto* list = nodes->add_subcommand("list", "List nodes")->alias("ls");
+  auto user = std::make_shared<std::string>();
+  list->add_option("-u,--user", *user, "Only this user's nodes");
+  list->callback([&, user] { action = [&, user] { return NodesList(ctx, *user); }; });
+
+  auto id = std::make_shared<uint64_t>(0);
+  auto force = std::make_shared<bool>(false);
+  auto* del = nodes->add_subcommand("delete", "Delete a node");
+  del->add_option("-i,--identifier", *id, "Node id")->required();
+  del->add_flag("--force", *force, "Do not ask for confirmation");
+  del->callback([&, id, force] {
+    action = [&, id, force] { return NodesDelete(ctx, *id, *force); };
+  });
+
+  auto* expire = nodes->add_subcommand("expire", "Expire a node's key (logs it out)");
+  expire->add_option("-i,--identifier", *id, "Node id")->required();
+  expire->callback([&, id] { action = [&, id] { return NodesExpire(ctx, *id); }; });
+
+  auto* rename = nodes->add_subcommand("rename", "Change a node's MagicDNS name");
+  auto new_name = std::make_shared<std::string>();
+  rename->add_option("-i,--identifier", *id, "Node id")->required();
+  rename->add_option("new_name", *new_name, "The new name (a DNS label)")->required();
+  rename->callback([&, id, new_name] {
+    action = [&, id, new_name] { return NodesRename(ctx, *id, *new_name); };
+  });
+}
+
+}  // namespace
+
+int RunCli(int argc, const char* const* argv, std::istream& in, std::ostream& out,
+           std::ostream& err) {
+  Context ctx;
+  ctx.in = &in;
+  ctx.out = &out;
+  ctx.err = &err;
+  ctx.interactive = ::isatty(STDIN_FILENO) == 1;
+  Action action;
+
+  CLI::App root("keel: a Tailscale-compatible control server", "keel");
+  root.require_subcommand(1);
+  // Global options may also follow the subcommand (`keel nodes list -o json`).
+  root.fallthrough();
+  root.add_option("-c,--config", ctx.config_path, "Config file (YAML)")->envname("KEEL_CONFIG");
+  root.add_option("-o,--output", ctx.output, "Output format")
+      ->check(CLI::IsMember({"json", "json-line", "table"}))
+      ->capture_default_str();
+  root.add_subcommand("serve", "Run the server")->callback([&] {
+    action = [&] { return Serve(ctx); };
+  });
+  AddUsers(root, ctx, action);
+  AddPreAuthKeys(root, ctx, action);
+  AddNodes(root, ctx, action);
+
+  try {
+    root.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // CLI11 reports bad arguments (and --help) by exception; this is its only boundary.
+    return root.exit(e, out, err);
+  }
+  return action ? action() : 1;
+}
+
+}  // namespace keel::cli

@@ -1,0 +1,315 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <boost/asio/ip/address.hpp>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+
+#include "config/duration.h"
+
+namespace keel::config {
+namespace {
+
+namespace ip = boost::asio::ip;
+
+// Every setter knows the dotted key it serves so its errors can name it.
+using Setter = std::function<Result<void>(const YAML::Node&, const std::string&, Config&)>;
+
+Error KeyError(const std::string& key, const std::string& why) {
+  return MakeError(Errc::kInvalidArgument, key + ": " + why);
+}
+
+Result<std::string> AsString(const YAML::Node& n, const std::string& key) {
+  if (!n.IsScalar()) return KeyError(key, "expected a string");
+  return n.Scalar();
+}
+
+Result<bool> AsBool(const YAML::Node& n, const std::string& key) {
+  bool b = false;
+  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, b)) {
+    return KeyError(key, "expected true or false");
+  }
+  return b;
+}
+
+Result<std::vector<std::string>> AsStringList(const YAML::Node& n, const std::string& key) {
+  if (!n.IsSequence()) return KeyError(key, "expected a list");
+  std::vector<std::string> out;
+  for (const auto& item : n) {
+    if (!item.IsScalar()) return KeyError(key, "expected a list of strings");
+    out.push_back(item.Scalar());
+  }
+  return out;
+}
+
+// A setter that stores a string after `check` accepts it (check returns an error text or "").
+template <class Get>
+Setter StringField(Get get, std::function<std::string(const std::string&)> check = nullptr) {
+  return [get, check](const YAML::Node& n, const std::string& key, Config& c) -> Result<void> {
+    auto s = AsString(n, key);
+    if (!s) return s.error();
+    if (check) {
+      if (std::string why = check(*s); !why.empty()) return KeyError(key, why);
+    }
+    get(c) = *s;
+    return {};
+  };
+}
+
+template <class Get>
+Setter ListField(Get get, std::function<std::string(const std::string&)> check = nullptr) {
+  return [get, check](const YAML::Node& n, const std::string& key, Config& c) -> Result<void> {
+    auto list = AsStringList(n, key);
+    if (!list) return list.error();
+    for (const auto& item : *list) {
+      if (!check) break;
+      if (std::string why = check(item); !why.empty()) return KeyError(key, why);
+    }
+    get(c) = std::move(*list);
+    return {};
+  };
+}
+
+std::string NotEmpty(const std::string& s) { return s.empty() ? "must not be empty" : ""; }
+
+std::string CheckServerUrl(const std::string& s) {
+  for (std::string_view scheme : {"http://", "https://"}) {
+    if (s.starts_with(scheme) && s.size() > scheme.size()) return "";
+  }
+  return "must be an http:// or https:// URL, got \"" + s + "\"";
+}
+
+std::string CheckDomain(const std::string& s) {
+  if (s.empty() || s.size() > 253 || s.front() == '.' || s.back() == '.') {
+    return "\"" + s + "\" is not a domain name";
+  }
+  for (char c : s) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '.';
+    if (!ok) return "\"" + s + "\" is not a domain name";
+  }
+  return "";
+}
+
+std::string CheckNameserver(const std::string& s) {
+  boost::system::error_code ec;
+  ip::make_address(s, ec);
+  if (!ec || s.starts_with("https://")) return "";
+  return "\"" + s + "\" is neither an IP address nor a DNS-over-HTTPS URL";
+}
+
+std::string CheckLogLevel(const std::string& s) {
+  for (std::string_view l : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
+    if (s == l) return "";
+  }
+  return "unknown level \"" + s + "\" (trace, debug, info, warn, error, critical, off)";
+}
+
+Result<void> SetV4(const YAML::Node& n, const std::string& key, Config& c) {
+  auto s = AsString(n, key);
+  if (!s) return s.error();
+  boost::system::error_code ec;
+  auto net = ip::make_network_v4(*s, ec);
+  if (ec) return KeyError(key, "\"" + *s + "\" is not an IPv4 prefix");
+  net = net.canonical();
+  const auto cgnat = ip::make_network_v4("100.64.0.0/10");
+  if (net != cgnat && !net.is_subnet_of(cgnat)) {
+    return KeyError(key, *s + " is outside 100.64.0.0/10");
+  }
+  c.prefixes.v4 = net;
+  return {};
+}
+
+Result<void> SetV6(const YAML::Node& n, const std::string& key, Config& c) {
+  auto s = AsString(n, key);
+  if (!s) return s.error();
+  boost::system::error_code ec;
+  auto net = ip::make_network_v6(*s, ec);
+  if (ec) return KeyError(key, "\"" + *s + "\" is not an IPv6 prefix");
+  net = net.canonical();
+  const auto ula = ip::make_network_v6("fd7a:115c:a1e0::/48");
+  if (net != ula && !net.is_subnet_of(ula)) {
+    return KeyError(key, *s + " is outside fd7a:115c:a1e0::/48");
+  }
+  c.prefixes.v6 = net;
+  return {};
+}
+
+Result<void> SetListen(const YAML::Node& n, const std::string& key, Config& c) {
+  auto s = AsString(n, key);
+  if (!s) return s.error();
+  auto addr = ParseListenAddress(*s);
+  if (!addr) return KeyError(key, addr.error().message);
+  c.listen_addr = *addr;
+  return {};
+}
+
+Result<void> SetEphemeralTimeout(const YAML::Node& n, const std::string& key, Config& c) {
+  auto s = AsString(n, key);
+  if (!s) return s.error();
+  auto d = ParseDuration(*s);
+  if (!d) return KeyError(key, d.error().message);
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  if (secs.count() < 1) return KeyError(key, "must be at least 1s");
+  c.ephemeral_node_inactivity_timeout = secs;
+  return {};
+}
+
+Result<void> SetMagicDns(const YAML::Node& n, const std::string& key, Config& c) {
+  auto b = AsBool(n, key);
+  if (!b) return b.error();
+  c.dns.magic_dns = *b;
+  return {};
+}
+
+const std::map<std::string, Setter>& Fields() {
+  static const auto* fields = new std::map<std::string, Setter>{
+      {"server_url", StringField([](Config& c) -> auto& { return c.server_url; }, CheckServerUrl)},
+      {"listen_addr", SetListen},
+      {"unix_socket", StringField([](Config& c) -> auto& { return c.unix_socket; }, NotEmpty)},
+      {"private_key_path",
+       StringField([](Config& c) -> auto& { return c.private_key_path; }, NotEmpty)},
+      {"noise.private_key_path",
+       StringField([](Config& c) -> auto& { return c.noise.private_key_path; }, NotEmpty)},
+      {"prefixes.v4", SetV4},
+      {"prefixes.v6", SetV6},
+      {"prefixes.allocation",
+       StringField([](Config& c) -> auto& { return c.prefixes.allocation; })},
+      {"database.type", StringField([](Config& c) -> auto& { return c.database.type; })},
+      {"database.sqlite.path",
+       StringField([](Config& c) -> auto& { return c.database.sqlite.path; }, NotEmpty)},
+      {"dns.magic_dns", SetMagicDns},
+      {"dns.base_domain", StringField([](Config& c) -> auto& { return c.dns.base_domain; })},
+      {"dns.nameservers.global",
+       ListField([](Config& c) -> auto& { return c.dns.nameservers_global; }, CheckNameserver)},
+      {"dns.search_domains",
+       ListField([](Config& c) -> auto& { return c.dns.search_domains; }, CheckDomain)},
+      {"derp.paths", ListField([](Config& c) -> auto& { return c.derp.paths; }, NotEmpty)},
+      {"derp.urls", ListField([](Config& c) -> auto& { return c.derp.urls; })},
+      {"log.level", StringField([](Config& c) -> auto& { return c.log.level; }, CheckLogLevel)},
+      {"ephemeral_node_inactivity_timeout", SetEphemeralTimeout},
+  };
+  return *fields;
+}
+
+// True when `key` is a parent of some field ("dns", "dns.nameservers").
+bool IsSection(const std::string& key) {
+  auto it = Fields().lower_bound(key + ".");
+  return it != Fields().end() && it->first.starts_with(key + ".");
+}
+
+Result<void> Walk(const YAML::Node& map, const std::string& prefix, Config& c) {
+  for (const auto& entry : map) {
+    if (!entry.first.IsScalar()) return KeyError(prefix + "?", "keys must be strings");
+    const std::string key = prefix + entry.first.Scalar();
+    const YAML::Node& value = entry.second;
+    auto field = Fields().find(key);
+    if (field != Fields().end()) {
+      // "key:" with no value keeps the default, as Headscale's sample configs expect.
+      if (!value.IsNull()) KEEL_TRY(field->second(value, key, c));
+    } else if (IsSection(key)) {
+      if (value.IsNull()) continue;
+      if (!value.IsMap()) return KeyError(key, "expected a mapping");
+      KEEL_TRY(Walk(value, key + ".", c));
+    } else {
+      return MakeError(Errc::kInvalidArgument, "unknown config key \"" + key + "\"");
+    }
+  }
+  return {};
+}
+
+// Checks that involve more than one key or values only valid in combination.
+Result<void> Validate(Config& c) {
+  if (c.database.type == "postgres" || c.database.type == "postgresql") {
+    return KeyError("database.type", "postgres is not supported yet; use sqlite");
+  }
+  if (c.database.type != "sqlite" && c.database.type != "sqlite3") {
+    return KeyError("database.type", "unknown database \"" + c.database.type + "\"");
+  }
+  c.database.type = "sqlite";
+  if (c.prefixes.allocation != "sequential") {
+    return KeyError("prefixes.allocation",
+                    "only \"sequential\" is supported, got \"" + c.prefixes.allocation + "\"");
+  }
+  if (c.dns.magic_dns) {
+    if (std::string why = CheckDomain(c.dns.base_domain); !why.empty()) {
+      return KeyError("dns.base_domain", why);
+    }
+  }
+  if (c.noise.private_key_path == c.private_key_path) {
+    return KeyError("noise.private_key_path", "must differ from private_key_path");
+  }
+  if (!c.derp.urls.empty()) {
+    c.warnings.push_back("derp.urls is ignored: keel does not fetch DERP maps over the network;"
+                         " use derp.paths");
+  }
+  while (c.server_url.size() > 8 && c.server_url.back() == '/') c.server_url.pop_back();
+  return {};
+}
+
+}  // namespace
+
+Result<ListenAddress> ParseListenAddress(std::string_view text) {
+  auto bad = [&](const std::string& why) {
+    return MakeError(Errc::kInvalidArgument,
+                     "invalid listen address \"" + std::string(text) + "\": " + why);
+  };
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) return bad("expected host:port");
+  std::string host(text.substr(0, colon));
+  std::string_view port_text = text.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  } else if (host.find(':') != std::string::npos) {
+    return bad("IPv6 hosts must be in brackets, e.g. [::1]:8080");
+  }
+  if (host.empty()) host = "0.0.0.0";
+  if (host == "localhost") host = "127.0.0.1";
+  boost::system::error_code ec;
+  ip::make_address(host, ec);
+  if (ec) return bad("host must be an IP address");
+  if (port_text.empty() || port_text.size() > 5) return bad("bad port");
+  unsigned port = 0;
+  for (char ch : port_text) {
+    if (ch < '0' || ch > '9') return bad("bad port");
+    port = port * 10 + (ch - '0');
+  }
+  if (port > 65535) return bad("port out of range");
+  return ListenAddress{host, static_cast<uint16_t>(port)};
+}
+
+Result<Config> ParseConfig(std::string_view yaml_text) {
+  Config c;
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml_text));
+  } catch (const YAML::Exception& e) {
+    return MakeError(Errc::kInvalidArgument, std::string("invalid YAML: ") + e.what());
+  }
+  if (root.IsNull()) return c;
+  if (!root.IsMap()) return MakeError(Errc::kInvalidArgument, "config must be a YAML mapping");
+  KEEL_TRY(Walk(root, "", c));
+  KEEL_TRY(Validate(c));
+  return c;
+}
+
+Result<Config> LoadConfig(const std::string& path) {
+  if (path.empty()) return Config{};
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return MakeError(Errc::kNotFound,
+                     "cannot read config file " + path + ": " + std::strerror(errno));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  auto c = ParseConfig(text.str());
+  if (!c) return MakeError(c.error().code, path + ": " + c.error().message);
+  return c;
+}
+
+}  // namespace keel::config

@@ -1,0 +1,100 @@
+#pragma once
+// keel's configuration: YAML with Headscale's key names where the meaning matches
+// (architecture.md decision 7). Every key has a default, so an empty file (or no file) gives
+// a server that runs. Unknown keys and bad values are refused, naming the dotted key.
+// Relative paths are relative to the process's working directory.
+// Pure values and functions; any thread. Only `app` reads a Config.
+
+#include <boost/asio/ip/network_v4.hpp>
+#include <boost/asio/ip/network_v6.hpp>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+
+namespace keel::config {
+
+struct ListenAddress {
+  std::string host = "127.0.0.1";  // an IP literal; "0.0.0.0" when the config says ":8080"
+  uint16_t port = 8080;            // 0 picks a free port (tests)
+};
+
+struct NoiseConfig {
+  // The TS2021 control key ("privkey:<hex>"); generated with mode 0600 if missing.
+  std::string private_key_path = "data/noise_private.key";
+};
+
+struct PrefixesConfig {
+  // Node addresses; must lie inside Tailscale's CGNAT range and ULA prefix.
+  boost::asio::ip::network_v4 v4 = boost::asio::ip::make_network_v4("100.64.0.0/10");
+  boost::asio::ip::network_v6 v6 = boost::asio::ip::make_network_v6("fd7a:115c:a1e0::/48");
+  // Only "sequential" is implemented (Headscale also has "random").
+  std::string allocation = "sequential";
+};
+
+struct SqliteConfig {
+  std::string path = "data/db.sqlite";
+};
+
+struct DatabaseConfig {
+  // Only "sqlite" for now; "postgres" is refused as not supported yet.
+  std::string type = "sqlite";
+  SqliteConfig sqlite;
+};
+
+struct DnsConfig {
+  // Push MagicDNS names (<given_name>.<base_domain>) to clients.
+  bool magic_dns = true;
+  std::string base_domain = "keel.internal";
+  // dns.nameservers.global: resolvers clients use for everything else.
+  std::vector<std::string> nameservers_global;
+  std::vector<std::string> search_domains;
+};
+
+struct DerpConfig {
+  // DERP map files (Headscale's YAML/JSON format), merged in order.
+  std::vector<std::string> paths;
+  // Remote DERP maps. keel never fetches them (no outside network); accepted with a warning.
+  std::vector<std::string> urls;
+};
+
+struct LogConfig {
+  // trace, debug, info, warn, error, critical or off.
+  std::string level = "info";
+};
+
+struct Config {
+  // The URL clients use to reach this server (`tailscale up --login-server`).
+  std::string server_url = "http://127.0.0.1:8080";
+  // HTTP listener for the control protocol and /health.
+  ListenAddress listen_addr;
+  // Admin API socket, used by the `keel` CLI.
+  std::string unix_socket = "data/keel.sock";
+  // The legacy TS2019 key, still served on GET /key; must differ from the Noise key.
+  std::string private_key_path = "data/private.key";
+  NoiseConfig noise;
+  PrefixesConfig prefixes;
+  DatabaseConfig database;
+  DnsConfig dns;
+  DerpConfig derp;
+  LogConfig log;
+  // How long an ephemeral node may stay disconnected before it is deleted.
+  std::chrono::seconds ephemeral_node_inactivity_timeout{120};
+
+  // Not config: notes for the operator (e.g. ignored derp.urls), logged at startup.
+  std::vector<std::string> warnings;
+};
+
+// Parses YAML text. An empty document gives all defaults.
+Result<Config> ParseConfig(std::string_view yaml_text);
+
+// Reads and parses `path`; an empty path means no file and all defaults.
+Result<Config> LoadConfig(const std::string& path);
+
+// "host:port", "[v6]:port" or ":port"; the host must be an IP literal or "localhost".
+Result<ListenAddress> ParseListenAddress(std::string_view text);
+
+}  // namespace keel::config

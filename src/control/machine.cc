@@ -1,0 +1,222 @@
+// The /machine/* handlers over Noise: register, map (lite, one-shot, streaming) and helpers.
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "base/run_blocking.h"
+#include "control/frame.h"
+#include "control/server_internal.h"
+#include "tailcfg/capver.h"
+#include "tailcfg/requests.h"
+
+namespace keel::control {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+using Impl = ServerState;
+
+// A slow reader's stream keeps merging changes instead of queueing more frames.
+constexpr size_t kMaxBuffered = 1 << 20;
+// Frames above this size are compressed on the pool rather than the I/O thread.
+constexpr size_t kCompressOnPool = 64 * 1024;
+
+http::Headers OctetStream() { return {{"content-type", "application/octet-stream"}}; }
+
+int StatusFor(const Error& e) {
+  switch (e.code) {
+    case Errc::kNotFound: return 404;
+    case Errc::kPermissionDenied:
+    case Errc::kUnauthenticated: return 403;
+    case Errc::kInvalidArgument: return 400;
+    default: return 500;
+  }
+}
+
+tailcfg::RegisterResponse ToResponse(const tailnet::RegisterOutcome& out) {
+  tailcfg::RegisterResponse r;
+  if (out.user) {
+    auto profile = ToUserProfile(*out.user);
+    r.user_id = profile.id;
+    r.display_name = profile.display_name;
+    r.login_name = profile.login_name;
+    r.user_created = out.user->created;
+  }
+  using K = tailnet::RegisterOutcome::Kind;
+  switch (out.kind) {
+    case K::kAuthorized: r.machine_authorized = true; break;
+    case K::kNodeKeyExpired:
+    case K::kLoggedOut: r.node_key_expired = true; break;
+    case K::kRefused: r.error = out.error.empty() ? "registration refused" : out.error; break;
+  }
+  return r;
+}
+
+awaitable<void> HandleRegister(std::shared_ptr<Impl> impl, crypto::MachinePublic machine,
+                               http::Request req, std::shared_ptr<http::H2Stream> stream) {
+  auto decoded = tailcfg::DecodeRegisterRequest(req.body);
+  if (!decoded) co_return Reply(*stream, 400, decoded.error().message);
+  if (decoded->version < impl->settings.min_cap_version) {
+    co_return Reply(*stream, 400, tailcfg::TooOldMessage(decoded->version, impl->settings.min_cap_version));
+  }
+  // Held by shared_ptr: with GCC 12, a RunBlocking lambda capturing strings by value is
+  // destroyed with corrupted members (short-string buffers relocated).
+  auto input = std::make_shared<tailnet::RegisterInput>();
+  tailnet::RegisterInput& in = *input;
+  in.machine_key = machine;
+  in.node_key = decoded->node_key;
+  in.old_node_key = decoded->old_node_key;
+  in.auth_key = decoded->auth_key.value_or("");
+  in.expiry = decoded->expiry;
+  in.hostinfo_json = std::move(decoded->hostinfo_json);
+  in.hostname = std::move(decoded->hostname);
+  in.request_tags = std::move(decoded->request_tags);
+  auto outcome = co_await RunBlocking(impl->pool, [impl, input] { return impl->tailnet.Register(*input); });
+  if (!outcome) {
+    int status = StatusFor(outcome.error());
+    if (status == 500) co_return Reply(*stream, 500, outcome.error().message);
+    tailnet::RegisterOutcome refused;
+    refused.error = outcome.error().message;
+    co_return Reply(*stream, 200, tailcfg::EncodeRegisterResponse(ToResponse(refused)), "application/json");
+  }
+  impl->log->info("register {} from {}: {}", in.node_key.ToText(), machine.ToText(),
+                  outcome->kind == tailnet::RegisterOutcome::Kind::kRefused ? outcome->error : "ok");
+  Reply(*stream, 200, tailcfg::EncodeRegisterResponse(ToResponse(*outcome)), "application/json");
+}
+
+awaitable<std::string> Frame(Impl& impl, std::string json, bool zstd) {
+  if (!zstd || json.size() < kCompressOnPool) co_return EncodeFrame(json, zstd);
+  auto shared = std::make_shared<std::string>(std::move(json));  // see HandleRegister
+  co_return co_await RunBlocking(impl.pool, [shared] { return EncodeFrame(*shared, true); });
+}
+
+MapInputs Inputs(Impl& impl, const tailnet::Snapshot& snap, model::NodeId self) {
+  return MapInputs{snap, self, std::chrono::system_clock::now(), impl.map_config, impl.static_fields,
+                   impl.cache};
+}
+
+// Sends what `session` has pending; false when the session must end.
+awaitable<bool> SendPending(Impl& impl, MapSession& session, http::H2Stream& stream, bool zstd) {
+  auto snap = impl.tailnet.snapshot();
+  std::string json;
+  if (session.pending.full()) {
+    auto full = BuildFullMap(Inputs(impl, *snap, session.node));
+    if (!full) co_return false;
+    json = std::move(*full);
+  } else {
+    Delta delta = BuildDelta(Inputs(impl, *snap, session.node), session.pending);
+    if (delta.self_removed) co_return false;
+    json = std::move(delta.json);
+  }
+  // Only a full map covers every change up to its snapshot; a delta covers just its pending set.
+  if (session.pending.full()) session.rendered_version = snap->version;
+  session.pending.Clear();
+  if (json.empty()) co_return true;
+  std::string frame = co_await Frame(impl, std::move(json), zstd);
+  if (!stream.closed()) stream.Write(std::move(frame));
+  co_return true;
+}
+
+awaitable<void> StreamLoop(Impl& impl, MapSession& session, http::H2Stream& stream, bool zstd) {
+  session.pending.MarkFull();  // the first response is always a complete map
+  auto next_keepalive = std::chrono::steady_clock::now() + impl.KeepAliveDelay();
+  while (!session.stop && !stream.closed()) {
+    if (!session.pending.empty() && stream.buffered() < kMaxBuffered) {
+      if (!co_await SendPending(impl, session, stream, zstd)) co_return;
+      next_keepalive = std::chrono::steady_clock::now() + impl.KeepAliveDelay();
+      continue;
+    }
+    auto deadline = next_keepalive;
+    if (!session.pending.empty()) deadline = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    session.timer.expires_at(deadline);
+    auto [ec] = co_await session.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    auto cs = co_await asio::this_coro::cancellation_state;
+    if (cs.cancelled() != asio::cancellation_type::none) co_return;
+    if (!ec && std::chrono::steady_clock::now() >= next_keepalive) {
+      if (stream.buffered() < kMaxBuffered) stream.Write(zstd ? impl.keepalive_zstd : impl.keepalive_raw);
+      next_keepalive = std::chrono::steady_clock::now() + impl.KeepAliveDelay();
+    }
+  }
+}
+
+awaitable<void> RunStream(std::shared_ptr<Impl> impl, model::NodeId node, http::H2Stream& stream, bool zstd) {
+  co_await asio::this_coro::throw_if_cancelled(false);
+  auto session = std::make_shared<MapSession>(co_await asio::this_coro::executor);
+  session->node = node;
+  uint64_t id = impl->next_session_id++;
+  impl->sessions.emplace(id, session);
+  co_await RunBlocking(impl->pool, [impl, node] {
+    impl->tailnet.StreamOpened(node);
+    return 0;
+  });
+  stream.Respond(200, OctetStream());
+  try {
+    co_await StreamLoop(*impl, *session, stream, zstd);
+  } catch (const std::exception& e) {
+    impl->log->warn("map session for node {} ended: {}", node, e.what());
+  }
+  impl->sessions.erase(id);
+  asio::post(impl->pool, [impl, node] { impl->tailnet.StreamClosed(node); });
+  if (!stream.closed()) stream.Finish();
+}
+
+awaitable<void> HandleMap(std::shared_ptr<Impl> impl, crypto::MachinePublic machine,
+                          http::Request req, std::shared_ptr<http::H2Stream> stream) {
+  auto decoded = tailcfg::DecodeMapRequest(req.body);
+  if (!decoded) co_return Reply(*stream, 400, decoded.error().message);
+  const tailcfg::MapRequest& mr = *decoded;
+  if (mr.version < impl->settings.min_cap_version) {
+    co_return Reply(*stream, 400, tailcfg::TooOldMessage(mr.version, impl->settings.min_cap_version));
+  }
+  auto snap = impl->tailnet.snapshot();
+  const model::Node* node = snap->FindByNodeKey(mr.node_key);
+  if (!node) co_return Reply(*stream, 404, "keel: unknown node key " + mr.node_key.ToText() + "; register first");
+  if (node->machine_key != machine) co_return Reply(*stream, 403, "keel: node key belongs to another machine");
+  model::NodeId id = node->id;
+  if (!mr.read_only) {
+    auto update = std::make_shared<tailnet::MapUpdate>();  // shared_ptr: see HandleRegister
+    if (!mr.disco_key.IsZero()) update->disco_key = mr.disco_key;
+    update->endpoints = mr.endpoints;
+    update->hostinfo_json = mr.hostinfo_json;
+    update->home_derp = mr.preferred_derp;
+    update->cap_version = mr.version;
+    auto applied = co_await RunBlocking(impl->pool, [impl, machine, key = mr.node_key, update] {
+      return impl->tailnet.ApplyMapUpdate(machine, key, *update);
+    });
+    if (!applied) co_return Reply(*stream, StatusFor(applied.error()), applied.error().message);
+  }
+  bool zstd = mr.compress == "zstd";
+  if (mr.stream) co_return co_await RunStream(impl, id, *stream, zstd);
+  if (mr.omit_peers && !mr.read_only) co_return Reply(*stream, 200, "");
+  auto full = BuildFullMap(Inputs(*impl, *impl->tailnet.snapshot(), id));
+  if (!full) co_return Reply(*stream, 404, full.error().message);
+  stream->Respond(200, OctetStream());
+  stream->Write(co_await Frame(*impl, std::move(*full), zstd));
+  stream->Finish();
+}
+
+}  // namespace
+
+void Reply(http::H2Stream& stream, int status, const std::string& body, const char* content_type) {
+  stream.Respond(status, {{"content-type", content_type}});
+  if (!body.empty()) stream.Write(body);
+  stream.Finish();
+}
+
+awaitable<void> ServeMachine(std::shared_ptr<Impl> impl, crypto::MachinePublic machine,
+                             http::Request req, std::shared_ptr<http::H2Stream> stream) {
+  try {
+    if (req.path == "/machine/register") co_return co_await HandleRegister(impl, machine, std::move(req), stream);
+    if (req.path == "/machine/map") co_return co_await HandleMap(impl, machine, std::move(req), stream);
+    if (req.path == "/machine/update-health") co_return Reply(*stream, 200, "");
+    if (req.path == "/machine/set-dns") co_return Reply(*stream, 501, "keel: set-dns is not implemented");
+    Reply(*stream, 404, "not found");
+  } catch (const std::exception& e) {
+    // Cancellation (the stream closed) or a bug; never let it reach the HTTP/2 session.
+    impl->log->debug("{} {}: {}", req.method, req.path, e.what());
+  }
+}
+
+}  // namespace keel::control

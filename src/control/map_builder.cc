@@ -1,0 +1,227 @@
+#include "control/map_builder.h"
+
+#include <set>
+
+namespace keel::control {
+namespace {
+
+using tailcfg::OJson;
+
+// Direct lookups (rather than Snapshot's helpers) keep this file free of tailnet's code.
+const model::Node* FindNode(const tailnet::Snapshot& snap, model::NodeId id) {
+  auto it = snap.nodes.find(id);
+  return it == snap.nodes.end() ? nullptr : it->second.get();
+}
+
+// The reverse zones of 100.64.0.0/10 and fd7a:115c:a1e0::/48 that MagicDNS answers; sent as
+// empty route lists (null values get lost in the client's clones).
+std::vector<std::string> ReverseZones() {
+  std::vector<std::string> zones;
+  for (int octet = 64; octet <= 127; ++octet) zones.push_back(std::to_string(octet) + ".100.in-addr.arpa");
+  zones.push_back("0.e.1.a.c.5.1.1.a.7.d.f.ip6.arpa");
+  return zones;
+}
+
+std::string JoinFragments(const std::vector<const std::string*>& parts) {
+  size_t total = 2;
+  for (const auto* p : parts) total += p->size() + 1;
+  std::string out;
+  out.reserve(total);
+  out.push_back('[');
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (i) out.push_back(',');
+    out += *parts[i];
+  }
+  out.push_back(']');
+  return out;
+}
+
+OJson Profiles(const tailnet::Snapshot& snap, const std::set<model::UserId>& ids) {
+  OJson list = OJson::array();
+  for (auto id : ids) {
+    auto it = snap.users.find(id);
+    if (it != snap.users.end()) list.push_back(tailcfg::UserProfileJson(ToUserProfile(it->second)));
+  }
+  return list;
+}
+
+tailcfg::PeerChange PatchFor(const model::Node& n, uint8_t flags, SystemTime now) {
+  tailcfg::PeerChange c;
+  c.node_id = n.id;
+  if (flags & PendingChanges::kPatched) {
+    c.key = n.node_key;
+    c.disco_key = n.disco_key;
+    c.endpoints = n.endpoints;
+    if (n.home_derp != 0) c.derp_region = n.home_derp;
+    c.key_expiry = n.expiry;
+  }
+  if (flags & PendingChanges::kOnline) {
+    c.online = n.online;
+    if (!n.online) c.last_seen = IsZeroTime(n.last_seen) ? now : n.last_seen;
+  }
+  return c;
+}
+
+}  // namespace
+
+tailcfg::DnsConfig MakeDnsConfig(const MapConfig& config) {
+  tailcfg::DnsConfig dns;
+  dns.resolvers = config.nameservers;
+  if (config.magic_dns && !config.base_domain.empty()) {
+    dns.proxied = true;
+    dns.domains.push_back(config.base_domain);
+    dns.quad100_routes = ReverseZones();
+  }
+  for (const auto& d : config.search_domains) dns.domains.push_back(d);
+  return dns;
+}
+
+std::string RenderStaticFields(const MapConfig& config) {
+  OJson j;
+  j["DERPMap"] = OJson::parse(config.derp_map.dump());
+  j["Domain"] = config.domain;
+  j["CollectServices"] = false;
+  j["Debug"] = OJson{{"DisableLogTail", true}};
+  j["DNSConfig"] = tailcfg::DnsConfigJson(MakeDnsConfig(config));
+  j["PacketFilters"] = OJson{{"base", tailcfg::AllowAllFilterRules()}};
+  std::string text = j.dump();
+  return text.substr(1, text.size() - 2);
+}
+
+std::string NodeFqdn(const std::string& given_name, const std::string& base_domain) {
+  if (base_domain.empty()) return given_name;
+  return given_name + "." + base_domain + ".";
+}
+
+tailcfg::Node ToWireNode(const model::Node& n, const std::string& base_domain, bool self,
+                         SystemTime now) {
+  tailcfg::Node w;
+  w.id = n.id;
+  w.name = NodeFqdn(n.given_name, base_domain);
+  w.user = n.user_id;
+  w.key = n.node_key;
+  w.key_expiry = n.expiry;
+  w.machine = n.machine_key;
+  w.disco_key = n.disco_key;
+  if (n.ipv4) w.addresses.push_back(tailcfg::HostPrefix(n.ipv4->to_string()));
+  if (n.ipv6) w.addresses.push_back(tailcfg::HostPrefix(n.ipv6->to_string()));
+  w.allowed_ips = w.addresses;
+  w.endpoints = n.endpoints;
+  w.home_derp = n.home_derp;
+  w.hostinfo_json = n.hostinfo_json;
+  w.created = n.created;
+  w.cap = n.cap_version;
+  w.tags = n.tags;
+  w.online = n.online;
+  if (!n.online) w.last_seen = n.last_seen;
+  w.machine_authorized = true;
+  w.expired = n.IsExpired(now);
+  if (self) w.cap_map = tailcfg::SelfCapMap();
+  return w;
+}
+
+tailcfg::UserProfile ToUserProfile(const model::User& u) {
+  return {u.id, u.email.empty() ? u.name : u.email, u.display_name.empty() ? u.name : u.display_name};
+}
+
+const std::string& PeerCache::Get(const model::Node& node, SystemTime now) {
+  bool expired = node.IsExpired(now);
+  auto [it, inserted] = entries_.try_emplace(node.id);
+  Entry& e = it->second;
+  if (inserted || e.version != node.version || e.online != node.online || e.expired != expired) {
+    e.version = node.version;
+    e.online = node.online;
+    e.expired = expired;
+    e.json = tailcfg::NodeJson(ToWireNode(node, base_domain_, /*self=*/false, now)).dump();
+    ++renders_;
+  }
+  return e.json;
+}
+
+void PendingChanges::Merge(const tailnet::Changes& changes) {
+  for (const auto& c : changes) {
+    using K = tailnet::ChangeKind;
+    switch (c.kind) {
+      case K::kFull: full_ = true; break;
+      case K::kNodeAdded:
+      case K::kNodeUpdated: nodes_[c.node] |= kChanged; break;
+      case K::kNodePatched: nodes_[c.node] |= kPatched; break;
+      case K::kNodeOnline:
+      case K::kNodeOffline: nodes_[c.node] |= kOnline; break;
+      case K::kNodeRemoved: nodes_[c.node] = kRemoved; break;
+    }
+  }
+}
+
+void AppendRawMember(std::string& object, std::string_view key, std::string_view raw) {
+  std::string member = "\"" + std::string(key) + "\":" + std::string(raw);
+  size_t close = object.rfind('}');
+  bool empty = object.find_first_not_of(" \n\t{") == close;
+  object.insert(close, empty ? member : "," + member);
+}
+
+Result<std::string> BuildFullMap(const MapInputs& in) {
+  const model::Node* self = FindNode(in.snapshot, in.self);
+  if (!self) return MakeError(Errc::kNotFound, "node " + std::to_string(in.self) + " is gone");
+  OJson head;
+  head["ControlTime"] = FormatTime(in.now);
+  head["Node"] = tailcfg::NodeJson(ToWireNode(*self, in.config.base_domain, true, in.now));
+  std::string out = head.dump();
+  out.pop_back();
+  out += "," + in.static_fields;
+  std::set<model::UserId> users{self->user_id};
+  std::vector<const std::string*> peers;
+  peers.reserve(in.snapshot.nodes.size());
+  for (const auto& [id, node] : in.snapshot.nodes) {
+    if (id == in.self) continue;
+    users.insert(node->user_id);
+    peers.push_back(&in.cache.Get(*node, in.now));
+  }
+  out += ",\"UserProfiles\":" + Profiles(in.snapshot, users).dump();
+  if (!peers.empty()) out += ",\"Peers\":" + JoinFragments(peers);
+  out += "}";
+  return out;
+}
+
+Delta BuildDelta(const MapInputs& in, const PendingChanges& pending) {
+  Delta delta;
+  OJson head;
+  head["ControlTime"] = FormatTime(in.now);
+  std::set<model::UserId> users;
+  std::vector<const std::string*> changed;
+  OJson removed = OJson::array();
+  OJson patches = OJson::array();
+  for (const auto& [id, flags] : pending.nodes()) {
+    const model::Node* node = FindNode(in.snapshot, id);
+    if (id == in.self) {
+      if (!node || (flags & PendingChanges::kRemoved)) {
+        delta.self_removed = true;
+        return delta;
+      }
+      if (flags & (PendingChanges::kChanged | PendingChanges::kPatched)) {
+        head["Node"] = tailcfg::NodeJson(ToWireNode(*node, in.config.base_domain, true, in.now));
+        users.insert(node->user_id);
+      }
+      continue;
+    }
+    if (!node || (flags & PendingChanges::kRemoved)) {
+      if (!node) removed.push_back(id);
+      continue;
+    }
+    if (flags & PendingChanges::kChanged) {
+      changed.push_back(&in.cache.Get(*node, in.now));
+      users.insert(node->user_id);
+    } else {
+      patches.push_back(tailcfg::PeerChangeJson(PatchFor(*node, flags, in.now)));
+    }
+  }
+  if (!head.contains("Node") && changed.empty() && removed.empty() && patches.empty()) return delta;
+  if (!removed.empty()) head["PeersRemoved"] = std::move(removed);
+  if (!patches.empty()) head["PeersChangedPatch"] = std::move(patches);
+  if (!users.empty()) head["UserProfiles"] = Profiles(in.snapshot, users);
+  delta.json = head.dump();
+  if (!changed.empty()) AppendRawMember(delta.json, "PeersChanged", JoinFragments(changed));
+  return delta;
+}
+
+}  // namespace keel::control

@@ -1,0 +1,117 @@
+#pragma once
+// MapResponse assembly (control.md §2.5-§2.7, architecture.md decisions 3 and 4).
+//
+// A node as its peers see it is rendered once per (node id, version, online, expired) into a
+// JSON fragment held by PeerCache; full maps and PeersChanged deltas are assembled by
+// concatenating those fragments around a per-viewer head (ControlTime, self Node) and the
+// shared static fields (DERP map, DNS, packet filter) rendered once per configuration.
+// Threading: PeerCache has no lock; use it from one thread (the I/O thread). The free
+// functions are pure.
+
+#include <cstdint>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "tailcfg/encode.h"
+#include "tailnet/change.h"
+#include "tailnet/snapshot.h"
+
+namespace keel::control {
+
+// Everything of a map that is the same for every viewer and changes only with configuration.
+struct MapConfig {
+  std::string domain;       // tailnet display name (host of server_url)
+  std::string base_domain;  // MagicDNS suffix; empty: node names are bare labels
+  bool magic_dns = true;
+  std::vector<std::string> nameservers;
+  std::vector<std::string> search_domains;
+  nlohmann::json derp_map = nlohmann::json::object();
+};
+
+// `"DERPMap":…,"Domain":…,"CollectServices":false,"Debug":…,"DNSConfig":…,"PacketFilters":…`
+// without the surrounding braces, ready to be spliced into a full map.
+std::string RenderStaticFields(const MapConfig& config);
+
+tailcfg::DnsConfig MakeDnsConfig(const MapConfig& config);
+
+// "<given_name>.<base_domain>." (or the bare label without a base domain).
+std::string NodeFqdn(const std::string& given_name, const std::string& base_domain);
+
+// The node as tailcfg.Node; `self` adds the self-only parts (CapMap).
+tailcfg::Node ToWireNode(const model::Node& node, const std::string& base_domain, bool self,
+                         SystemTime now);
+
+tailcfg::UserProfile ToUserProfile(const model::User& user);
+
+class PeerCache {
+ public:
+  explicit PeerCache(std::string base_domain) : base_domain_(std::move(base_domain)) {}
+
+  // The peer-view JSON of `node`, rendered only if the cached one is stale.
+  const std::string& Get(const model::Node& node, SystemTime now);
+  void Erase(model::NodeId id) { entries_.erase(id); }
+  void Clear() { entries_.clear(); }
+  size_t size() const { return entries_.size(); }
+  uint64_t renders() const { return renders_; }  // for tests and metrics
+
+ private:
+  struct Entry {
+    uint64_t version = 0;
+    bool online = false;
+    bool expired = false;
+    std::string json;
+  };
+  std::string base_domain_;
+  std::unordered_map<model::NodeId, Entry> entries_;
+  uint64_t renders_ = 0;
+};
+
+// A session's coalesced set of changes not yet sent.
+class PendingChanges {
+ public:
+  enum Flag : uint8_t { kChanged = 1, kPatched = 2, kOnline = 4, kRemoved = 8 };
+
+  void Merge(const tailnet::Changes& changes);
+  void MarkFull() { full_ = true; }
+  bool full() const { return full_; }
+  bool empty() const { return !full_ && nodes_.empty(); }
+  void Clear() {
+    full_ = false;
+    nodes_.clear();
+  }
+  const std::map<model::NodeId, uint8_t>& nodes() const { return nodes_; }
+
+ private:
+  bool full_ = false;
+  std::map<model::NodeId, uint8_t> nodes_;
+};
+
+struct MapInputs {
+  const tailnet::Snapshot& snapshot;
+  model::NodeId self;
+  SystemTime now;
+  const MapConfig& config;
+  const std::string& static_fields;  // RenderStaticFields(config)
+  PeerCache& cache;
+};
+
+// The full first MapResponse. Fails if `self` is not in the snapshot.
+Result<std::string> BuildFullMap(const MapInputs& in);
+
+struct Delta {
+  std::string json;           // empty if there is nothing to send
+  bool self_removed = false;  // the session must end
+};
+
+// One delta for everything in `pending` (which must not be full()).
+Delta BuildDelta(const MapInputs& in, const PendingChanges& pending);
+
+// Inserts `"key":raw` as the last member of the JSON object text `object`.
+void AppendRawMember(std::string& object, std::string_view key, std::string_view raw);
+
+}  // namespace keel::control

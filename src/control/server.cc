@@ -1,0 +1,225 @@
+#include "control/server.h"
+
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/asio/post.hpp>
+#include <charconv>
+
+#include "base/bytes.h"
+#include "control/frame.h"
+#include "control/server_internal.h"
+#include "crypto/x25519.h"
+#include "noise/handshake.h"
+#include "noise/stream.h"
+#include "tailcfg/capver.h"
+
+namespace keel::control {
+namespace {
+
+namespace asio = boost::asio;
+using asio::awaitable;
+
+constexpr std::string_view kControlProtocol = "tailscale-control-protocol";
+// Below this the /key answer has no Noise key (transport.md §1); we do not serve TS2019.
+constexpr int kNoiseCapVer = 39;
+// Clients understand the early payload from this version on (transport.md §2.4).
+constexpr int kEarlyPayloadCapVer = 49;
+
+awaitable<http::Response> HandleKey(std::shared_ptr<ServerState> impl, http::Request req) {
+  auto v = req.Query("v");
+  if (!v) co_return http::Response::Text(400, "capability version must be set");
+  int capver = 0;
+  auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), capver);
+  if (ec != std::errc() || end != v->data() + v->size()) {
+    co_return http::Response::Text(400, "invalid capability version");
+  }
+  if (capver < kNoiseCapVer) {
+    co_return http::Response::Text(
+        400, "keel: client capability version " + *v + " is too old; this server needs >= " +
+                 std::to_string(impl->settings.min_cap_version) + " (Noise protocol)");
+  }
+  nlohmann::json body = {{"legacyPublicKey", impl->legacy_public.ToText()},
+                         {"publicKey", impl->noise_public.ToText()}};
+  co_return http::Response::Json(200, body.dump());
+}
+
+// After the upgrade: Noise handshake, version gate, then HTTP/2 until the peer goes away.
+awaitable<void> RunNoise(std::shared_ptr<ServerState> impl, std::unique_ptr<ByteStream> raw,
+                         Bytes initiation, bool early_payload, std::string remote) {
+  auto hs = noise::RespondToInitiation(initiation, impl->keys.noise, crypto::GeneratePrivateKey());
+  if (!hs) {
+    impl->log->info("ts2021 handshake from {} failed: {}", remote, hs.error().message);
+    co_await raw->WriteAll(noise::ErrorFrame(hs.error().message));
+    raw->Close();
+    co_return;
+  }
+  if (hs->protocol_version < impl->settings.min_cap_version) {
+    std::string text = tailcfg::TooOldMessage(hs->protocol_version, impl->settings.min_cap_version);
+    impl->log->info("refusing {} ({}): {}", hs->peer.ToText(), remote, text);
+    co_await raw->WriteAll(noise::ErrorFrame(text));
+    raw->Close();
+    co_return;
+  }
+  Bytes prefix(hs->response.begin(), hs->response.end());
+  noise::NoiseStream conn(std::move(raw), hs->keys, std::move(prefix));
+  if (early_payload && hs->protocol_version >= kEarlyPayloadCapVer) {
+    crypto::ChallengePublic challenge(crypto::PublicFromPrivate(crypto::GeneratePrivateKey()));
+    auto wrote = co_await conn.WriteAll(noise::EarlyPayload(challenge));
+    if (!wrote) {
+      conn.Close();
+      co_return;
+    }
+  }
+  crypto::MachinePublic machine = hs->peer;
+  impl->log->debug("noise session from {} ({}), capver {}", machine.ToText(), remote,
+                   hs->protocol_version);
+  http::H2Handler handler = [impl, machine](http::Request r, std::shared_ptr<http::H2Stream> s) {
+    return ServeMachine(impl, machine, std::move(r), std::move(s));
+  };
+  co_await http::ServeHttp2(conn, std::move(handler), http::H2Settings{}, impl->log);
+  conn.Close();
+}
+
+awaitable<std::optional<http::Response>> HandleWebSocket(std::shared_ptr<ServerState> impl,
+                                                         http::Request req, http::Upgrader& up) {
+  auto param = req.Query("X-Tailscale-Handshake");
+  if (!param) co_return http::Response::Text(400, "missing Tailscale handshake parameter");
+  if (req.Header("Sec-WebSocket-Protocol").find(kControlProtocol) == std::string_view::npos) {
+    co_return http::Response::Text(400, "client must speak the control subprotocol");
+  }
+  auto initiation = Base64Decode(*param);
+  if (!initiation) co_return http::Response::Text(400, "invalid tailscale handshake parameter");
+  auto ws = co_await up.AcceptWebSocket(std::string(kControlProtocol));
+  if (!ws) co_return std::nullopt;
+  co_await RunNoise(impl, std::move(*ws), std::move(*initiation), /*early_payload=*/false, req.remote);
+  co_return std::nullopt;
+}
+
+awaitable<std::optional<http::Response>> HandleUpgrade(std::shared_ptr<ServerState> impl,
+                                                       http::Request req, http::Upgrader& up) {
+  std::string_view next = req.Header("Upgrade");
+  if (up.IsWebSocket() || boost::iequals(next, "websocket")) {
+    co_return co_await HandleWebSocket(impl, std::move(req), up);
+  }
+  if (next.empty()) co_return http::Response::Text(400, "missing next protocol");
+  if (!boost::iequals(next, kControlProtocol)) co_return http::Response::Text(400, "unknown next protocol");
+  std::string_view header = req.Header("X-Tailscale-Handshake");
+  if (header.empty()) co_return http::Response::Text(400, "missing Tailscale handshake header");
+  auto initiation = Base64Decode(header);
+  if (!initiation) co_return http::Response::Text(400, "invalid tailscale handshake header");
+  http::Headers headers;  // built outside the co_await: GCC 12 mishandles braced lists there
+  headers.emplace_back("Upgrade", std::string(kControlProtocol));
+  headers.emplace_back("Connection", std::string("upgrade"));
+  auto raw = co_await up.Accept(std::move(headers));
+  if (!raw) {
+    impl->log->info("ts2021 upgrade from {} failed: {}", req.remote, raw.error().message);
+    co_return std::nullopt;
+  }
+  co_await RunNoise(impl, std::move(*raw), std::move(*initiation), /*early_payload=*/true, req.remote);
+  co_return std::nullopt;
+}
+
+}  // namespace
+
+struct ControlServer::Impl : ServerState {
+  using ServerState::ServerState;
+};
+
+std::string UrlHost(const std::string& url) {
+  std::string_view rest = url;
+  if (auto p = rest.find("://"); p != std::string_view::npos) rest.remove_prefix(p + 3);
+  rest = rest.substr(0, rest.find_first_of("/?#"));
+  if (auto at = rest.rfind('@'); at != std::string_view::npos) rest.remove_prefix(at + 1);
+  if (!rest.empty() && rest.front() == '[') return std::string(rest.substr(1, rest.find(']') - 1));
+  return std::string(rest.substr(0, rest.find(':')));
+}
+
+ServerState::ServerState(Settings s, ServerKeys k, tailnet::Tailnet& t, asio::thread_pool& p,
+                          asio::any_io_executor e, std::shared_ptr<spdlog::logger> l)
+    : settings(std::move(s)),
+      keys(std::move(k)),
+      noise_public(crypto::PublicFromPrivate(keys.noise)),
+      legacy_public(crypto::PublicFromPrivate(keys.legacy)),
+      tailnet(t),
+      pool(p),
+      io(std::move(e)),
+      log(std::move(l)),
+      cache(settings.base_domain),
+      keepalive_zstd(EncodeFrame(tailcfg::kKeepAliveJson, true)),
+      keepalive_raw(EncodeFrame(tailcfg::kKeepAliveJson, false)) {
+  Reconfigure();
+}
+
+void ServerState::Reconfigure() {
+  map_config.domain = UrlHost(settings.server_url);
+  map_config.base_domain = settings.base_domain;
+  map_config.magic_dns = settings.magic_dns;
+  map_config.nameservers = settings.nameservers;
+  map_config.search_domains = settings.search_domains;
+  map_config.derp_map = settings.derp_map;
+  static_fields = RenderStaticFields(map_config);
+}
+
+void ServerState::OnChanges(const tailnet::Snapshot& snapshot, const tailnet::Changes& changes) {
+  for (const auto& c : changes) {
+    if (c.kind == tailnet::ChangeKind::kNodeRemoved) cache.Erase(c.node);
+  }
+  for (auto& [id, session] : sessions) {
+    if (snapshot.version <= session->rendered_version) continue;
+    session->pending.Merge(changes);
+    session->Wake();
+  }
+}
+
+void ServerState::Shutdown() {
+  shut_down = true;
+  if (subscription) tailnet.Unsubscribe(std::exchange(subscription, 0));
+  for (auto& [id, session] : sessions) {
+    session->stop = true;
+    session->Wake();
+  }
+}
+
+std::chrono::steady_clock::duration ServerState::KeepAliveDelay() {
+  std::uniform_int_distribution<int> jitter_ms(0, 9000);
+  return settings.keepalive_interval + std::chrono::milliseconds(jitter_ms(rng));
+}
+
+ControlServer::ControlServer(Settings settings, ServerKeys keys, tailnet::Tailnet& tailnet,
+                             asio::thread_pool& pool, asio::any_io_executor io,
+                             std::shared_ptr<spdlog::logger> logger)
+    : impl_(std::make_shared<Impl>(std::move(settings), std::move(keys), tailnet, pool, io,
+                                   std::move(logger))) {
+  if (impl_->noise_public == impl_->legacy_public) {
+    throw std::invalid_argument("control: the Noise key and the legacy key must differ");
+  }
+  std::weak_ptr<Impl> weak = impl_;
+  impl_->subscription = tailnet.Subscribe(
+      io, [weak](std::shared_ptr<const tailnet::Snapshot> snap, const tailnet::Changes& changes) {
+        if (auto impl = weak.lock()) impl->OnChanges(*snap, changes);
+      });
+}
+
+ControlServer::~ControlServer() { impl_->Shutdown(); }
+
+void ControlServer::RegisterRoutes(http::Router& router) {
+  auto impl = impl_;
+  router.Handle("/key", [impl](http::Request req) { return HandleKey(impl, std::move(req)); });
+  router.HandleUpgrade("/ts2021", [impl](http::Request req, http::Upgrader& up) {
+    return HandleUpgrade(impl, std::move(req), up);
+  });
+}
+
+void ControlServer::SetDerpMap(nlohmann::json derp_map) {
+  asio::post(impl_->io, [impl = impl_, m = std::move(derp_map)]() mutable {
+    impl->settings.derp_map = std::move(m);
+    impl->Reconfigure();
+    for (auto& [id, session] : impl->sessions) {
+      session->pending.MarkFull();
+      session->Wake();
+    }
+  });
+}
+
+void ControlServer::Shutdown() { impl_->Shutdown(); }
+
+}  // namespace keel::control

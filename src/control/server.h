@@ -1,0 +1,72 @@
+#pragma once
+// ControlServer: the Tailscale control API — GET /key, the /ts2021 upgrade (Noise IK, then
+// HTTP/2 inside it), /machine/register, /machine/map long-poll sessions and the small
+// /machine/* helpers. Turns requests into tailnet calls and tailnet changes into MapResponses.
+// Threading: construct, RegisterRoutes and Shutdown on the I/O executor; sessions live there;
+// blocking tailnet calls and heavy map building go to the worker pool.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <spdlog/logger.h>
+#include <string>
+#include <vector>
+
+#include "crypto/keys.h"
+#include "http/server.h"
+#include "tailnet/tailnet.h"
+
+namespace keel::control {
+
+struct Settings {
+  std::string server_url = "http://127.0.0.1:8080";
+  bool magic_dns = true;
+  std::string base_domain = "keel.internal";  // MagicDNS suffix: <given_name>.<base_domain>.
+  std::vector<std::string> nameservers;       // DNSConfig.Resolvers; empty = none
+  std::vector<std::string> search_domains;
+  nlohmann::json derp_map = nlohmann::json::object();  // tailcfg.DERPMap ({"Regions": {...}})
+  // Oldest client capability version served (113 = v1.80). Older clients are refused with a
+  // readable message.
+  int min_cap_version = 113;
+  // Keep-alive period on map streams; a random 0-9 s jitter is added.
+  std::chrono::seconds keepalive_interval{50};
+};
+
+struct ServerKeys {
+  crypto::PrivateKey noise;   // the TS2021 control key (Noise responder static)
+  crypto::PrivateKey legacy;  // the TS2019 NaCl key; must differ from `noise`
+};
+
+class ControlServer {
+ public:
+  // `tailnet` and `pool` must outlive the server.
+  ControlServer(Settings settings, ServerKeys keys, tailnet::Tailnet& tailnet,
+                boost::asio::thread_pool& pool, boost::asio::any_io_executor io,
+                std::shared_ptr<spdlog::logger> logger);
+  ~ControlServer();
+
+  // Adds /key, /ts2021 and any other control routes to `router`.
+  void RegisterRoutes(http::Router& router);
+
+  // Replaces the DERP map and pushes it to every connected node.
+  void SetDerpMap(nlohmann::json derp_map);
+
+  // Ends every map session (clients reconnect to whoever serves next).
+  void Shutdown();
+
+ private:
+  struct Impl;
+  std::shared_ptr<Impl> impl_;
+};
+
+// Loads a DERP map file in Headscale's format (YAML or JSON: "regions" -> id -> {regionid,
+// regioncode, regionname, nodes: [{name, regionid, hostname, ipv4, ipv6, stunport, stunonly,
+// derpport, insecurefortests, canport80, certname}]}) and returns it as tailcfg.DERPMap JSON.
+Result<nlohmann::json> LoadDerpMapFile(const std::string& path);
+
+// Merges regions of `other` into `base` (later files win for the same region id).
+void MergeDerpMaps(nlohmann::json& base, const nlohmann::json& other);
+
+}  // namespace keel::control

@@ -1,0 +1,70 @@
+#pragma once
+// Internals of ControlServer shared by server.cc (routes, /key, /ts2021) and machine.cc
+// (the /machine/* handlers and map sessions). Threading: everything here lives on the I/O
+// executor; only the lambdas given to RunBlocking run on the pool.
+
+#include <boost/asio/steady_timer.hpp>
+#include <map>
+#include <random>
+
+#include "control/map_builder.h"
+#include "control/server.h"
+#include "http/h2_server.h"
+
+namespace keel::control {
+
+// One /machine/map long poll.
+struct MapSession {
+  explicit MapSession(boost::asio::any_io_executor ex) : timer(ex) {}
+  model::NodeId node = 0;
+  PendingChanges pending;
+  uint64_t rendered_version = 0;  // snapshot of the last full map; older changes are in it
+  boost::asio::steady_timer timer;  // keep-alive deadline; cancel() wakes the session early
+  bool stop = false;
+  void Wake() { timer.cancel(); }
+};
+
+// ServerState derives from this; a separate name keeps it reachable from free functions.
+struct ServerState {
+  ServerState(Settings s, ServerKeys k, tailnet::Tailnet& t, boost::asio::thread_pool& p,
+       boost::asio::any_io_executor e, std::shared_ptr<spdlog::logger> l);
+
+  void Reconfigure();  // re-renders what depends on settings
+  void OnChanges(const tailnet::Snapshot& snapshot, const tailnet::Changes& changes);
+  void Shutdown();
+  std::chrono::steady_clock::duration KeepAliveDelay();
+
+  Settings settings;
+  ServerKeys keys;
+  crypto::MachinePublic noise_public;
+  crypto::MachinePublic legacy_public;
+  tailnet::Tailnet& tailnet;
+  boost::asio::thread_pool& pool;
+  boost::asio::any_io_executor io;
+  std::shared_ptr<spdlog::logger> log;
+
+  MapConfig map_config;
+  std::string static_fields;
+  PeerCache cache;
+  std::string keepalive_zstd;
+  std::string keepalive_raw;
+  std::map<uint64_t, std::shared_ptr<MapSession>> sessions;
+  uint64_t next_session_id = 1;
+  uint64_t subscription = 0;
+  bool shut_down = false;
+  std::mt19937 rng{std::random_device{}()};
+};
+
+// Serves one HTTP/2 request on a Noise connection whose peer is `machine`.
+boost::asio::awaitable<void> ServeMachine(std::shared_ptr<ServerState> impl,
+                                          crypto::MachinePublic machine, http::Request req,
+                                          std::shared_ptr<http::H2Stream> stream);
+
+// Responds with a plain-text (or JSON) body and finishes the stream.
+void Reply(http::H2Stream& stream, int status, const std::string& body,
+           const char* content_type = "text/plain; charset=utf-8");
+
+// The host part of a URL ("https://hs.example.com:443/x" -> "hs.example.com").
+std::string UrlHost(const std::string& url);
+
+}  // namespace keel::control

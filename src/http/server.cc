@@ -1,0 +1,147 @@
+#include "http/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "http/server_internal.h"
+
+namespace keel::http {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+using internal::ServerState;
+using internal::Socket;
+
+struct Server::Impl : ServerState {
+  using ServerState::ServerState;
+};
+
+namespace {
+
+void SpawnConnection(const std::shared_ptr<ServerState>& state, Socket socket,
+                     std::string remote) {
+  asio::co_spawn(state->executor,
+                 internal::ServeConnection(state, std::move(socket), remote),
+                 [logger = state->logger, remote](std::exception_ptr e) {
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     logger->warn("connection {}: {}", remote, ex.what());
+                   }
+                 });
+}
+
+// Accept errors other than a closed acceptor (EMFILE and friends) are transient: back off
+// briefly instead of spinning or giving up on the listener.
+template <class Acceptor>
+asio::awaitable<void> AcceptLoop(std::shared_ptr<ServerState> state, Acceptor& acceptor,
+                                 std::string name) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+    if (state->stopped || !acceptor.is_open()) co_return;
+    if (ec) {
+      state->logger->warn("accept on {}: {}", name, ec.message());
+      asio::steady_timer pause(state->executor, std::chrono::milliseconds(100));
+      co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
+      continue;
+    }
+    std::string remote = name;
+    if constexpr (std::is_same_v<Acceptor, tcp::acceptor>) {
+      boost::system::error_code ignored;
+      socket.set_option(tcp::no_delay(true), ignored);
+      auto ep = socket.remote_endpoint(ignored);
+      if (!ignored) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+    }
+    SpawnConnection(state, Socket(std::move(socket)), std::move(remote));
+  }
+}
+
+template <class Acceptor>
+void StartAccepting(const std::shared_ptr<ServerState>& state, Acceptor& acceptor,
+                    std::string name) {
+  asio::co_spawn(state->executor, AcceptLoop(state, acceptor, name),
+                 [logger = state->logger, name](std::exception_ptr e) {
+                   if (!e) return;
+                   try {
+                     std::rethrow_exception(e);
+                   } catch (const std::exception& ex) {
+                     logger->error("listener {}: {}", name, ex.what());
+                   }
+                 });
+}
+
+}  // namespace
+
+Server::Server(asio::any_io_executor executor, const Router& router, ServerSettings settings,
+               std::shared_ptr<spdlog::logger> logger)
+    : impl_(std::make_shared<Impl>(std::move(executor), router, settings, std::move(logger))) {
+  impl_->self = impl_;
+}
+
+Server::~Server() { Stop(); }
+
+Result<uint16_t> Server::ListenTcp(const std::string& address, uint16_t port) {
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(address, ec);
+  if (ec) return MakeError(Errc::kInvalidArgument, "bad listen address " + address);
+  auto acceptor = std::make_unique<tcp::acceptor>(impl_->executor);
+  tcp::endpoint endpoint(ip, port);
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return MakeError(Errc::kUnavailable,
+                     "listen on " + address + ":" + std::to_string(port) + ": " + ec.message());
+  }
+  uint16_t bound = acceptor->local_endpoint(ec).port();
+  std::string name = address + ":" + std::to_string(bound);
+  StartAccepting(impl_, *acceptor, name);
+  impl_->tcp_acceptors.push_back(std::move(acceptor));
+  impl_->logger->info("listening on {}", name);
+  return bound;
+}
+
+Result<void> Server::ListenUnix(const std::string& path) {
+  // A socket file left by a previous run makes bind fail with EADDRINUSE.
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      return MakeError(Errc::kFailedPrecondition, path + " exists and is not a socket");
+    }
+    ::unlink(path.c_str());
+  }
+  boost::system::error_code ec;
+  auto acceptor = std::make_unique<asio::local::stream_protocol::acceptor>(impl_->executor);
+  asio::local::stream_protocol::endpoint endpoint(path);
+  acceptor->open(endpoint.protocol(), ec);
+  if (!ec) acceptor->bind(endpoint, ec);
+  if (!ec && ::chmod(path.c_str(), 0660) != 0) {
+    ec = boost::system::error_code(errno, boost::system::system_category());
+  }
+  if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return MakeError(Errc::kUnavailable, "listen on " + path + ": " + ec.message());
+  StartAccepting(impl_, *acceptor, "unix:" + path);
+  impl_->unix_acceptors.push_back(std::move(acceptor));
+  impl_->logger->info("listening on unix:{}", path);
+  return Result<void>();
+}
+
+void Server::Stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  boost::system::error_code ignored;
+  for (auto& a : impl_->tcp_acceptors) a->close(ignored);
+  for (auto& a : impl_->unix_acceptors) a->close(ignored);
+  // Closers only close descriptors; completions run later, so the map is stable here, but
+  // copy anyway in case a closer ever erases.
+  auto live = impl_->live;
+  for (auto& [id, close] : live) close();
+}
+
+}  // namespace keel::http

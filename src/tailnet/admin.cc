@@ -1,0 +1,168 @@
+// Tailnet: the operator's mutations (users, pre-auth keys, node delete/expire/rename).
+
+#include <algorithm>
+
+#include "model/names.h"
+#include "tailnet/auth_key.h"
+#include "tailnet/tailnet_impl.h"
+
+namespace keel::tailnet {
+
+Result<model::User> Tailnet::CreateUser(const std::string& name, const std::string& display_name,
+                                        const std::string& email) {
+  KEEL_TRY(model::ValidateUserName(name));
+  std::lock_guard lock(impl_->mu);
+  Draft d = impl_->Begin();
+  if (d.next->FindUserByName(name) != nullptr) {
+    return MakeError(Errc::kAlreadyExists, "user \"" + name + "\" already exists");
+  }
+  model::User user;
+  user.name = name;
+  user.display_name = display_name.empty() ? name : display_name;
+  user.email = email;
+  user.created = impl_->clock.Now();
+  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) -> Result<void> {
+    auto r = tx.InsertUser(user);
+    if (!r) return r.error();
+    user = *r;
+    return {};
+  }));
+  d.next->users[user.id] = user;
+  impl_->Commit(std::move(d));
+  return user;
+}
+
+Result<void> Tailnet::DeleteUser(const std::string& name) {
+  std::lock_guard lock(impl_->mu);
+  Draft d = impl_->Begin();
+  const model::User* user = d.next->FindUserByName(name);
+  if (user == nullptr) return MakeError(Errc::kNotFound, "user \"" + name + "\" not found");
+  model::UserId id = user->id;
+  auto owned = std::count_if(d.next->nodes.begin(), d.next->nodes.end(),
+                             [&](const auto& e) { return e.second->user_id == id; });
+  if (owned > 0) {
+    return MakeError(Errc::kFailedPrecondition, "user \"" + name + "\" still owns " +
+                                                    std::to_string(owned) + " node(s)");
+  }
+  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) -> Result<void> {
+    KEEL_TRY(tx.DeletePreAuthKeysOfUser(id));
+    return tx.DeleteUser(id);
+  }));
+  std::erase_if(impl_->keys, [&](const auto& e) { return e.second.user_id == id; });
+  d.next->users.erase(id);
+  impl_->Commit(std::move(d));
+  return {};
+}
+
+std::vector<model::User> Tailnet::ListUsers() const {
+  std::vector<model::User> out;
+  for (const auto& [id, user] : impl_->Current()->users) out.push_back(user);
+  return out;
+}
+
+Result<CreatedPreAuthKey> Tailnet::CreatePreAuthKey(const std::string& user, bool reusable,
+                                                    bool ephemeral, SystemTime expiration,
+                                                    std::vector<std::string> tags) {
+  for (const auto& tag : tags) {
+    if (!tag.starts_with("tag:") || tag.size() == 4) {
+      return MakeError(Errc::kInvalidArgument, "invalid tag \"" + tag + "\" (want tag:<name>)");
+    }
+  }
+  std::sort(tags.begin(), tags.end());
+  tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+  std::lock_guard lock(impl_->mu);
+  const model::User* owner = impl_->Current()->FindUserByName(user);
+  if (owner == nullptr) return MakeError(Errc::kNotFound, "user \"" + user + "\" not found");
+  auto secret = GenerateAuthKey();
+  if (!secret) return secret.error();
+  model::PreAuthKey key;
+  key.prefix = secret->prefix;
+  key.secret_hash = secret->secret_hash;
+  key.user_id = owner->id;
+  key.reusable = reusable;
+  key.ephemeral = ephemeral;
+  key.tags = std::move(tags);
+  key.created = impl_->clock.Now();
+  key.expiration = expiration;
+  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) -> Result<void> {
+    auto r = tx.InsertPreAuthKey(key);
+    if (!r) return r.error();
+    key = *r;
+    return {};
+  }));
+  impl_->keys[key.id] = key;
+  return CreatedPreAuthKey{key, secret->text};
+}
+
+std::vector<model::PreAuthKey> Tailnet::ListPreAuthKeys(const std::string& user) const {
+  std::lock_guard lock(impl_->mu);
+  std::optional<model::UserId> filter;
+  if (!user.empty()) {
+    const model::User* u = impl_->Current()->FindUserByName(user);
+    if (u == nullptr) return {};
+    filter = u->id;
+  }
+  std::vector<model::PreAuthKey> out;
+  for (const auto& [id, key] : impl_->keys) {
+    if (!filter || key.user_id == *filter) out.push_back(key);
+  }
+  return out;
+}
+
+Result<void> Tailnet::ExpirePreAuthKey(const std::string& key_text) {
+  std::string prefix = key_text;
+  if (auto parts = ParseAuthKey(key_text)) prefix = parts->prefix;
+  std::lock_guard lock(impl_->mu);
+  auto key = impl_->FindKeyByPrefix(prefix);
+  if (!key) return MakeError(Errc::kNotFound, "pre-auth key not found");
+  SystemTime now = impl_->clock.Now();
+  if (key->IsExpired(now)) return {};
+  key->expiration = now;
+  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) { return tx.UpdatePreAuthKey(*key); }));
+  impl_->keys[key->id] = *key;
+  return {};
+}
+
+Result<void> Tailnet::DeleteNode(model::NodeId id) {
+  std::lock_guard lock(impl_->mu);
+  Draft d = impl_->Begin();
+  KEEL_TRY(impl_->DeleteNodeLocked(d, id));
+  impl_->Commit(std::move(d));
+  return {};
+}
+
+Result<model::Node> Tailnet::ExpireNode(model::NodeId id) {
+  std::lock_guard lock(impl_->mu);
+  Draft d = impl_->Begin();
+  const model::Node* cur = d.next->FindNode(id);
+  if (cur == nullptr) return MakeError(Errc::kNotFound, "node " + std::to_string(id) + " not found");
+  model::Node node = *cur;
+  node.expiry = impl_->clock.Now();
+  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) { return tx.UpdateNode(node); }));
+  Impl::PutNode(d, node, ChangeKind::kNodePatched);
+  impl_->Commit(std::move(d));
+  return *impl_->Current()->FindNode(id);
+}
+
+Result<model::Node> Tailnet::RenameNode(model::NodeId id, const std::string& new_name) {
+  KEEL_TRY(model::ValidateDnsLabel(new_name));
+  std::lock_guard lock(impl_->mu);
+  Draft d = impl_->Begin();
+  const model::Node* cur = d.next->FindNode(id);
+  if (cur == nullptr) return MakeError(Errc::kNotFound, "node " + std::to_string(id) + " not found");
+  if (cur->given_name == new_name) return *cur;
+  for (const auto& [other_id, other] : d.next->nodes) {
+    if (other_id != id && other->given_name == new_name) {
+      return MakeError(Errc::kAlreadyExists, "name \"" + new_name + "\" is used by node " +
+                                                 std::to_string(other_id));
+    }
+  }
+  model::Node node = *cur;
+  node.given_name = new_name;
+  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) { return tx.UpdateNode(node); }));
+  Impl::PutNode(d, node, ChangeKind::kNodeUpdated);
+  impl_->Commit(std::move(d));
+  return *impl_->Current()->FindNode(id);
+}
+
+}  // namespace keel::tailnet

@@ -1,0 +1,221 @@
+// Tailnet::Register: the decision order of control.md §1.4 for /machine/register.
+
+#include <algorithm>
+
+#include "model/names.h"
+#include "tailnet/auth_key.h"
+#include "tailnet/tailnet_impl.h"
+
+namespace keel::tailnet {
+namespace {
+
+using Kind = RegisterOutcome::Kind;
+
+constexpr std::string_view kInvalidKey = "invalid pre auth key";
+constexpr std::string_view kKeyExpired = "authkey expired";
+constexpr std::string_view kKeyUsed = "authkey already used";
+constexpr std::string_view kKeyInUse = "node key already in use by another machine";
+constexpr std::string_view kInteractive =
+    "interactive login is not supported yet; use --auth-key";
+
+RegisterOutcome Refused(std::string_view message) {
+  RegisterOutcome out;
+  out.kind = Kind::kRefused;
+  out.error = std::string(message);
+  return out;
+}
+
+}  // namespace
+
+Result<RegisterOutcome> Tailnet::Register(const RegisterInput& input) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->RegisterLocked(input);
+}
+
+RegisterOutcome Tailnet::Impl::Success(const model::Node& node) const {
+  auto cur = Current();
+  RegisterOutcome out;
+  out.kind = node.IsExpired(clock.Now()) ? Kind::kNodeKeyExpired : Kind::kAuthorized;
+  const model::Node* published = cur->FindNode(node.id);
+  out.node = published != nullptr ? *published : node;
+  if (const model::User* u = cur->FindUser(node.user_id)) out.user = *u;
+  return out;
+}
+
+Result<RegisterOutcome> Tailnet::Impl::RegisterLocked(const RegisterInput& in) {
+  SystemTime now = clock.Now();
+  auto cur = Current();
+  const model::Node* by_key = cur->FindByNodeKey(in.node_key);
+  // A node key is bound to one machine forever; nothing below may cross that line.
+  if (by_key != nullptr && by_key->machine_key != in.machine_key) return Refused(kKeyInUse);
+
+  // 1. Logout: a past Expiry wins over everything else.
+  if (!IsZeroTime(in.expiry) && in.expiry <= now) {
+    if (by_key != nullptr) return Logout(*by_key);
+    RegisterOutcome out;
+    out.kind = Kind::kLoggedOut;  // unknown key: nothing to log out, the client wipes anyway
+    return out;
+  }
+  // 2. Known node key without Auth: a restart of tailscaled.
+  if (in.auth_key.empty() && by_key != nullptr) return Success(*by_key);
+  // 3. Pre-auth key.
+  if (!in.auth_key.empty()) return RegisterWithAuthKey(in, by_key);
+  // 4. Unknown key, no Auth: only a rotation of a live node can proceed.
+  return RotateFromOldKey(in);
+}
+
+Result<RegisterOutcome> Tailnet::Impl::Logout(const model::Node& node) {
+  Draft d = Begin();
+  RegisterOutcome out;
+  out.kind = Kind::kLoggedOut;
+  if (node.ephemeral) {
+    out.node = node;
+    KEEL_TRY(DeleteNodeLocked(d, node.id));
+    Commit(std::move(d));
+    log->info("node {} ({}) logged out and was deleted (ephemeral)", node.id, node.given_name);
+    return out;
+  }
+  model::Node updated = node;
+  updated.expiry = clock.Now();  // clamp: never store the client's 1970
+  KEEL_TRY(InTx(store, [&](store::Tx& tx) { return tx.UpdateNode(updated); }));
+  PutNode(d, updated, ChangeKind::kNodePatched);
+  Commit(std::move(d));
+  out.node = *Current()->FindNode(node.id);
+  if (const model::User* u = Current()->FindUser(node.user_id)) out.user = *u;
+  log->info("node {} ({}) logged out", node.id, node.given_name);
+  return out;
+}
+
+Result<RegisterOutcome> Tailnet::Impl::RegisterWithAuthKey(const RegisterInput& in,
+                                                           const model::Node* by_key) {
+  auto parts = ParseAuthKey(in.auth_key);
+  if (!parts) return Refused(kInvalidKey);
+  auto key = FindKeyByPrefix(parts->prefix);
+  if (!key || !AuthKeySecretMatches(parts->secret, key->secret_hash)) return Refused(kInvalidKey);
+  auto cur = Current();
+  if (cur->FindUser(key->user_id) == nullptr) return Refused(kInvalidKey);
+  if (key->IsExpired(clock.Now())) return Refused(kKeyExpired);
+
+  // Same machine and same owner: the node is re-registering (§1.3 C). Prefer the node that
+  // holds this node key, then the lowest id.
+  const model::Node* same = nullptr;
+  if (by_key != nullptr && by_key->user_id == key->user_id) {
+    same = by_key;
+  } else {
+    for (const auto& [id, node] : cur->nodes) {
+      if (node->machine_key == in.machine_key && node->user_id == key->user_id) {
+        same = node.get();
+        break;
+      }
+    }
+  }
+  if (same != nullptr) {
+    if (by_key != nullptr && by_key->id != same->id) return Refused(kKeyInUse);
+    if (key->used && !key->reusable &&
+        (same->node_key != in.node_key || same->IsExpired(clock.Now()))) {
+      return Refused(kKeyUsed);
+    }
+    return ReauthInPlace(in, *same, *key);
+  }
+  // The node key belongs to this machine's node of another user: never move a key between ids.
+  if (by_key != nullptr) return Refused(kKeyInUse);
+  if (key->used && !key->reusable) return Refused(kKeyUsed);
+  return CreateNode(in, *key);
+}
+
+Result<RegisterOutcome> Tailnet::Impl::ReauthInPlace(const RegisterInput& in, model::Node node,
+                                                     const model::PreAuthKey& key) {
+  Draft d = Begin();
+  const model::Node before = node;
+  if (in.hostname != node.hostname) {
+    if (model::IsAutoDerivedGivenName(node.given_name, node.hostname)) {
+      node.given_name = UniqueGivenName(*d.next, node.id, model::GivenNameBase(in.hostname));
+    }
+    node.hostname = in.hostname;
+  }
+  node.node_key = in.node_key;
+  node.hostinfo_json = in.hostinfo_json;
+  node.expiry = ZeroTime();  // keel has no default node expiry
+  node.ephemeral = key.ephemeral;
+  node.auth_key_id = key.id;
+  node.tags = key.tags;
+  model::PreAuthKey used_key = key;
+  used_key.used = true;
+  bool mark_used = !key.used;
+  KEEL_TRY(InTx(store, [&](store::Tx& tx) -> Result<void> {
+    KEEL_TRY(tx.UpdateNode(node));
+    if (mark_used) KEEL_TRY(tx.UpdatePreAuthKey(used_key));
+    return {};
+  }));
+  if (mark_used) keys[key.id] = used_key;
+  bool updated = node.hostname != before.hostname || node.given_name != before.given_name ||
+                 node.tags != before.tags || node.hostinfo_json != before.hostinfo_json;
+  bool patched = node.node_key != before.node_key || node.expiry != before.expiry;
+  std::optional<ChangeKind> kind;
+  if (updated) {
+    kind = ChangeKind::kNodeUpdated;
+  } else if (patched) {
+    kind = ChangeKind::kNodePatched;
+  }
+  PutNode(d, node, kind);
+  Commit(std::move(d));
+  log->info("node {} ({}) re-registered with a pre-auth key", node.id, node.given_name);
+  return Success(node);
+}
+
+Result<RegisterOutcome> Tailnet::Impl::CreateNode(const RegisterInput& in,
+                                                  const model::PreAuthKey& key) {
+  Draft d = Begin();
+  model::Node node;
+  node.machine_key = in.machine_key;
+  node.node_key = in.node_key;
+  node.user_id = key.user_id;
+  node.tags = key.tags;
+  node.hostname = in.hostname;
+  node.given_name = UniqueGivenName(*d.next, 0, model::GivenNameBase(in.hostname));
+  node.hostinfo_json = in.hostinfo_json;
+  node.created = clock.Now();
+  node.ephemeral = key.ephemeral;
+  node.auth_key_id = key.id;
+  auto addrs = ips.Allocate();
+  if (!addrs) return addrs.error();
+  node.ipv4 = addrs->first;
+  node.ipv6 = addrs->second;
+  model::PreAuthKey used_key = key;
+  used_key.used = true;
+  auto r = InTx(store, [&](store::Tx& tx) -> Result<void> {
+    auto inserted = tx.InsertNode(node);
+    if (!inserted) return inserted.error();
+    node.id = inserted->id;
+    if (!key.used) KEEL_TRY(tx.UpdatePreAuthKey(used_key));
+    return {};
+  });
+  if (!r) {
+    ips.Release(node.ipv4, node.ipv6);
+    return r.error();
+  }
+  keys[key.id] = used_key;
+  PutNode(d, node, ChangeKind::kNodeAdded);
+  Commit(std::move(d));
+  log->info("node {} ({}) registered for user {} at {}", node.id, node.given_name, node.user_id,
+            node.ipv4->to_string());
+  return Success(node);
+}
+
+Result<RegisterOutcome> Tailnet::Impl::RotateFromOldKey(const RegisterInput& in) {
+  if (model::IsZeroKey(in.old_node_key)) return Refused(kInteractive);
+  const model::Node* old = Current()->FindByNodeKey(in.old_node_key);
+  if (old == nullptr || old->machine_key != in.machine_key || old->IsExpired(clock.Now())) {
+    return Refused(kInteractive);
+  }
+  Draft d = Begin();
+  model::Node node = *old;
+  node.node_key = in.node_key;
+  KEEL_TRY(InTx(store, [&](store::Tx& tx) { return tx.UpdateNode(node); }));
+  PutNode(d, node, ChangeKind::kNodePatched);
+  Commit(std::move(d));
+  log->info("node {} ({}) rotated its node key", node.id, node.given_name);
+  return Success(node);
+}
+
+}  // namespace keel::tailnet

@@ -1,0 +1,160 @@
+// Tailnet: what live map sessions report (map updates, stream open/close) and the ephemeral
+// node garbage collection that follows from it.
+
+#include <nlohmann/json.hpp>
+
+#include "model/names.h"
+#include "tailnet/tailnet_impl.h"
+
+namespace keel::tailnet {
+namespace {
+
+using nlohmann::json;
+
+struct HostinfoDiff {
+  std::string merged;    // new hostinfo with the old NetInfo kept if the new one lacks it
+  bool changed = false;  // differs from the old one outside NetInfo
+  bool netinfo_changed = false;
+};
+
+Result<HostinfoDiff> MergeHostinfo(const std::string& old_text, const std::string& new_text) {
+  json fresh = json::parse(new_text, nullptr, /*allow_exceptions=*/false);
+  if (!fresh.is_object()) return MakeError(Errc::kInvalidArgument, "Hostinfo is not a JSON object");
+  json old = json::parse(old_text, nullptr, false);
+  if (!old.is_object()) old = json::object();
+  if (!fresh.contains("NetInfo") && old.contains("NetInfo")) fresh["NetInfo"] = old["NetInfo"];
+  HostinfoDiff diff;
+  diff.netinfo_changed = fresh.value("NetInfo", json()) != old.value("NetInfo", json());
+  json a = fresh, b = old;
+  a.erase("NetInfo");
+  b.erase("NetInfo");
+  diff.changed = a != b;
+  diff.merged = fresh.dump();
+  return diff;
+}
+
+}  // namespace
+
+Result<model::Node> Tailnet::ApplyMapUpdate(const crypto::MachinePublic& machine,
+                                            const crypto::NodePublic& node_key,
+                                            const MapUpdate& update) {
+  std::lock_guard lock(impl_->mu);
+  Draft d = impl_->Begin();
+  const model::Node* cur = d.next->FindByNodeKey(node_key);
+  if (cur == nullptr) return MakeError(Errc::kNotFound, "unknown node key");
+  if (cur->machine_key != machine) {
+    return MakeError(Errc::kPermissionDenied, "node key belongs to another machine");
+  }
+  model::Node node = *cur;
+  bool patched = false, updated = false, dirty = false;
+  if (update.disco_key && !model::IsZeroKey(*update.disco_key) &&
+      *update.disco_key != node.disco_key) {
+    node.disco_key = *update.disco_key;
+    patched = true;
+  }
+  if (update.endpoints && *update.endpoints != node.endpoints) {
+    node.endpoints = *update.endpoints;
+    patched = true;
+  }
+  if (update.home_derp && *update.home_derp != node.home_derp) {
+    node.home_derp = *update.home_derp;
+    patched = true;
+  }
+  if (update.cap_version != 0 && update.cap_version != node.cap_version) {
+    node.cap_version = update.cap_version;
+    dirty = true;
+  }
+  if (update.hostinfo_json) {
+    auto diff = MergeHostinfo(node.hostinfo_json, *update.hostinfo_json);
+    if (!diff) return diff.error();
+    if (diff->changed || diff->netinfo_changed) {
+      node.hostinfo_json = diff->merged;
+      dirty = true;
+    }
+    if (diff->changed) {
+      updated = true;
+      json hi = json::parse(diff->merged);
+      std::string hostname = hi.value("Hostname", node.hostname);
+      if (hostname != node.hostname) {
+        if (model::IsAutoDerivedGivenName(node.given_name, node.hostname)) {
+          node.given_name =
+              Impl::UniqueGivenName(*d.next, node.id, model::GivenNameBase(hostname));
+        }
+        node.hostname = hostname;
+      }
+    }
+  }
+  if (!patched && !updated && !dirty) return node;
+  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) { return tx.UpdateNode(node); }));
+  std::optional<ChangeKind> kind;
+  if (updated) {
+    kind = ChangeKind::kNodeUpdated;
+  } else if (patched) {
+    kind = ChangeKind::kNodePatched;
+  }
+  Impl::PutNode(d, node, kind);
+  impl_->Commit(std::move(d));
+  return *impl_->Current()->FindNode(node.id);
+}
+
+void Tailnet::StreamOpened(model::NodeId id) {
+  std::lock_guard lock(impl_->mu);
+  Draft d = impl_->Begin();
+  const model::Node* cur = d.next->FindNode(id);
+  if (cur == nullptr) return;
+  impl_->ephemeral_deadlines.erase(id);
+  if (++impl_->streams[id] > 1 || cur->online) return;
+  model::Node node = *cur;
+  node.online = true;
+  Impl::PutNode(d, std::move(node), ChangeKind::kNodeOnline);
+  impl_->Commit(std::move(d));
+}
+
+void Tailnet::StreamClosed(model::NodeId id) {
+  std::lock_guard lock(impl_->mu);
+  auto it = impl_->streams.find(id);
+  if (it == impl_->streams.end()) return;
+  if (--it->second > 0) return;
+  impl_->streams.erase(it);
+  Draft d = impl_->Begin();
+  const model::Node* cur = d.next->FindNode(id);
+  if (cur == nullptr) return;
+  model::Node node = *cur;
+  SystemTime now = impl_->clock.Now();
+  node.online = false;
+  node.last_seen = now;
+  auto r = InTx(impl_->store, [&](store::Tx& tx) { return tx.UpdateNode(node); });
+  // Going offline is a fact whether or not last_seen could be saved.
+  if (!r) impl_->log->warn("node {}: saving last_seen failed: {}", id, r.error().message);
+  if (node.ephemeral) {
+    impl_->ephemeral_deadlines[id] = now + impl_->settings.ephemeral_inactivity_timeout;
+  }
+  Impl::PutNode(d, std::move(node), ChangeKind::kNodeOffline);
+  impl_->Commit(std::move(d));
+}
+
+size_t Tailnet::RunMaintenance() {
+  std::lock_guard lock(impl_->mu);
+  SystemTime now = impl_->clock.Now();
+  std::vector<model::NodeId> due;
+  for (const auto& [id, deadline] : impl_->ephemeral_deadlines) {
+    if (deadline <= now && !impl_->streams.contains(id)) due.push_back(id);
+  }
+  if (due.empty()) return 0;
+  Draft d = impl_->Begin();
+  size_t deleted = 0;
+  for (model::NodeId id : due) {
+    auto r = impl_->DeleteNodeLocked(d, id);
+    if (!r) {
+      // Leave the deadline in place: the next run retries.
+      impl_->log->warn("deleting inactive ephemeral node {} failed: {}", id, r.error().message);
+      continue;
+    }
+    impl_->log->info("deleted ephemeral node {} after inactivity", id);
+    ++deleted;
+  }
+  impl_->Commit(std::move(d));
+  return deleted;
+}
+
+}  // namespace keel::tailnet

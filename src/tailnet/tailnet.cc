@@ -1,0 +1,171 @@
+#include "tailnet/tailnet.h"
+
+#include <boost/asio/post.hpp>
+#include <set>
+
+#include "tailnet/tailnet_impl.h"
+
+namespace keel::tailnet {
+
+Result<void> InTx(store::Store& store, const std::function<Result<void>(store::Tx&)>& fn) {
+  return store.Transaction(fn);
+}
+
+// ---------------------------------------------------------------- publication
+
+std::shared_ptr<const Snapshot> Tailnet::Impl::Current() const {
+  std::lock_guard lock(snap_mu);
+  return snap;
+}
+
+Draft Tailnet::Impl::Begin() const {
+  auto cur = Current();
+  Draft d{std::make_shared<Snapshot>(*cur), {}};
+  d.next->version = cur->version + 1;
+  return d;
+}
+
+void Tailnet::Impl::PutNode(Draft& d, model::Node node, std::optional<ChangeKind> kind) {
+  if (const model::Node* old = d.next->FindNode(node.id)) {
+    if (old->node_key != node.node_key) d.next->by_node_key.erase(old->node_key.raw());
+  }
+  node.version = d.next->version;
+  d.next->by_node_key[node.node_key.raw()] = node.id;
+  model::NodeId id = node.id;
+  d.next->nodes[id] = std::make_shared<const model::Node>(std::move(node));
+  if (kind) d.changes.push_back(Change{*kind, id});
+}
+
+void Tailnet::Impl::RemoveNode(Draft& d, model::NodeId id) {
+  if (const model::Node* old = d.next->FindNode(id)) {
+    d.next->by_node_key.erase(old->node_key.raw());
+    d.next->nodes.erase(id);
+    d.changes.push_back(Change{ChangeKind::kNodeRemoved, id});
+  }
+}
+
+void Tailnet::Impl::Commit(Draft d) {
+  std::shared_ptr<const Snapshot> published = std::move(d.next);
+  {
+    std::lock_guard lock(snap_mu);
+    snap = published;
+  }
+  if (d.changes.empty()) return;
+  auto changes = std::make_shared<const Changes>(std::move(d.changes));
+  std::lock_guard lock(sub_mu);
+  for (const auto& [id, sub] : subs) {
+    boost::asio::post(sub->executor, [sub = sub, published, changes] {
+      if (sub->active.load()) sub->listener(published, *changes);
+    });
+  }
+}
+
+// ---------------------------------------------------------------- helpers
+
+std::string Tailnet::Impl::UniqueGivenName(const Snapshot& s, model::NodeId self,
+                                           std::string base) {
+  std::set<std::string_view> taken;
+  for (const auto& [id, node] : s.nodes) {
+    if (id != self) taken.insert(node->given_name);
+  }
+  if (!taken.contains(base)) return base;
+  for (int i = 1;; ++i) {
+    std::string suffix = "-" + std::to_string(i);
+    std::string stem = base.substr(0, std::min(base.size(), model::kMaxDnsLabel - suffix.size()));
+    std::string candidate = stem + suffix;
+    if (!taken.contains(candidate)) return candidate;
+  }
+}
+
+Result<void> Tailnet::Impl::DeleteNodeLocked(Draft& d, model::NodeId id) {
+  const model::Node* node = d.next->FindNode(id);
+  if (node == nullptr) return MakeError(Errc::kNotFound, "node " + std::to_string(id) + " not found");
+  KEEL_TRY(InTx(store, [&](store::Tx& tx) { return tx.DeleteNode(id); }));
+  ips.Release(node->ipv4, node->ipv6);
+  streams.erase(id);
+  ephemeral_deadlines.erase(id);
+  RemoveNode(d, id);
+  return {};
+}
+
+std::optional<model::PreAuthKey> Tailnet::Impl::FindKeyByPrefix(std::string_view prefix) const {
+  for (const auto& [id, key] : keys) {
+    if (key.prefix == prefix) return key;
+  }
+  return std::nullopt;
+}
+
+// ---------------------------------------------------------------- lifecycle
+
+Tailnet::Tailnet(Settings settings, store::Store& store, const Clock& clock,
+                 std::shared_ptr<spdlog::logger> logger)
+    : impl_(std::make_unique<Impl>(std::move(settings), store, clock, std::move(logger))) {}
+
+Tailnet::~Tailnet() = default;
+
+Result<void> Tailnet::Load() {
+  std::lock_guard lock(impl_->mu);
+  std::vector<model::User> users;
+  std::vector<model::Node> nodes;
+  std::vector<model::PreAuthKey> keys;
+  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) -> Result<void> {
+    auto u = tx.ListUsers();
+    if (!u) return u.error();
+    auto n = tx.ListNodes();
+    if (!n) return n.error();
+    auto k = tx.ListPreAuthKeys();
+    if (!k) return k.error();
+    users = std::move(*u);
+    nodes = std::move(*n);
+    keys = std::move(*k);
+    return {};
+  }));
+  auto next = std::make_shared<Snapshot>();
+  next->version = impl_->Current()->version + 1;
+  for (auto& u : users) next->users[u.id] = std::move(u);
+  impl_->ips.Reset();
+  impl_->streams.clear();
+  impl_->ephemeral_deadlines.clear();
+  SystemTime now = impl_->clock.Now();
+  for (auto& n : nodes) {
+    impl_->ips.MarkUsed(n.ipv4, n.ipv6);
+    // Nobody is connected after a restart: ephemeral nodes get one timeout to come back.
+    if (n.ephemeral) {
+      impl_->ephemeral_deadlines[n.id] = now + impl_->settings.ephemeral_inactivity_timeout;
+    }
+    n.online = false;
+    n.version = next->version;
+    next->by_node_key[n.node_key.raw()] = n.id;
+    next->nodes[n.id] = std::make_shared<const model::Node>(std::move(n));
+  }
+  impl_->keys.clear();
+  for (auto& k : keys) impl_->keys[k.id] = std::move(k);
+  impl_->Commit(Draft{std::move(next), {Change{ChangeKind::kFull, 0}}});
+  impl_->log->info("tailnet loaded: {} users, {} nodes, {} pre-auth keys", users.size(),
+                   nodes.size(), keys.size());
+  return {};
+}
+
+std::shared_ptr<const Snapshot> Tailnet::snapshot() const { return impl_->Current(); }
+
+// ---------------------------------------------------------------- change feed
+
+uint64_t Tailnet::Subscribe(boost::asio::any_io_executor executor, Listener listener) {
+  auto sub = std::make_shared<Subscriber>();
+  sub->executor = std::move(executor);
+  sub->listener = std::move(listener);
+  std::lock_guard lock(impl_->sub_mu);
+  uint64_t id = impl_->next_sub++;
+  impl_->subs[id] = std::move(sub);
+  return id;
+}
+
+void Tailnet::Unsubscribe(uint64_t id) {
+  std::lock_guard lock(impl_->sub_mu);
+  auto it = impl_->subs.find(id);
+  if (it == impl_->subs.end()) return;
+  it->second->active.store(false);
+  impl_->subs.erase(it);
+}
+
+}  // namespace keel::tailnet

@@ -1,0 +1,82 @@
+#pragma once
+// Private state of Tailnet, shared by tailnet.cc (users, keys, admin, feed), register.cc and
+// sessions.cc (map updates, streams, ephemeral GC). Everything but `snap` is guarded by
+// `mu`, which every mutation holds from validation to publication, so store writes and
+// snapshots are published in one order.
+
+#include <atomic>
+#include <map>
+#include <mutex>
+
+#include "model/names.h"
+#include "tailnet/ip_allocator.h"
+#include "tailnet/tailnet.h"
+
+namespace keel::tailnet {
+
+struct Subscriber {
+  boost::asio::any_io_executor executor;
+  Tailnet::Listener listener;
+  std::atomic<bool> active{true};
+};
+
+// The next snapshot being assembled under `mu`.
+struct Draft {
+  std::shared_ptr<Snapshot> next;
+  Changes changes;
+};
+
+struct Tailnet::Impl {
+  Impl(Settings s, store::Store& st, const Clock& c, std::shared_ptr<spdlog::logger> l)
+      : settings(std::move(s)), store(st), clock(c), log(std::move(l)),
+        ips(settings.prefix_v4, settings.prefix_v6),
+        snap(std::make_shared<const Snapshot>()) {}
+
+  Settings settings;
+  store::Store& store;
+  const Clock& clock;
+  std::shared_ptr<spdlog::logger> log;
+
+  std::mutex mu;
+  std::map<model::PreAuthKeyId, model::PreAuthKey> keys;
+  IpAllocator ips;
+  std::map<model::NodeId, int> streams;                      // open map streams per node
+  std::map<model::NodeId, SystemTime> ephemeral_deadlines;   // delete when passed
+
+  mutable std::mutex snap_mu;
+  std::shared_ptr<const Snapshot> snap;
+
+  std::mutex sub_mu;
+  std::map<uint64_t, std::shared_ptr<Subscriber>> subs;
+  uint64_t next_sub = 1;
+
+  // --- snapshot publication (mu held) ---
+  std::shared_ptr<const Snapshot> Current() const;
+  Draft Begin() const;
+  // Stores `node` in the draft with a fresh version and records `kind` if given.
+  static void PutNode(Draft& d, model::Node node, std::optional<ChangeKind> kind);
+  static void RemoveNode(Draft& d, model::NodeId id);
+  void Commit(Draft d);
+
+  // --- helpers (mu held) ---
+  // `base` with -1, -2... appended on collision; `self`'s own name does not collide.
+  static std::string UniqueGivenName(const Snapshot& s, model::NodeId self, std::string base);
+  // Persists the deletion, frees the addresses and records kNodeRemoved.
+  Result<void> DeleteNodeLocked(Draft& d, model::NodeId id);
+  std::optional<model::PreAuthKey> FindKeyByPrefix(std::string_view prefix) const;
+
+  // --- registration (register.cc) ---
+  Result<RegisterOutcome> RegisterLocked(const RegisterInput& in);
+  Result<RegisterOutcome> Logout(const model::Node& node);
+  Result<RegisterOutcome> RegisterWithAuthKey(const RegisterInput& in, const model::Node* by_key);
+  Result<RegisterOutcome> RotateFromOldKey(const RegisterInput& in);
+  Result<RegisterOutcome> ReauthInPlace(const RegisterInput& in, model::Node node,
+                                        const model::PreAuthKey& key);
+  Result<RegisterOutcome> CreateNode(const RegisterInput& in, const model::PreAuthKey& key);
+  RegisterOutcome Success(const model::Node& node) const;
+};
+
+// Runs `fn` in a store transaction; shorthand for the many single-write mutations.
+Result<void> InTx(store::Store& store, const std::function<Result<void>(store::Tx&)>& fn);
+
+}  // namespace keel::tailnet

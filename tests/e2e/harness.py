@@ -1,0 +1,489 @@
+"""End-to-end harness: a real keel, a real derper and real tailscaled clients on loopback.
+
+Each test script calls `run(test_fn)`. It parses --keel and --ts-dir, makes sure it runs inside
+a loopback-only network namespace (ctest starts it under `unshare -n`), builds a Harness with a
+fresh temporary directory, runs the test and always stops every process it started. On failure
+it prints the last lines of every process log.
+
+Python 3 standard library only. Processes are started with PR_SET_PDEATHSIG so they die with the
+test even when ctest kills it on a timeout.
+"""
+
+import argparse
+import ctypes
+import json
+import os
+import shlex
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+import urllib.error
+import urllib.request
+
+BASE_DOMAIN = "e2e.keel.test"
+DERP_REGION = 900
+LOG_TAIL_LINES = 80
+
+
+class TestFailure(Exception):
+    """An assertion about keel or the clients did not hold."""
+
+
+class ServiceDied(TestFailure):
+    """keel or derper exited on its own; waiting any longer is pointless."""
+
+
+def check(cond, msg):
+    if not cond:
+        raise TestFailure(msg)
+
+
+def wait_until(predicate, timeout, msg, interval=0.25):
+    """Polls predicate() until it returns a truthy value, which is returned.
+
+    Exceptions raised by predicate count as "not yet"; the last one is reported on timeout.
+    """
+    deadline = time.monotonic() + timeout
+    last = None
+    while True:
+        try:
+            value = predicate()
+            if value:
+                return value
+            last = f"last value: {value!r}"
+        except ServiceDied:
+            raise
+        except Exception as e:  # noqa: BLE001 - any failure means "not yet"
+            last = f"last error: {type(e).__name__}: {e}"
+        if time.monotonic() >= deadline:
+            raise TestFailure(f"timed out after {timeout}s waiting for: {msg} ({last})")
+        time.sleep(interval)
+
+
+# --- network namespace guard ------------------------------------------------------------------
+
+def _sh(*args):
+    return subprocess.run(args, capture_output=True, text=True, timeout=30)
+
+
+def enter_isolated_network():
+    """Refuses to go on unless this is a loopback-only network namespace, then brings lo up."""
+    try:
+        same = os.stat("/proc/self/ns/net").st_ino == os.stat("/proc/1/ns/net").st_ino
+    except OSError:
+        same = False  # cannot see pid 1's namespace: decide on the interfaces alone
+    if same:
+        sys.exit("refusing to run: not in a private network namespace (start under `unshare -n`)")
+    for line in _sh("ip", "-o", "link", "show").stdout.splitlines():
+        # "1: lo: <LOOPBACK,UP,LOWER_UP> mtu ..."
+        fields = line.split(":", 2)
+        if len(fields) < 3:
+            continue
+        name = fields[1].strip().split("@")[0]
+        flags = fields[2].strip().lstrip("<").split(">")[0].split(",")
+        if name != "lo" and "UP" in flags:
+            sys.exit(f"refusing to run: interface {name} is up; need a loopback-only namespace")
+    for family in ("-4", "-6"):
+        routes = _sh("ip", family, "route", "show", "default").stdout.strip()
+        if routes:
+            sys.exit(f"refusing to run: there is a default route ({routes})")
+    r = _sh("ip", "link", "set", "lo", "up")
+    if r.returncode != 0:
+        sys.exit(f"refusing to run: cannot bring lo up: {r.stderr.strip()}")
+
+
+# --- processes --------------------------------------------------------------------------------
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    _libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+class Proc:
+    """A child process whose stdout and stderr go to a log file."""
+
+    def __init__(self, name, argv, log_path, env=None, cwd=None):
+        self.name = name
+        self.argv = argv
+        self.log_path = log_path
+        self._log = open(log_path, "ab")
+        self.stopped = False  # set when the harness stops it on purpose
+        self.popen = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=self._log,
+                                      stderr=subprocess.STDOUT, env=env, cwd=cwd,
+                                      preexec_fn=_die_with_parent)
+
+    def alive(self):
+        return self.popen.poll() is None
+
+    def state(self):
+        code = self.popen.poll()
+        return "running" if code is None else f"exited with {code}"
+
+    def stop(self, sig=signal.SIGTERM, grace=10.0):
+        self.stopped = True
+        if self.alive():
+            self.popen.send_signal(sig)
+            try:
+                self.popen.wait(grace)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(5)
+        self._log.close()
+
+    def tail(self, n=LOG_TAIL_LINES):
+        try:
+            with open(self.log_path, "rb") as f:
+                lines = f.read().decode("utf-8", "replace").splitlines()
+        except OSError as e:
+            return [f"<cannot read {self.log_path}: {e}>"]
+        return lines[-n:]
+
+
+def free_port(kind=socket.SOCK_STREAM):
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def http_get(url, timeout=5.0):
+    """Returns (status, body) without raising on HTTP error statuses."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+# --- the harness ------------------------------------------------------------------------------
+
+class Harness:
+    """One keel, one derper and numbered tailscaled clients in a private temporary directory."""
+
+    def __init__(self, keel, ts_dir, name):
+        self.keel_bin = os.path.abspath(keel)
+        self.ts_dir = os.path.abspath(ts_dir)
+        for tool in ("tailscale", "tailscaled", "derper"):
+            path = os.path.join(self.ts_dir, tool)
+            if not os.access(path, os.X_OK):
+                raise TestFailure(f"{path} missing; run scripts/install-tailscale.sh VERSION")
+        check(os.access(self.keel_bin, os.X_OK), f"keel binary {self.keel_bin} missing")
+        self.tmp = tempfile.mkdtemp(prefix=f"keel-e2e-{name}-")
+        self.procs = []
+        self.keel_proc = None
+        self.derper_proc = None
+        self.clients = {}  # n -> Proc
+        self.keel_port = free_port()
+        self.derp_port = free_port()
+        self.stun_port = free_port(socket.SOCK_DGRAM)
+        self.keel_dir = os.path.join(self.tmp, "keel")
+        os.makedirs(self.keel_dir)
+        self.config_path = os.path.join(self.keel_dir, "config.yaml")
+        self.derp_map_path = os.path.join(self.tmp, "derp.yaml")
+        self.server_url = f"http://127.0.0.1:{self.keel_port}"
+
+    def _start(self, name, argv, env=None):
+        log_path = os.path.join(self.tmp, f"{name}.log")
+        proc = Proc(name, argv, log_path, env=env, cwd=self.tmp)
+        self.procs.append(proc)
+        return proc
+
+    def check_services(self):
+        """Raises ServiceDied if keel or derper exited without the test stopping it."""
+        for proc in (self.keel_proc, self.derper_proc):
+            if proc is not None and not proc.stopped and not proc.alive():
+                raise ServiceDied(f"{proc.name} {proc.state()}")
+
+    # derper ----------------------------------------------------------------------------------
+
+    def start_derper(self):
+        """Starts a plain-HTTP derper on 127.0.0.1 and writes a DERP map naming it."""
+        argv = [os.path.join(self.ts_dir, "derper"),
+                "-c", os.path.join(self.tmp, "derper.key"),
+                "-a", f"127.0.0.1:{self.derp_port}",
+                "-http-port", "-1",
+                "-stun-port", str(self.stun_port),
+                "-certdir", os.path.join(self.tmp, "derper-certs")]
+        self.derper_proc = self._start("derper", argv, env=self._env("derper"))
+        with open(self.derp_map_path, "w") as f:
+            f.write(f"""regions:
+  {DERP_REGION}:
+    regionid: {DERP_REGION}
+    regioncode: e2e
+    regionname: keel e2e derper
+    nodes:
+      - name: {DERP_REGION}a
+        regionid: {DERP_REGION}
+        hostname: 127.0.0.1
+        ipv4: 127.0.0.1
+        stunport: {self.stun_port}
+        derpport: {self.derp_port}
+        insecurefortests: true
+""")
+        url = f"http://127.0.0.1:{self.derp_port}/derp/probe"
+        wait_until(lambda: self._expect_alive(self.derper_proc) and http_get(url)[0] == 200,
+                   30, "derper to answer /derp/probe")
+
+    # keel ------------------------------------------------------------------------------------
+
+    def write_config(self):
+        d = self.keel_dir
+        with open(self.config_path, "w") as f:
+            f.write(f"""server_url: {self.server_url}
+listen_addr: 127.0.0.1:{self.keel_port}
+unix_socket: {d}/keel.sock
+private_key_path: {d}/private.key
+noise:
+  private_key_path: {d}/noise_private.key
+prefixes:
+  v4: 100.64.0.0/10
+  v6: fd7a:115c:a1e0::/48
+database:
+  type: sqlite
+  sqlite:
+    path: {d}/db.sqlite
+dns:
+  magic_dns: true
+  base_domain: {BASE_DOMAIN}
+derp:
+  paths:
+    - {self.derp_map_path}
+log:
+  level: debug
+""")
+
+    def start_keel(self):
+        if not os.path.exists(self.config_path):
+            self.write_config()
+        # KEEL_E2E_WRAPPER runs the server under a tool, e.g. "gdb -batch -ex run -ex bt --args".
+        wrapper = shlex.split(os.environ.get("KEEL_E2E_WRAPPER", ""))
+        argv = [*wrapper, self.keel_bin, "--config", self.config_path, "serve"]
+        self.keel_proc = self._start("keel", argv, env=self._env("keel"))
+        wait_until(lambda: self._expect_alive(self.keel_proc) and self.health() == 200,
+                   30, "keel to answer GET /health with 200")
+
+    def stop_keel(self, sig=signal.SIGTERM):
+        self.keel_proc.stop(sig)
+
+    def restart_keel(self, sig=signal.SIGTERM):
+        self.stop_keel(sig)
+        self.start_keel()
+
+    def health(self):
+        return http_get(f"{self.server_url}/health")[0]
+
+    def keel_cli(self, *args, json_out=False, check_rc=True, timeout=30):
+        """Runs `keel --config CFG ARGS...`; returns stdout, parsed JSON with json_out=True,
+        or the CompletedProcess with check_rc=False."""
+        argv = [self.keel_bin, "--config", self.config_path, *args]
+        if json_out:
+            argv += ["-o", "json"]
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                           env=self._env("keel-cli"), cwd=self.tmp)
+        if not check_rc:
+            return r
+        if r.returncode != 0:
+            self.check_services()
+        check(r.returncode == 0, f"`keel {' '.join(args)}` exited {r.returncode}:\n"
+                                 f"stdout: {r.stdout}\nstderr: {r.stderr}")
+        if json_out:
+            try:
+                return json.loads(r.stdout)
+            except json.JSONDecodeError as e:
+                raise TestFailure(f"`keel {' '.join(args)} -o json` printed no JSON ({e}): "
+                                  f"{r.stdout!r}") from e
+        return r.stdout
+
+    def create_user(self, name):
+        self.keel_cli("users", "create", name)
+
+    def create_authkey(self, user, *flags):
+        """Returns the key printed by `keel preauthkeys create` (its last word)."""
+        out = self.keel_cli("preauthkeys", "create", "--user", user, *flags).split()
+        check(out, "`keel preauthkeys create` printed nothing")
+        return out[-1]
+
+    def nodes(self):
+        """keel's `nodes list -o json`, as a dict keyed by node name."""
+        listing = self.keel_cli("nodes", "list", json_out=True)
+        check(isinstance(listing, list), f"nodes list -o json is not an array: {listing!r}")
+        return {n["name"]: n for n in listing}
+
+    # clients ---------------------------------------------------------------------------------
+
+    def client_dir(self, n):
+        return os.path.join(self.tmp, f"ts{n}")
+
+    def client_socket(self, n):
+        return os.path.join(self.client_dir(n), "tailscaled.sock")
+
+    def start_tailscaled(self, n):
+        d = self.client_dir(n)
+        os.makedirs(d, exist_ok=True)
+        argv = [os.path.join(self.ts_dir, "tailscaled"), "--tun=userspace-networking",
+                f"--statedir={d}", f"--socket={self.client_socket(n)}", "--port=0"]
+        proc = self._start(f"tailscaled{n}", argv, env=self._env(f"ts{n}"))
+        self.clients[n] = proc
+        wait_until(lambda: self._expect_alive(proc) and "BackendState" in self.status(n),
+                   30, f"tailscaled{n} to answer `tailscale status`")
+        return proc
+
+    def stop_tailscaled(self, n):
+        self.clients.pop(n).stop()
+
+    def tailscale(self, n, *args, timeout=120, watch_services=False):
+        """Runs `tailscale --socket=... ARGS`; returns the CompletedProcess (exit -1 on timeout).
+
+        With watch_services, gives up at once (ServiceDied) if keel or derper exits meanwhile.
+        """
+        argv = [os.path.join(self.ts_dir, "tailscale"), f"--socket={self.client_socket(n)}",
+                *args]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=self._env(f"ts{n}"),
+                                preexec_fn=_die_with_parent)
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                out, err = proc.communicate(timeout=1 if watch_services else timeout)
+                return subprocess.CompletedProcess(argv, proc.returncode, out, err)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                if watch_services:
+                    self.check_services()
+            except ServiceDied:
+                proc.kill()
+                proc.communicate()
+                raise
+            if time.monotonic() >= deadline:
+                proc.kill()
+                out, err = proc.communicate()
+                return subprocess.CompletedProcess(argv, -1, out, err + "\n<harness: timed out>")
+
+    def up(self, n, authkey, hostname, check_rc=True, up_timeout="60s"):
+        r = self.tailscale(n, "up", f"--login-server={self.server_url}", f"--auth-key={authkey}",
+                           f"--hostname={hostname}", f"--timeout={up_timeout}",
+                           watch_services=True)
+        if check_rc:
+            if r.returncode != 0:
+                self.check_services()
+            check(r.returncode == 0, f"`tailscale up` on client {n} exited {r.returncode}:\n"
+                                     f"stdout: {r.stdout}\nstderr: {r.stderr}")
+        return r
+
+    def status(self, n):
+        self.check_services()
+        r = self.tailscale(n, "status", "--json", timeout=30)
+        if r.returncode != 0 and not r.stdout.strip().startswith("{"):
+            raise TestFailure(f"`tailscale status --json` on client {n} exited {r.returncode}: "
+                              f"{r.stderr.strip()}")
+        return json.loads(r.stdout)
+
+    def backend_state(self, n):
+        return self.status(n).get("BackendState")
+
+    def wait_running(self, n, timeout=60):
+        wait_until(lambda: self.backend_state(n) == "Running", timeout,
+                   f"client {n} to reach BackendState Running")
+
+    def peer_dns_names(self, n):
+        peers = self.status(n).get("Peer") or {}
+        return {p.get("DNSName", "") for p in peers.values()}
+
+    # plumbing --------------------------------------------------------------------------------
+
+    def _env(self, home_name):
+        home = os.path.join(self.tmp, "home", home_name)
+        os.makedirs(home, exist_ok=True)
+        env = dict(os.environ)
+        env.update({
+            "HOME": home,
+            # Without this, tailscaled run as root keeps its log config in /var/lib/tailscale.
+            "TS_LOGS_DIR": home,
+            "XDG_CACHE_HOME": os.path.join(home, ".cache"),
+            "XDG_CONFIG_HOME": os.path.join(home, ".config"),
+            "TS_NO_LOGS_NO_SUPPORT": "true",
+            "TS_ASSUME_NETWORK_UP_FOR_TEST": "1",
+            "TS_DEBUG_USE_DERP_HTTP": "1",
+        })
+        return env
+
+    def _expect_alive(self, proc):
+        if not proc.alive():
+            raise ServiceDied(f"{proc.name} {proc.state()}")
+        return True
+
+    def dump_logs(self):
+        shown = set()
+        for proc in self.procs:
+            if proc.log_path in shown:  # a restarted process appends to the same log
+                continue
+            shown.add(proc.log_path)
+            print(f"----- last {LOG_TAIL_LINES} lines of {proc.name}, {proc.state()} "
+                  f"({' '.join(proc.argv)}) -----", flush=True)
+            for line in proc.tail():
+                print(line)
+        sys.stdout.flush()
+
+    def close(self, keep=False):
+        # Clients first, so keel sees orderly disconnects; then keel; then derper.
+        for proc in reversed(self.procs):
+            try:
+                proc.stop(grace=5.0)
+            except Exception as e:  # noqa: BLE001 - keep stopping the others
+                print(f"harness: stopping {proc.name}: {e}", file=sys.stderr)
+        if keep:
+            print(f"harness: kept {self.tmp}")
+        else:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def parse_args(description, add_args=None):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--keel", required=True, help="path of the keel binary")
+    parser.add_argument("--ts-dir", required=True,
+                        help="directory holding tailscale, tailscaled and derper")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary directory (also: KEEL_E2E_KEEP=1)")
+    if add_args:
+        add_args(parser)
+    return parser.parse_args()
+
+
+def run(test, description, add_args=None):
+    """Entry point of every test script: test(harness, args) raises on failure."""
+    args = parse_args(description, add_args)
+    enter_isolated_network()
+    # A SIGTERM (e.g. from ctest) still runs the cleanup below.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit("harness: terminated"))
+    name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    try:
+        h = Harness(args.keel, args.ts_dir, name)
+    except TestFailure as e:
+        print(f"FAIL {name}: {e}", flush=True)
+        return 1
+    step(f"{name}: working in {h.tmp}")
+    ok = False
+    try:
+        started = time.monotonic()
+        test(h, args)
+        ok = True
+        print(f"PASS {name} ({time.monotonic() - started:.1f}s)")
+    except BaseException:
+        traceback.print_exc()
+        h.dump_logs()
+    finally:
+        h.close(keep=args.keep or os.environ.get("KEEL_E2E_KEEP") == "1")
+    return 0 if ok else 1
+
+
+def step(msg):
+    """Prints a progress line (ctest shows it with --output-on-failure)."""
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
