@@ -11,7 +11,11 @@ cmake_args=()
 ninja_args=()
 for arg in "$@"; do
   case "$arg" in
-    --sanitize) build_dir="$root/build-asan"; cmake_args+=(-DKEEL_SANITIZE=ON) ;;
+    # Benchmarks are meaningless under the sanitizers, so that build skips them.
+    --sanitize)
+      build_dir="$root/build-asan"
+      cmake_args+=(-DKEEL_SANITIZE=ON -DKEEL_BUILD_BENCH=OFF)
+      ;;
     *) ninja_args+=("$arg") ;;
   esac
 done

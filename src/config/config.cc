@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -71,6 +72,16 @@ Setter ListField(Get get, std::function<std::string(const std::string&)> check =
       if (std::string why = check(item); !why.empty()) return KeyError(key, why);
     }
     get(c) = std::move(*list);
+    return {};
+  };
+}
+
+template <class Get>
+Setter BoolField(Get get) {
+  return [get](const YAML::Node& n, const std::string& key, Config& c) -> Result<void> {
+    auto b = AsBool(n, key);
+    if (!b) return b.error();
+    get(c) = *b;
     return {};
   };
 }
@@ -160,6 +171,74 @@ Result<void> SetEphemeralTimeout(const YAML::Node& n, const std::string& key, Co
   return {};
 }
 
+Result<void> SetDerpRegionId(const YAML::Node& n, const std::string& key, Config& c) {
+  int id = 0;
+  if (!n.IsScalar() || !YAML::convert<int>::decode(n, id) || id < 1) {
+    return KeyError(key, "expected a positive integer");
+  }
+  c.derp.server.region_id = id;
+  return {};
+}
+
+Result<void> SetDerpListen(const YAML::Node& n, const std::string& key, Config& c) {
+  auto s = AsString(n, key);
+  if (!s) return s.error();
+  auto addr = ParseListenAddress(*s);
+  if (!addr) return KeyError(key, addr.error().message);
+  c.derp.server.listen_addr = *addr;
+  return {};
+}
+
+Result<void> SetStunListen(const YAML::Node& n, const std::string& key, Config& c) {
+  auto s = AsString(n, key);
+  if (!s) return s.error();
+  if (s->empty()) {
+    c.derp.server.stun_listen_addr.reset();
+    return {};
+  }
+  auto addr = ParseListenAddress(*s);
+  if (!addr) return KeyError(key, addr.error().message);
+  c.derp.server.stun_listen_addr = *addr;
+  return {};
+}
+
+std::string CheckIPv4(const std::string& s) {
+  boost::system::error_code ec;
+  auto a = ip::make_address(s, ec);
+  if (ec || !a.is_v4() || a.is_unspecified()) return "\"" + s + "\" is not a usable IPv4 address";
+  return "";
+}
+
+std::string CheckIPv6OrNone(const std::string& s) {
+  if (s == "none") return "";
+  boost::system::error_code ec;
+  auto a = ip::make_address(s, ec);
+  if (ec || !a.is_v6() || a.is_unspecified()) {
+    return "\"" + s + "\" is neither an IPv6 address nor \"none\"";
+  }
+  return "";
+}
+
+std::string CheckHostname(const std::string& s) {
+  boost::system::error_code ec;
+  ip::make_address(s, ec);
+  return ec ? CheckDomain(s) : "";
+}
+
+std::string CheckMeshKey(const std::string& s) {
+  bool hex = s.size() == 64 && std::all_of(s.begin(), s.end(), [](char ch) {
+    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
+  });
+  return s.empty() || hex ? "" : "must be 64 hex digits (32 bytes)";
+}
+
+std::string CheckMeshUrl(const std::string& s) {
+  if (!s.starts_with("https://") || s.size() <= 8) {
+    return "\"" + s + "\" is not an https:// URL of a keel DERP relay";
+  }
+  return "";
+}
+
 Result<void> SetMagicDns(const YAML::Node& n, const std::string& key, Config& c) {
   auto b = AsBool(n, key);
   if (!b) return b.error();
@@ -191,6 +270,39 @@ const std::map<std::string, Setter>& Fields() {
        ListField([](Config& c) -> auto& { return c.dns.search_domains; }, CheckDomain)},
       {"derp.paths", ListField([](Config& c) -> auto& { return c.derp.paths; }, NotEmpty)},
       {"derp.urls", ListField([](Config& c) -> auto& { return c.derp.urls; })},
+      {"derp.server.enabled",
+       BoolField([](Config& c) -> auto& { return c.derp.server.enabled; })},
+      {"derp.server.region_id", SetDerpRegionId},
+      {"derp.server.region_code",
+       StringField([](Config& c) -> auto& { return c.derp.server.region_code; }, NotEmpty)},
+      {"derp.server.region_name",
+       StringField([](Config& c) -> auto& { return c.derp.server.region_name; }, NotEmpty)},
+      {"derp.server.private_key_path",
+       StringField([](Config& c) -> auto& { return c.derp.server.private_key_path; }, NotEmpty)},
+      {"derp.server.listen_addr", SetDerpListen},
+      {"derp.server.stun_listen_addr", SetStunListen},
+      {"derp.server.ipv4", StringField([](Config& c) -> auto& { return c.derp.server.ipv4; },
+                                       CheckIPv4)},
+      {"derp.server.ipv6", StringField([](Config& c) -> auto& { return c.derp.server.ipv6; },
+                                       CheckIPv6OrNone)},
+      {"derp.server.hostname",
+       StringField([](Config& c) -> auto& { return c.derp.server.hostname; }, CheckHostname)},
+      {"derp.server.tls_cert_path",
+       StringField([](Config& c) -> auto& { return c.derp.server.tls_cert_path; })},
+      {"derp.server.tls_key_path",
+       StringField([](Config& c) -> auto& { return c.derp.server.tls_key_path; })},
+      {"derp.server.verify_clients",
+       BoolField([](Config& c) -> auto& { return c.derp.server.verify_clients; })},
+      {"derp.server.mesh_key",
+       StringField([](Config& c) -> auto& { return c.derp.server.mesh_key; }, CheckMeshKey)},
+      {"derp.server.mesh_with",
+       ListField([](Config& c) -> auto& { return c.derp.server.mesh_with; }, CheckMeshUrl)},
+      {"derp.server.automatically_add_embedded_derp_region",
+       BoolField([](Config& c) -> auto& {
+         return c.derp.server.automatically_add_embedded_derp_region;
+       })},
+      {"derp.server.drop_other_regions",
+       BoolField([](Config& c) -> auto& { return c.derp.server.drop_other_regions; })},
       {"log.level", StringField([](Config& c) -> auto& { return c.log.level; }, CheckLogLevel)},
       {"ephemeral_node_inactivity_timeout", SetEphemeralTimeout},
   };
@@ -223,6 +335,37 @@ Result<void> Walk(const YAML::Node& map, const std::string& prefix, Config& c) {
   return {};
 }
 
+Result<void> ValidateDerpServer(const Config& c) {
+  const DerpServerConfig& d = c.derp.server;
+  if (d.drop_other_regions && (!d.enabled || !d.automatically_add_embedded_derp_region)) {
+    return KeyError("derp.server.drop_other_regions",
+                    "needs derp.server.enabled and automatically_add_embedded_derp_region, or "
+                    "the DERP map would be empty");
+  }
+  if (!d.enabled) return {};
+  for (const std::string* other : {&c.private_key_path, &c.noise.private_key_path}) {
+    if (d.private_key_path == *other) {
+      return KeyError("derp.server.private_key_path",
+                      "must differ from private_key_path and noise.private_key_path");
+    }
+  }
+  if (d.ipv4.empty()) {
+    if (std::string why = CheckIPv4(d.listen_addr.host); !why.empty()) {
+      return KeyError("derp.server.ipv4", "must be set when derp.server.listen_addr (" +
+                                               d.listen_addr.host +
+                                               ") is not a specific IPv4 address");
+    }
+  }
+  if (d.tls_cert_path.empty() != d.tls_key_path.empty()) {
+    return KeyError("derp.server.tls_cert_path",
+                    "set both tls_cert_path and tls_key_path, or neither");
+  }
+  if (!d.mesh_with.empty() && d.mesh_key.empty()) {
+    return KeyError("derp.server.mesh_with", "needs derp.server.mesh_key");
+  }
+  return {};
+}
+
 // Checks that involve more than one key or values only valid in combination.
 Result<void> Validate(Config& c) {
   if (c.database.type == "postgres" || c.database.type == "postgresql") {
@@ -244,6 +387,7 @@ Result<void> Validate(Config& c) {
   if (c.noise.private_key_path == c.private_key_path) {
     return KeyError("noise.private_key_path", "must differ from private_key_path");
   }
+  KEEL_TRY(ValidateDerpServer(c));
   if (!c.derp.urls.empty()) {
     c.warnings.push_back("derp.urls is ignored: keel does not fetch DERP maps over the network;"
                          " use derp.paths");

@@ -9,6 +9,7 @@
 #include <boost/asio/ip/network_v6.hpp>
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -54,11 +55,52 @@ struct DnsConfig {
   std::vector<std::string> search_domains;
 };
 
+// The embedded DERP relay (derp.server.*, Headscale's names). On by default: keel serves DERP
+// over TLS on its own listener with a self-signed certificate pinned in the DERP map, plus
+// STUN, and adds that region to the map it pushes.
+struct DerpServerConfig {
+  bool enabled = true;
+  int region_id = 999;
+  std::string region_code = "keel";
+  std::string region_name = "keel embedded DERP";
+  // The relay's long-term key ("privkey:<hex>", mode 0600); must differ from the other keys.
+  std::string private_key_path = "data/derp_server_private.key";
+  // TLS listener for DERP (clients always speak TLS to a DERP node). Port 0 picks one.
+  ListenAddress listen_addr{"127.0.0.1", 8443};
+  // UDP STUN listener; port 0 picks one. "" in the file disables STUN (STUNPort -1).
+  std::optional<ListenAddress> stun_listen_addr = ListenAddress{"127.0.0.1", 3478};
+  // Advertised in the DERP map. Empty ipv4 = the host of listen_addr (which then must be a
+  // specific IPv4 address); ipv6 "none" (the default) = not reachable over IPv6; empty
+  // hostname = the advertised ipv4.
+  std::string ipv4;
+  std::string ipv6 = "none";
+  std::string hostname;
+  // PEM certificate chain and key; both empty = a self-signed certificate persisted next to
+  // private_key_path and pinned in the DERP map (DERPNode.CertName).
+  std::string tls_cert_path;
+  std::string tls_key_path;
+  // Admit only clients whose node key is registered and not expired.
+  bool verify_clients = true;
+  // Shared secret of the relays of one region: 64 hex digits, given inline. Empty = no mesh.
+  std::string mesh_key;
+  // Other keel relays of the same region, "https://host:port/derp"; needs mesh_key.
+  std::vector<std::string> mesh_with;
+  bool automatically_add_embedded_derp_region = true;
+  // Serve only the embedded region: ignore the regions of derp.paths.
+  bool drop_other_regions = false;
+
+  std::string AdvertisedIPv4() const { return ipv4.empty() ? listen_addr.host : ipv4; }
+  std::string AdvertisedHostname() const {
+    return hostname.empty() ? AdvertisedIPv4() : hostname;
+  }
+};
+
 struct DerpConfig {
   // DERP map files (Headscale's YAML/JSON format), merged in order.
   std::vector<std::string> paths;
   // Remote DERP maps. keel never fetches them (no outside network); accepted with a warning.
   std::vector<std::string> urls;
+  DerpServerConfig server;
 };
 
 struct LogConfig {

@@ -70,6 +70,102 @@ TEST(ConfigTest, EmptyGivesDefaults) {
   EXPECT_EQ(c->listen_addr.port, 8080);
 }
 
+TEST(ConfigTest, DerpServerDefaults) {
+  auto c = ParseConfig("");
+  ASSERT_TRUE(c);
+  const DerpServerConfig& d = c->derp.server;
+  EXPECT_TRUE(d.enabled);
+  EXPECT_EQ(d.region_id, 999);
+  EXPECT_EQ(d.region_code, "keel");
+  EXPECT_EQ(d.region_name, "keel embedded DERP");
+  EXPECT_EQ(d.private_key_path, "data/derp_server_private.key");
+  EXPECT_EQ(d.listen_addr.host, "127.0.0.1");
+  EXPECT_EQ(d.listen_addr.port, 8443);
+  ASSERT_TRUE(d.stun_listen_addr);
+  EXPECT_EQ(d.stun_listen_addr->port, 3478);
+  EXPECT_EQ(d.AdvertisedIPv4(), "127.0.0.1");
+  EXPECT_EQ(d.ipv6, "none");
+  EXPECT_EQ(d.AdvertisedHostname(), "127.0.0.1");
+  EXPECT_TRUE(d.tls_cert_path.empty());
+  EXPECT_TRUE(d.verify_clients);
+  EXPECT_TRUE(d.mesh_key.empty());
+  EXPECT_TRUE(d.mesh_with.empty());
+  EXPECT_TRUE(d.automatically_add_embedded_derp_region);
+  EXPECT_FALSE(d.drop_other_regions);
+}
+
+TEST(ConfigTest, DerpServerKeys) {
+  std::string key(64, 'a');
+  auto c = ParseConfig(R"(
+derp:
+  server:
+    enabled: true
+    region_id: 900
+    region_code: home
+    region_name: Home relay
+    private_key_path: /var/lib/keel/derp.key
+    listen_addr: 0.0.0.0:0
+    stun_listen_addr: "[::]:0"
+    ipv4: 192.0.2.10
+    ipv6: 2001:db8::10
+    hostname: derp.example.com
+    tls_cert_path: /etc/keel/derp.crt
+    tls_key_path: /etc/keel/derp.key
+    verify_clients: false
+    mesh_key: )" + key + R"(
+    mesh_with: ["https://127.0.0.1:8444/derp"]
+    automatically_add_embedded_derp_region: true
+    drop_other_regions: true
+)");
+  ASSERT_TRUE(c) << c.error().message;
+  const DerpServerConfig& d = c->derp.server;
+  EXPECT_EQ(d.region_id, 900);
+  EXPECT_EQ(d.region_code, "home");
+  EXPECT_EQ(d.region_name, "Home relay");
+  EXPECT_EQ(d.private_key_path, "/var/lib/keel/derp.key");
+  EXPECT_EQ(d.listen_addr.host, "0.0.0.0");
+  EXPECT_EQ(d.listen_addr.port, 0);
+  EXPECT_EQ(d.stun_listen_addr->host, "::");
+  EXPECT_EQ(d.AdvertisedIPv4(), "192.0.2.10");
+  EXPECT_EQ(d.ipv6, "2001:db8::10");
+  EXPECT_EQ(d.AdvertisedHostname(), "derp.example.com");
+  EXPECT_EQ(d.tls_cert_path, "/etc/keel/derp.crt");
+  EXPECT_FALSE(d.verify_clients);
+  EXPECT_EQ(d.mesh_key, key);
+  EXPECT_EQ(d.mesh_with, std::vector<std::string>{"https://127.0.0.1:8444/derp"});
+  EXPECT_TRUE(d.drop_other_regions);
+
+  auto off = ParseConfig("derp:\n  server:\n    enabled: false\n    stun_listen_addr: \"\"\n");
+  ASSERT_TRUE(off) << off.error().message;
+  EXPECT_FALSE(off->derp.server.enabled);
+  EXPECT_FALSE(off->derp.server.stun_listen_addr);
+}
+
+TEST(ConfigTest, DerpServerBadValues) {
+  auto has = [](std::string_view yaml, std::string_view what) {
+    std::string e = ErrorOf(yaml);
+    EXPECT_NE(e.find(what), std::string::npos) << yaml << " -> " << e;
+  };
+  has("derp:\n  server:\n    region_id: 0\n", "derp.server.region_id");
+  has("derp:\n  server:\n    region_id: abc\n", "derp.server.region_id");
+  has("derp:\n  server:\n    enabled: maybe\n", "derp.server.enabled");
+  has("derp:\n  server:\n    listen_addr: nohost\n", "derp.server.listen_addr");
+  has("derp:\n  server:\n    stun_listen_addr: 1.2.3.4:99999\n", "derp.server.stun_listen_addr");
+  has("derp:\n  server:\n    ipv4: \"::1\"\n", "derp.server.ipv4");
+  has("derp:\n  server:\n    ipv6: 10.0.0.1\n", "derp.server.ipv6");
+  has("derp:\n  server:\n    hostname: \"bad host\"\n", "derp.server.hostname");
+  has("derp:\n  server:\n    mesh_key: abcd\n", "derp.server.mesh_key");
+  has("derp:\n  server:\n    mesh_with: [http://x/derp]\n", "derp.server.mesh_with");
+  has("derp:\n  server:\n    mesh_with: [https://127.0.0.1:1/derp]\n", "needs derp.server.mesh_key");
+  has("derp:\n  server:\n    bogus: 1\n", "derp.server.bogus");
+  // Cross-key checks.
+  has("derp:\n  server:\n    listen_addr: 0.0.0.0:8443\n", "derp.server.ipv4");
+  has("derp:\n  server:\n    private_key_path: data/private.key\n", "must differ");
+  has("derp:\n  server:\n    tls_cert_path: /x.crt\n", "tls_key_path");
+  has("derp:\n  server:\n    enabled: false\n    drop_other_regions: true\n",
+      "drop_other_regions");
+}
+
 TEST(ConfigTest, ParsesHeadscaleStyleFile) {
   auto c = ParseConfig(R"(
 server_url: https://keel.example.com/

@@ -5,7 +5,6 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "base/run_blocking.h"
 #include "control/frame.h"
 #include "control/server_internal.h"
 #include "tailcfg/capver.h"
@@ -61,8 +60,6 @@ awaitable<void> HandleRegister(std::shared_ptr<Impl> impl, crypto::MachinePublic
   if (decoded->version < impl->settings.min_cap_version) {
     co_return Reply(*stream, 400, tailcfg::TooOldMessage(decoded->version, impl->settings.min_cap_version));
   }
-  // Held by shared_ptr: with GCC 12, a RunBlocking lambda capturing strings by value is
-  // destroyed with corrupted members (short-string buffers relocated).
   auto input = std::make_shared<tailnet::RegisterInput>();
   tailnet::RegisterInput& in = *input;
   in.machine_key = machine;
@@ -73,7 +70,8 @@ awaitable<void> HandleRegister(std::shared_ptr<Impl> impl, crypto::MachinePublic
   in.hostinfo_json = std::move(decoded->hostinfo_json);
   in.hostname = std::move(decoded->hostname);
   in.request_tags = std::move(decoded->request_tags);
-  auto outcome = co_await RunBlocking(impl->pool, [impl, input] { return impl->tailnet.Register(*input); });
+  auto call = [impl, input] { return impl->tailnet.Register(*input); };
+  auto outcome = co_await RunBlocking(impl->pool, std::move(call));
   if (!outcome) {
     int status = StatusFor(outcome.error());
     if (status == 500) co_return Reply(*stream, 500, outcome.error().message);
@@ -88,8 +86,9 @@ awaitable<void> HandleRegister(std::shared_ptr<Impl> impl, crypto::MachinePublic
 
 awaitable<std::string> Frame(Impl& impl, std::string json, bool zstd) {
   if (!zstd || json.size() < kCompressOnPool) co_return EncodeFrame(json, zstd);
-  auto shared = std::make_shared<std::string>(std::move(json));  // see HandleRegister
-  co_return co_await RunBlocking(impl.pool, [shared] { return EncodeFrame(*shared, true); });
+  auto shared = std::make_shared<std::string>(std::move(json));
+  auto call = [shared] { return EncodeFrame(*shared, true); };
+  co_return co_await RunBlocking(impl.pool, std::move(call));
 }
 
 MapInputs Inputs(Impl& impl, const tailnet::Snapshot& snap, model::NodeId self) {
@@ -147,10 +146,11 @@ awaitable<void> RunStream(std::shared_ptr<Impl> impl, model::NodeId node, http::
   session->node = node;
   uint64_t id = impl->next_session_id++;
   impl->sessions.emplace(id, session);
-  co_await RunBlocking(impl->pool, [impl, node] {
+  auto open = [impl, node] {
     impl->tailnet.StreamOpened(node);
     return 0;
-  });
+  };
+  co_await RunBlocking(impl->pool, std::move(open));
   stream.Respond(200, OctetStream());
   try {
     co_await StreamLoop(*impl, *session, stream, zstd);
@@ -176,15 +176,16 @@ awaitable<void> HandleMap(std::shared_ptr<Impl> impl, crypto::MachinePublic mach
   if (node->machine_key != machine) co_return Reply(*stream, 403, "keel: node key belongs to another machine");
   model::NodeId id = node->id;
   if (!mr.read_only) {
-    auto update = std::make_shared<tailnet::MapUpdate>();  // shared_ptr: see HandleRegister
+    auto update = std::make_shared<tailnet::MapUpdate>();
     if (!mr.disco_key.IsZero()) update->disco_key = mr.disco_key;
     update->endpoints = mr.endpoints;
     update->hostinfo_json = mr.hostinfo_json;
     update->home_derp = mr.preferred_derp;
     update->cap_version = mr.version;
-    auto applied = co_await RunBlocking(impl->pool, [impl, machine, key = mr.node_key, update] {
+    auto call = [impl, machine, key = mr.node_key, update] {
       return impl->tailnet.ApplyMapUpdate(machine, key, *update);
-    });
+    };
+    auto applied = co_await RunBlocking(impl->pool, std::move(call));
     if (!applied) co_return Reply(*stream, StatusFor(applied.error()), applied.error().message);
   }
   bool zstd = mr.compress == "zstd";

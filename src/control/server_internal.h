@@ -3,10 +3,16 @@
 // (the /machine/* handlers and map sessions). Threading: everything here lives on the I/O
 // executor; only the lambdas given to RunBlocking run on the pool.
 
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <optional>
 #include <map>
 #include <random>
 
+#include "base/run_blocking.h"
 #include "control/map_builder.h"
 #include "control/server.h"
 #include "http/h2_server.h"

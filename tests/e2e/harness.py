@@ -71,7 +71,16 @@ def _sh(*args):
     return subprocess.run(args, capture_output=True, text=True, timeout=30)
 
 
-def enter_isolated_network():
+# Tailscale clients before v1.90 (e.g. v1.80) decide "network up" only from a non-loopback
+# address on an interface that is up, and their magicsock has no TS_ASSUME_NETWORK_UP_FOR_TEST
+# knob: with only 127.0.0.1 they never dial DERP and never reach Running. For those tests the
+# harness adds one address from TEST-NET-1 (RFC 5737: documentation only, never routed) to
+# the loopback device of the test's private namespace. There is still no other interface and
+# no route: anything sent to it is looped back inside the namespace and cannot leave it.
+NETMON_LO_ADDRESS = "192.0.2.1/32"
+
+
+def enter_isolated_network(netmon_lo_address=False):
     """Refuses to go on unless this is a loopback-only network namespace, then brings lo up."""
     try:
         same = os.stat("/proc/self/ns/net").st_ino == os.stat("/proc/1/ns/net").st_ino
@@ -95,6 +104,10 @@ def enter_isolated_network():
     r = _sh("ip", "link", "set", "lo", "up")
     if r.returncode != 0:
         sys.exit(f"refusing to run: cannot bring lo up: {r.stderr.strip()}")
+    if netmon_lo_address:
+        r = _sh("ip", "addr", "add", NETMON_LO_ADDRESS, "dev", "lo")
+        if r.returncode != 0:
+            sys.exit(f"cannot add {NETMON_LO_ADDRESS} to lo: {r.stderr.strip()}")
 
 
 # --- processes --------------------------------------------------------------------------------
@@ -450,6 +463,8 @@ def parse_args(description, add_args=None):
     parser.add_argument("--keel", required=True, help="path of the keel binary")
     parser.add_argument("--ts-dir", required=True,
                         help="directory holding tailscale, tailscaled and derper")
+    parser.add_argument("--netmon-lo-address", action="store_true",
+                        help=f"add {NETMON_LO_ADDRESS} to lo, for clients older than v1.90")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary directory (also: KEEL_E2E_KEEP=1)")
     if add_args:
@@ -460,7 +475,7 @@ def parse_args(description, add_args=None):
 def run(test, description, add_args=None):
     """Entry point of every test script: test(harness, args) raises on failure."""
     args = parse_args(description, add_args)
-    enter_isolated_network()
+    enter_isolated_network(args.netmon_lo_address)
     # A SIGTERM (e.g. from ctest) still runs the cleanup below.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("harness: terminated"))
     name = os.path.splitext(os.path.basename(sys.argv[0]))[0]

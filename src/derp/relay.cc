@@ -1,0 +1,204 @@
+#include "derp/relay.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "crypto/x25519.h"
+#include "derp/relay_internal.h"
+
+namespace keel::derp {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr size_t kMaxTrackedPairs = 10000;
+constexpr uint8_t kPresentRegular = 0x01;
+constexpr uint8_t kPresentMesh = 0x02;
+
+// "a.b.c.d:port" or "v6addr:port" (the forms the HTTP server and TLS listener produce).
+asio::ip::tcp::endpoint ParseRemote(const std::string& remote) {
+  auto colon = remote.rfind(':');
+  if (colon == std::string::npos) return {};
+  std::string host = remote.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  boost::system::error_code ec;
+  auto ip = asio::ip::make_address(host, ec);
+  if (ec) return {};
+  int port = std::atoi(remote.c_str() + colon + 1);
+  return {ip, static_cast<uint16_t>(port)};
+}
+
+}  // namespace
+
+Relay::Impl::Impl(asio::any_io_executor ex, RelaySettings s, std::shared_ptr<spdlog::logger> l)
+    : executor(std::move(ex)), settings(std::move(s)), logger(std::move(l)) {
+  public_key = crypto::PublicFromPrivate(settings.server_key);
+}
+
+Bytes Relay::Impl::PeerPresentFrame(const Conn& c) const {
+  auto ep = ParseRemote(c.remote);
+  auto ip = ep.address();
+  std::array<uint8_t, 16> ip16{};
+  if (ip.is_v4()) {
+    ip16 = asio::ip::make_address_v6(asio::ip::v4_mapped, ip.to_v4()).to_bytes();
+  } else {
+    ip16 = ip.to_v6().to_bytes();
+  }
+  return EncodePeerPresent(c.key.raw(), ip16, ep.port(),
+                           c.is_mesh ? kPresentMesh : kPresentRegular);
+}
+
+bool Relay::Impl::Enqueue(Conn& c, Bytes frame, bool is_packet) {
+  if (c.closed) return false;
+  if (is_packet) {
+    if (c.packets_queued >= settings.queue_limit) {
+      ++stats.packets_dropped_queue_full;
+      return false;
+    }
+    ++c.packets_queued;
+  }
+  c.queue.push_back(std::move(frame));
+  c.wake.cancel();
+  return true;
+}
+
+void Relay::Impl::CloseConn(Conn& c) {
+  if (c.closed) return;
+  c.closed = true;
+  c.stream->Close();
+  c.wake.cancel();
+  c.deadline.cancel();
+}
+
+void Relay::Impl::Register(const std::shared_ptr<Conn>& c) {
+  auto& client = clients[c->key];
+  if (client.conns.empty()) ++stats.current_clients;
+  client.conns.push_back(c);
+  c->registered = true;
+  ++stats.current_connections;
+  Bytes present = PeerPresentFrame(*c);
+  for (auto& w : watchers) Enqueue(*w, present, false);
+}
+
+void Relay::Impl::Unregister(const std::shared_ptr<Conn>& c) {
+  std::erase(watchers, c);
+  if (!c->registered) return;
+  c->registered = false;
+  --stats.current_connections;
+  auto it = clients.find(c->key);
+  if (it == clients.end()) return;
+  std::erase(it->second.conns, c);
+  if (!it->second.conns.empty()) return;
+  // Last connection of this key: tell everyone who heard from it (unless it is still
+  // reachable through a mesh peer), and the watchers.
+  Bytes gone = EncodePeerGone(c->key.raw(), PeerGoneReason::kDisconnected);
+  bool via_mesh = forwarders.contains(c->key);
+  for (const auto& dst : it->second.sent_to) {
+    if (via_mesh) break;
+    auto d = clients.find(dst);
+    if (d == clients.end() || d->second.conns.empty()) continue;
+    if (Enqueue(*d->second.conns.back(), gone, false)) ++stats.peer_gone_sent;
+  }
+  for (auto& w : watchers) Enqueue(*w, gone, false);
+  clients.erase(it);
+  --stats.current_clients;
+}
+
+void Relay::Impl::RoutePacket(Conn* from, const crypto::NodePublic& src,
+                              const crypto::NodePublic& dst, std::span<const uint8_t> packet) {
+  ++stats.packets_received;
+  auto it = clients.find(dst);
+  if (it == clients.end() || it->second.conns.empty()) {
+    // Local clients win over mesh peers; forwarded packets are never forwarded again.
+    if (from != nullptr && ForwardViaMesh(src, dst, packet)) return;
+    ++stats.packets_dropped_unknown_dest;
+    if (from == nullptr || !IsDiscoPacket(packet)) return;
+    // Tell the sender the peer is not here, so it stops waiting on this region for it.
+    auto now = std::chrono::steady_clock::now();
+    double elapsed = std::chrono::duration<double>(now - from->not_here_refill).count();
+    from->not_here_tokens = std::min(3.0, from->not_here_tokens + elapsed);
+    from->not_here_refill = now;
+    if (from->not_here_tokens < 1) return;
+    from->not_here_tokens -= 1;
+    if (Enqueue(*from, EncodePeerGone(dst.raw(), PeerGoneReason::kNotHere), false)) {
+      ++stats.peer_gone_sent;
+    }
+    return;
+  }
+  if (!Enqueue(*it->second.conns.back(), EncodeRecvPacket(src.raw(), packet), true)) return;
+  ++stats.packets_delivered;
+  if (auto s = clients.find(src); s != clients.end()) s->second.sent_to.insert(dst);
+  auto pair = std::make_pair(src, dst);
+  if (auto p = pair_counts.find(pair); p != pair_counts.end()) {
+    ++p->second;
+  } else if (pair_counts.size() < kMaxTrackedPairs) {
+    pair_counts.emplace(pair, 1);
+  }
+}
+
+void Relay::Impl::AddWatcher(const std::shared_ptr<Conn>& c) {
+  if (std::find(watchers.begin(), watchers.end(), c) != watchers.end()) return;
+  watchers.push_back(c);
+  for (const auto& [key, client] : clients) {
+    if (!client.conns.empty()) Enqueue(*c, PeerPresentFrame(*client.conns.back()), false);
+  }
+}
+
+void Relay::Impl::ClosePeer(const crypto::NodePublic& key) {
+  auto it = clients.find(key);
+  if (it == clients.end()) return;
+  auto conns = it->second.conns;  // CloseConn does not unregister, but stay safe
+  for (auto& c : conns) CloseConn(*c);
+}
+
+Relay::Relay(asio::any_io_executor executor, RelaySettings settings,
+             std::shared_ptr<spdlog::logger> logger)
+    : impl_(std::make_shared<Impl>(std::move(executor), std::move(settings), std::move(logger))) {}
+
+Relay::~Relay() { Stop(); }
+
+const crypto::Key32& Relay::public_key() const { return impl_->public_key; }
+
+asio::awaitable<void> Relay::Serve(std::unique_ptr<ByteStream> stream, std::string remote) {
+  auto c = std::make_shared<Conn>(impl_->executor, std::move(stream), std::move(remote));
+  co_await Impl::ServeConn(impl_, std::move(c));
+}
+
+void Relay::SetHealth(std::string problem) {
+  impl_->health = std::move(problem);
+  for (auto& [key, client] : impl_->clients) {
+    for (auto& c : client.conns) impl_->Enqueue(*c, EncodeHealth(impl_->health), false);
+  }
+}
+
+Result<void> Relay::AddMeshPeer(const std::string& url) { return impl_->AddMeshPeer(url); }
+
+bool Relay::IsReachableViaMesh(const crypto::NodePublic& key) const {
+  return impl_->forwarders.contains(key);
+}
+
+void Relay::Stop() {
+  impl_->stopped = true;
+  impl_->StopMesh();
+  auto conns = impl_->all_conns;
+  for (auto& c : conns) impl_->CloseConn(*c);
+}
+
+RelayStats Relay::stats() const { return impl_->stats; }
+
+uint64_t Relay::PacketsBetween(const crypto::NodePublic& src,
+                               const crypto::NodePublic& dst) const {
+  auto it = impl_->pair_counts.find({src, dst});
+  return it == impl_->pair_counts.end() ? 0 : it->second;
+}
+
+bool Relay::IsConnected(const crypto::NodePublic& key) const {
+  auto it = impl_->clients.find(key);
+  return it != impl_->clients.end() && !it->second.conns.empty();
+}
+
+}  // namespace keel::derp

@@ -1,0 +1,154 @@
+// TLS certificate handling and DERP over the relay's own TLS listener.
+#include <gtest/gtest.h>
+#include <openssl/pem.h>
+#include <openssl/sha.h>
+#include <openssl/x509.h>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
+#include <filesystem>
+#include <future>
+#include <thread>
+
+#include "base/log.h"
+#include "derp/test_client.h"
+#include "derp/tls_cert.h"
+#include "derp/tls_server.h"
+
+namespace keel::derp {
+namespace {
+
+namespace asio = boost::asio;
+using testing::TestClient;
+
+std::string Sha256Hex(const Bytes& der) {
+  std::array<uint8_t, 32> d;
+  SHA256(der.data(), der.size(), d.data());
+  return HexEncode(d);
+}
+
+Bytes DerOf(X509* x) {
+  int n = i2d_X509(x, nullptr);
+  Bytes der(n);
+  unsigned char* p = der.data();
+  i2d_X509(x, &p);
+  return der;
+}
+
+TEST(TlsCertTest, SelfSignedPinIsSha256OfLeafDer) {
+  auto cert = GenerateSelfSignedCertificate("127.0.0.1").value();
+  BIO* bio = BIO_new_mem_buf(cert.chain_pem.data(), static_cast<int>(cert.chain_pem.size()));
+  X509* x = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
+  BIO_free(bio);
+  ASSERT_NE(x, nullptr);
+  Bytes der = DerOf(x);
+  EXPECT_EQ(der, cert.leaf_der);
+  EXPECT_EQ(cert.pin, "sha256-raw:" + Sha256Hex(der));
+  EXPECT_EQ(cert.pin.size(), 11u + 64u);
+  EXPECT_EQ(X509_check_ip_asc(x, "127.0.0.1", 0), 1);
+  EXPECT_EQ(X509_check_ip_asc(x, "::1", 0), 1);
+  EXPECT_EQ(X509_check_host(x, "localhost", 0, 0, nullptr), 1);
+  X509_free(x);
+  auto named = GenerateSelfSignedCertificate("derp.example.com").value();
+  BIO* b2 = BIO_new_mem_buf(named.chain_pem.data(), static_cast<int>(named.chain_pem.size()));
+  X509* x2 = PEM_read_bio_X509(b2, nullptr, nullptr, nullptr);
+  BIO_free(b2);
+  EXPECT_EQ(X509_check_host(x2, "derp.example.com", 0, 0, nullptr), 1);
+  X509_free(x2);
+}
+
+TEST(TlsCertTest, PersistedAcrossLoads) {
+  auto dir = std::filesystem::temp_directory_path() / ("derp_tls_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  auto first = LoadOrCreateSelfSigned(dir.string(), "127.0.0.1").value();
+  auto second = LoadOrCreateSelfSigned(dir.string(), "127.0.0.1").value();
+  EXPECT_EQ(first.pin, second.pin);
+  auto perms = std::filesystem::status(dir / "derp-127.0.0.1.key").permissions();
+  EXPECT_EQ(perms & std::filesystem::perms::group_read, std::filesystem::perms::none);
+  auto loaded = LoadTlsCertificate((dir / "derp-127.0.0.1.crt").string(),
+                                   (dir / "derp-127.0.0.1.key").string()).value();
+  EXPECT_EQ(loaded.pin, first.pin);
+  EXPECT_FALSE(LoadTlsCertificate((dir / "nope.crt").string(), (dir / "nope.key").string()));
+  std::filesystem::remove_all(dir);
+}
+
+class TlsRelayTest : public ::testing::Test {
+ protected:
+  TlsRelayTest() : client_ctx_(asio::ssl::context::tls_client) {
+    RelaySettings s;
+    s.server_key = crypto::GeneratePrivateKey();
+    relay_ = std::make_unique<Relay>(io_.get_executor(), std::move(s), GetLogger("derp"));
+    cert_ = GenerateSelfSignedCertificate("127.0.0.1").value();
+    tls_ = TlsServer::Create(io_.get_executor(), *relay_, cert_, {}, GetLogger("derp-tls")).value();
+    port_ = tls_->Listen("127.0.0.1", 0).value();
+    port6_ = tls_->Listen("::1", 0).value();
+    client_ctx_.set_verify_mode(asio::ssl::verify_none);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~TlsRelayTest() override {
+    std::promise<void> done;
+    asio::post(io_, [&] {
+      tls_->Stop();
+      relay_->Stop();
+      done.set_value();
+    });
+    done.get_future().get();
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
+  std::unique_ptr<Relay> relay_;
+  TlsCertificate cert_;
+  std::unique_ptr<TlsServer> tls_;
+  asio::ssl::context client_ctx_;
+  uint16_t port_ = 0;
+  uint16_t port6_ = 0;
+  std::thread thread_;
+};
+
+TEST_F(TlsRelayTest, PresentsPinnedLeafAndMetaCert) {
+  TestClient c(port_, &client_ctx_);
+  SSL* ssl = c.tls()->native_handle();
+  X509* leaf = SSL_get0_peer_certificate(ssl);
+  ASSERT_NE(leaf, nullptr);
+  EXPECT_EQ("sha256-raw:" + Sha256Hex(DerOf(leaf)), cert_.pin);
+  STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl);
+  ASSERT_NE(chain, nullptr);
+  ASSERT_EQ(sk_X509_num(chain), 2);  // leaf + meta cert, no intermediates
+  X509* meta = sk_X509_value(chain, 1);
+  char cn[256] = {};
+  X509_NAME_get_text_by_NID(X509_get_subject_name(meta), NID_commonName, cn, sizeof cn);
+  EXPECT_EQ(std::string(cn), "derpkey" + HexEncode(relay_->public_key()));
+  EXPECT_EQ(ASN1_INTEGER_get(X509_get0_serialNumber(meta)), 2);
+}
+
+TEST_F(TlsRelayTest, DerpOverTlsWithAndWithoutFastStart) {
+  TestClient a(port_, &client_ctx_);
+  ASSERT_TRUE(a.Connect(relay_->public_key(), /*fast_start=*/false));
+  TestClient b(port6_, &client_ctx_, "::1");
+  ASSERT_TRUE(b.Connect(relay_->public_key(), /*fast_start=*/true));
+  Bytes ping = {1, 2, 3, 4, 5, 6, 7, 8};
+  ASSERT_TRUE(b.WriteFrame(FrameType::kPing, ping));
+  ASSERT_EQ(b.ReadNonKeepAlive()->type, 0x13);
+  ASSERT_TRUE(a.Send(b.public_key(), Bytes{5, 5}));
+  auto f = b.ReadNonKeepAlive();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->type, 0x05);
+  EXPECT_EQ(f->payload.size(), 34u);
+}
+
+TEST_F(TlsRelayTest, ProbesOverTls) {
+  TestClient c(port_, &client_ctx_);
+  ASSERT_TRUE(c.WriteText("GET /derp/latency-check HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  EXPECT_TRUE(c.ReadResponseHead().starts_with("HTTP/1.1 200"));
+  // Keep-alive: a second request on the same connection.
+  ASSERT_TRUE(c.WriteText("GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
+  auto head = c.ReadResponseHead();
+  EXPECT_TRUE(head.starts_with("HTTP/1.1 404")) << head;
+}
+
+}  // namespace
+}  // namespace keel::derp

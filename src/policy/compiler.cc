@@ -1,0 +1,319 @@
+#include "policy/compiler.h"
+
+#include <algorithm>
+#include <set>
+
+#include "policy/compiler_internal.h"
+
+namespace keel::policy {
+
+using nlohmann::json;
+
+CompiledPolicy::CompiledPolicy() = default;
+CompiledPolicy::~CompiledPolicy() = default;
+
+namespace {
+
+std::string EmailDomain(const std::string& email) {
+  size_t at = email.rfind('@');
+  return at == std::string::npos ? "" : email.substr(at + 1);
+}
+
+// `user:` is optional; `*@domain` names every user of that (associated) email domain.
+bool UserMatches(const PolicyUser& u, std::string_view name) {
+  if (name.starts_with("user:")) name.remove_prefix(5);
+  if (name.starts_with("*@")) return !u.email.empty() && EmailDomain(u.email) == name.substr(2);
+  return u.email == name || u.name + "@" == name || (!u.email.empty() && u.name == name);
+}
+
+std::vector<IpRange> PrefixRanges(const IpSet& s) {
+  std::vector<IpRange> out;
+  for (const auto& p : s.PrefixStrings()) out.push_back(*ParseIpRange(p));
+  return out;
+}
+
+std::string RangeText(const IpRange& r) {
+  IpSet s;
+  s.Add(r);
+  return s.Strings().front();
+}
+
+}  // namespace
+
+size_t CompiledPolicy::NodeCount() const { return nodes_.size(); }
+
+std::optional<size_t> CompiledPolicy::IndexOf(uint64_t node_id) const {
+  auto it = by_id_.find(node_id);
+  if (it == by_id_.end()) return std::nullopt;
+  return it->second;
+}
+
+bool CompiledPolicy::NodeIn(size_t i, const Alias& a) const {
+  const Node& n = nodes_[i];
+  switch (a.kind) {
+    case Alias::Kind::kStar:
+      return true;
+    case Alias::Kind::kUser:
+      return !n.tagged() && n.in.user && UserMatches(*n.in.user, a.name);
+    case Alias::Kind::kGroup: {
+      auto it = policy_->groups.find(a.name);
+      if (it == policy_->groups.end() || n.tagged() || !n.in.user) return false;
+      return std::any_of(it->second.begin(), it->second.end(),
+                         [&](const std::string& m) { return UserMatches(*n.in.user, m); });
+    }
+    case Alias::Kind::kTag:
+      return std::find(n.in.tags.begin(), n.in.tags.end(), a.name) != n.in.tags.end();
+    case Alias::Kind::kHost:
+    case Alias::Kind::kPrefix:
+      return std::any_of(n.ips.begin(), n.ips.end(), [&](const IpAddr& ip) {
+        return !(ip < a.range.first) && !(a.range.last < ip);
+      });
+    case Alias::Kind::kAutogroup:
+      if (a.name == "autogroup:member") return !n.tagged();
+      if (a.name == "autogroup:tagged") return n.tagged();
+      if (a.name == "autogroup:danger-all") return true;
+      return false;
+  }
+  return false;
+}
+
+IpSet CompiledPolicy::Resolve(const Alias& a) const {
+  IpSet out;
+  switch (a.kind) {
+    case Alias::Kind::kStar:
+      return TailnetAddressSpace();
+    case Alias::Kind::kHost:
+    case Alias::Kind::kPrefix:
+      out.Add(a.range);
+      return out;
+    case Alias::Kind::kAutogroup:
+      if (a.name == "autogroup:internet") return InternetSet();
+      if (a.name == "autogroup:danger-all") return IpSet::All();
+      if (a.name != "autogroup:member" && a.name != "autogroup:tagged") return out;
+      [[fallthrough]];
+    default: {
+      std::vector<IpRange> ranges;
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        if (!NodeIn(i, a)) continue;
+        for (const auto& ip : nodes_[i].ips) ranges.push_back({ip, ip});
+      }
+      return IpSet::FromRanges(std::move(ranges));
+    }
+  }
+}
+
+std::vector<size_t> CompiledPolicy::NodesIn(const Alias& a) const {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (NodeIn(i, a)) out.push_back(i);
+  }
+  return out;
+}
+
+Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(std::shared_ptr<const Policy> policy,
+                                                                      std::vector<PolicyUser> users,
+                                                                      std::vector<PolicyNode> nodes,
+                                                                      const CompileOptions& options) {
+  auto cp = std::make_shared<CompiledPolicy>();
+  cp->policy_ = std::move(policy);
+  cp->users_ = std::move(users);
+  for (auto& n : nodes) {
+    Node node;
+    node.in = std::move(n);
+    cp->by_id_[node.in.id] = cp->nodes_.size();
+    cp->nodes_.push_back(std::move(node));
+  }
+  KEEL_TRY(cp->CheckDomains(options));
+  KEEL_TRY(cp->Build());
+  KEEL_TRY(cp->RunTests());
+  KEEL_TRY(cp->RunSshTests());
+  return std::shared_ptr<const CompiledPolicy>(cp);
+}
+
+Result<void> CompiledPolicy::CheckDomains(const CompileOptions& options) const {
+  std::vector<std::string> domains = options.associated_domains;
+  if (domains.empty() && !users_.empty()) {
+    auto owner = std::min_element(users_.begin(), users_.end(),
+                                  [](const PolicyUser& a, const PolicyUser& b) { return a.id < b.id; });
+    domains.push_back(EmailDomain(owner->email));
+  }
+  auto check = [&](std::string_view name) -> Result<void> {
+    if (name.starts_with("user:")) name.remove_prefix(5);
+    if (!name.starts_with("*@")) return {};
+    std::string domain(name.substr(2));
+    if (std::find(domains.begin(), domains.end(), domain) != domains.end()) return {};
+    return MakeError(Errc::kInvalidArgument, "policy: " + domain +
+                                                 " is not associated with this Tailnet and cannot be used in "
+                                                 "user:*@<domain> expressions");
+  };
+  auto check_all = [&](const std::vector<Alias>& aliases) -> Result<void> {
+    for (const auto& a : aliases) {
+      if (a.kind == Alias::Kind::kUser) KEEL_TRY(check(a.name));
+    }
+    return {};
+  };
+  for (const Rule& r : policy_->rules) {
+    KEEL_TRY(check_all(r.srcs));
+    for (const auto& d : r.dsts) KEEL_TRY(check_all({d.alias}));
+  }
+  for (const SshRule& r : policy_->ssh) {
+    KEEL_TRY(check_all(r.srcs));
+    KEEL_TRY(check_all(r.dsts));
+    for (const auto& u : r.users) {
+      if (auto d = LocalpartDomain(u)) KEEL_TRY(check("*@" + *d));
+    }
+  }
+  for (const NodeAttr& na : policy_->node_attrs) KEEL_TRY(check_all(na.targets));
+  return {};
+}
+
+Result<void> CompiledPolicy::Build() {
+  for (auto& n : nodes_) {
+    for (const auto* text : {&n.in.ipv4, &n.in.ipv6}) {
+      if (text->empty()) continue;
+      auto ip = ParseIpAddr(*text);
+      if (!ip) return MakeError(Errc::kInvalidArgument, "node " + n.in.hostname + ": bad address " + *text);
+      n.ips.push_back(*ip);
+      n.ip_set.Add(*ip);
+    }
+  }
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    Node& n = nodes_[i];
+    for (const auto& text : n.in.routable_ips) {
+      auto r = ParseIpRange(text);
+      if (!r) continue;
+      bool ok = std::find(n.in.approved_routes.begin(), n.in.approved_routes.end(), text) !=
+                n.in.approved_routes.end();
+      if (!ok && IsExitRoute(*r)) {
+        ok = std::any_of(policy_->exit_approvers.begin(), policy_->exit_approvers.end(),
+                         [&](const Alias& a) { return NodeIn(i, a); });
+      }
+      // Exit routes are approved only by autoApprovers.exitNode, never by a routes entry
+      // (not even 0.0.0.0/0).
+      for (const auto& [prefix, who] : policy_->route_approvers) {
+        if (ok || IsExitRoute(*r)) break;
+        IpSet s;
+        s.Add(prefix);
+        if (!s.ContainsRange(*r)) continue;
+        ok = std::any_of(who.begin(), who.end(), [&](const Alias& a) { return NodeIn(i, a); });
+      }
+      if (!ok) continue;
+      n.approved.push_back(text);
+      if (IsExitRoute(*r)) {
+        n.is_exit = true;
+      } else {
+        n.subnet_routes.Add(*r);
+        if (!subnet_routes_all_.ContainsRange(*r) ||
+            std::find(subnet_route_strings_.begin(), subnet_route_strings_.end(), RangeText(*r)) ==
+                subnet_route_strings_.end()) {
+          subnet_routes_all_.Add(*r);
+          subnet_route_strings_.push_back(RangeText(*r));
+        }
+      }
+    }
+  }
+  const size_t words = (nodes_.size() + 63) / 64;
+  for (const Rule& rule : policy_->rules) {
+    CRule cr;
+    cr.rule = &rule;
+    bool star = false, danger = false;
+    for (const auto& a : rule.srcs) {
+      cr.src.AddSet(Resolve(a));
+      star |= a.kind == Alias::Kind::kStar;
+      danger |= a.Is("autogroup:danger-all");
+    }
+    cr.src_nodes_only = cr.src;
+    if (star) cr.src.AddSet(subnet_routes_all_);
+    cr.src_strings = danger ? std::vector<std::string>{"*"} : cr.src.Strings();
+    cr.src_nodes.assign(words, 0);
+    cr.dst_nodes.assign(words, 0);
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      if (nodes_[i].ip_set.Overlaps(cr.src) || nodes_[i].subnet_routes.Overlaps(cr.src)) SetBit(cr.src_nodes, i);
+    }
+    IpSet dst_all;
+    for (const auto& d : rule.dsts) {
+      if (d.alias.Is("autogroup:self")) {
+        cr.has_self = true;
+        cr.self_ports.insert(cr.self_ports.end(), d.ports.begin(), d.ports.end());
+        continue;
+      }
+      if (!rule.via.empty()) {
+        if (d.alias.Is("autogroup:internet")) cr.via_internet = true;
+        else for (const auto& r : PrefixRanges(Resolve(d.alias))) cr.via_dsts.push_back(r);
+        continue;
+      }
+      IpSet resolved = Resolve(d.alias);
+      if (d.alias.kind == Alias::Kind::kStar) {
+        resolved = IpSet::All();
+        for (const auto& p : d.ports) cr.entries.push_back({"*", {}, true, p});
+      } else {
+        for (const auto& r : PrefixRanges(resolved)) {
+          for (const auto& p : d.ports) cr.entries.push_back({RangeText(r), r, false, p});
+        }
+      }
+      if (!rule.app.is_null()) {
+        cr.app_dsts.push_back(d.alias.kind == Alias::Kind::kStar ? PrefixRanges(TailnetAddressSpace())
+                                                                 : PrefixRanges(resolved));
+      }
+      dst_all.AddSet(resolved);
+    }
+    for (size_t i = 0; i < nodes_.size(); ++i) {
+      const Node& n = nodes_[i];
+      bool hit = n.ip_set.Overlaps(dst_all) || n.subnet_routes.Overlaps(dst_all) ||
+                 (n.is_exit && dst_all.Overlaps(InternetSet()));
+      if (!rule.via.empty()) {
+        bool has_via = std::any_of(rule.via.begin(), rule.via.end(), [&](const std::string& t) {
+          return std::find(n.in.tags.begin(), n.in.tags.end(), t) != n.in.tags.end();
+        });
+        IpSet via_set;
+        for (const auto& r : cr.via_dsts) via_set.Add(r);
+        hit = has_via && (n.subnet_routes.Overlaps(via_set) || (cr.via_internet && n.is_exit));
+      }
+      if (hit) SetBit(cr.dst_nodes, i);
+    }
+    size_t ri = rules_.size();
+    for (size_t e = 0; e < cr.entries.size(); ++e) {
+      const Entry& en = cr.entries[e];
+      if (!en.star && en.range.first == en.range.last && TailnetAddressSpace().Contains(en.range.first)) {
+        by_addr_[en.ip].push_back({ri, e});
+      } else {
+        wide_entries_.push_back({ri, e});
+      }
+    }
+    rules_.push_back(std::move(cr));
+  }
+  return {};
+}
+
+std::vector<std::string> CompiledPolicy::ApprovedRoutes(size_t node) const { return nodes_[node].approved; }
+
+std::vector<uint64_t> CompiledPolicy::Peers(size_t node) const {
+  std::vector<uint64_t> seen((nodes_.size() + 63) / 64, 0);
+  const Node& me = nodes_[node];
+  for (const CRule& r : rules_) {
+    bool in_src = TestBit(r.src_nodes, node);
+    if (in_src) {
+      for (size_t w = 0; w < seen.size(); ++w) seen[w] |= r.dst_nodes[w];
+    }
+    if (TestBit(r.dst_nodes, node)) {
+      for (size_t w = 0; w < seen.size(); ++w) seen[w] |= r.src_nodes[w];
+    }
+    if (r.has_self && !me.tagged() && me.in.user) {
+      // autogroup:self links a user's own devices when either one is a source.
+      for (size_t i = 0; i < nodes_.size(); ++i) {
+        const Node& o = nodes_[i];
+        if (!o.tagged() && o.in.user && o.in.user->id == me.in.user->id &&
+            (in_src || TestBit(r.src_nodes, i))) {
+          SetBit(seen, i);
+        }
+      }
+    }
+  }
+  std::vector<uint64_t> out;
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (i != node && TestBit(seen, i)) out.push_back(nodes_[i].in.id);
+  }
+  return out;
+}
+
+}  // namespace keel::policy

@@ -1,0 +1,104 @@
+#pragma once
+// Compiles a parsed Policy against a tailnet into what each node receives: PacketFilter
+// rules, SSHPolicy, CapMap, visible peers and effective route approvals.
+//
+// Cost model: Compile resolves every alias once (O(rules x nodes) membership tests) and builds
+// an index from node address to the filter entries that name it, so NodeFilter is
+// proportional to the rules that concern the node, not to the tailnet. Outputs are immutable
+// and may be read from many threads; a policy or tailnet change makes a new CompiledPolicy.
+
+#include <cstdint>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/result.h"
+#include "policy/ip_set.h"
+#include "policy/policy.h"
+
+namespace keel::policy {
+
+struct PolicyUser {
+  uint64_t id = 0;
+  std::string name;
+  std::string email;
+};
+
+struct PolicyNode {
+  uint64_t id = 0;
+  std::string hostname;
+  std::optional<PolicyUser> user;  // owner of an untagged node
+  std::vector<std::string> tags;
+  std::string ipv4;
+  std::string ipv6;
+  std::vector<std::string> routable_ips;     // advertised routes
+  std::vector<std::string> approved_routes;  // approved by an admin
+};
+
+struct CompileOptions {
+  // Email domains that `user:*@<domain>` and `localpart:*@<domain>` may name (exact match).
+  // Empty: the email domain of the tailnet owner (the user with the lowest id), which is what
+  // a hosted tailnet is associated with.
+  std::vector<std::string> associated_domains;
+};
+
+class CompiledPolicy {
+ public:
+  // Refuses the policy when it names a domain the tailnet is not associated with, or when a
+  // `tests` or `sshTests` assertion fails.
+  static Result<std::shared_ptr<const CompiledPolicy>> Compile(std::shared_ptr<const Policy> policy,
+                                                               std::vector<PolicyUser> users,
+                                                               std::vector<PolicyNode> nodes,
+                                                               const CompileOptions& options = {});
+
+  size_t NodeCount() const;
+  std::optional<size_t> IndexOf(uint64_t node_id) const;
+
+  // tailcfg.FilterRule[] for the node (only rules where it is a destination).
+  nlohmann::json PacketFilter(size_t node) const;
+  // tailcfg.SSHPolicy {"rules": [...]}.
+  nlohmann::json SshPolicy(size_t node) const;
+  // NodeCapMap entries the policy grants (nodeAttrs, randomizeClientPort).
+  nlohmann::json CapMap(size_t node) const;
+  // Node ids the node may see (either side can reach the other).
+  std::vector<uint64_t> Peers(size_t node) const;
+  // Advertised routes that are approved (by an admin or by autoApprovers).
+  std::vector<std::string> ApprovedRoutes(size_t node) const;
+
+  struct Node;
+  struct Entry;
+  struct CRule;
+
+  CompiledPolicy();
+  ~CompiledPolicy();
+
+ private:
+  Result<void> CheckDomains(const CompileOptions& options) const;
+  Result<void> Build();
+  Result<void> RunTests() const;
+  Result<void> RunSshTests() const;
+  IpSet Resolve(const Alias& a) const;
+  std::vector<size_t> NodesIn(const Alias& a) const;
+  std::vector<size_t> SelfTargets(const Alias& src) const;
+  bool NodeIn(size_t node, const Alias& a) const;
+  nlohmann::json SshRules(size_t node) const;
+  void AppendSpecial(size_t node, size_t rule, nlohmann::json& out) const;
+  void AppendCompanions(const Node& n, const nlohmann::json& app, const std::vector<std::string>& srcs,
+                        const IpSet& dsts, nlohmann::json& out) const;
+
+  std::shared_ptr<const Policy> policy_;
+  std::vector<PolicyUser> users_;
+  std::vector<Node> nodes_;
+  std::unordered_map<uint64_t, size_t> by_id_;
+  std::vector<CRule> rules_;
+  IpSet subnet_routes_all_;
+  std::vector<std::string> subnet_route_strings_;
+  // Single-address filter entries by address; wider entries are scanned (they are few).
+  std::unordered_map<std::string, std::vector<std::pair<size_t, size_t>>> by_addr_;
+  std::vector<std::pair<size_t, size_t>> wide_entries_;
+};
+
+}  // namespace keel::policy

@@ -1,0 +1,58 @@
+#pragma once
+// Internal structures of CompiledPolicy shared by compiler.cc, ssh.cc and policy_tests.cc.
+// Immutable after CompiledPolicy::Build.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "policy/compiler.h"
+
+namespace keel::policy {
+
+struct CompiledPolicy::Node {
+  PolicyNode in;
+  std::vector<IpAddr> ips;
+  IpSet ip_set;
+  IpSet subnet_routes;  // approved non-exit routes
+  bool is_exit = false;
+  std::vector<std::string> approved;  // effective approved routes, as text
+  bool tagged() const { return !in.tags.empty(); }
+};
+
+// One filter entry of a rule: a prefix (or "*") and a port range.
+struct CompiledPolicy::Entry {
+  std::string ip;  // as sent ("*", "1.2.3.4", "10.0.0.0/8")
+  IpRange range;
+  bool star = false;
+  PortRange ports;
+};
+
+struct CompiledPolicy::CRule {
+  const Rule* rule = nullptr;
+  IpSet src;
+  IpSet src_nodes_only;  // src without the subnet routes a `*` source adds
+  std::vector<std::string> src_strings;
+  std::vector<Entry> entries;           // regular destinations
+  std::vector<PortRange> self_ports;    // autogroup:self destination ports (empty: none)
+  bool has_self = false;
+  std::vector<IpRange> via_dsts;        // via: resolved destination prefixes
+  bool via_internet = false;
+  std::vector<std::vector<IpRange>> app_dsts;  // per destination alias, for CapGrant
+  std::vector<uint64_t> src_nodes, dst_nodes;  // bitsets over node index
+};
+
+// The domain of a canonical `localpart:*@<domain>` SSH user; nullopt for anything else
+// (malformed localpart strings are ordinary login names).
+std::optional<std::string> LocalpartDomain(const std::string& user);
+
+inline std::string RangeTextOf(const IpRange& r) {
+  IpSet s;
+  s.Add(r);
+  return s.Strings().front();
+}
+
+inline bool TestBit(const std::vector<uint64_t>& b, size_t i) { return (b[i / 64] >> (i % 64)) & 1; }
+inline void SetBit(std::vector<uint64_t>& b, size_t i) { b[i / 64] |= uint64_t{1} << (i % 64); }
+
+}  // namespace keel::policy

@@ -1,0 +1,183 @@
+// Per-node PacketFilter: the compiled rules reduced to the entries that name this node.
+#include <algorithm>
+#include <map>
+
+#include "policy/compiler_internal.h"
+
+namespace keel::policy {
+
+using nlohmann::json;
+
+namespace {
+
+json PortsJson(const PortRange& p) { return {{"First", p.first}, {"Last", p.last}}; }
+
+json RuleJson(const std::vector<std::string>& srcs, json dsts, const std::vector<int>& protos) {
+  json r = {{"SrcIPs", srcs}, {"DstPorts", std::move(dsts)}};
+  if (!protos.empty()) r["IPProto"] = protos;
+  return r;
+}
+
+std::string HostPrefix(const IpAddr& ip) { return ip.ToString() + "/" + std::to_string(ip.Bits()); }
+
+const std::map<std::string, std::string>& Companions() {
+  static const std::map<std::string, std::string> kMap = {
+      {"tailscale.com/cap/drive", "tailscale.com/cap/drive-sharer"},
+      {"tailscale.com/cap/relay", "tailscale.com/cap/relay-target"}};
+  return kMap;
+}
+
+}  // namespace
+
+nlohmann::json CompiledPolicy::PacketFilter(size_t node) const {
+  const Node& n = nodes_[node];
+  json out = json::array();
+  if (!policy_->has_rules) {
+    out.push_back(RuleJson({"*"}, json::array({{{"IP", "*"}, {"Ports", PortsJson({})}}}), {}));
+    return out;
+  }
+  std::map<size_t, std::vector<size_t>> kept;  // rule -> entries, in rule order
+  for (const auto& ip : n.ips) {
+    auto it = by_addr_.find(ip.ToString());
+    if (it == by_addr_.end()) continue;
+    for (auto [r, e] : it->second) kept[r].push_back(e);
+  }
+  for (auto [r, e] : wide_entries_) {
+    const Entry& en = rules_[r].entries[e];
+    IpSet s;
+    if (!en.star) s.Add(en.range);
+    bool keep = en.star || s.Overlaps(n.ip_set) || n.subnet_routes.Overlaps(en.range) ||
+                (n.is_exit && s.SubsetOf(InternetSet()));
+    if (keep) kept[r].push_back(e);
+  }
+  for (size_t r = 0; r < rules_.size(); ++r) {
+    const CRule& cr = rules_[r];
+    const Rule& rule = *cr.rule;
+    if (cr.src_strings.empty() && rule.app.is_null()) continue;
+    if (rule.app.is_null() && rule.via.empty()) {
+      if (auto it = kept.find(r); it != kept.end()) {
+        std::sort(it->second.begin(), it->second.end());
+        json dsts = json::array();
+        for (size_t e : it->second) {
+          dsts.push_back({{"IP", cr.entries[e].ip}, {"Ports", PortsJson(cr.entries[e].ports)}});
+        }
+        out.push_back(RuleJson(cr.src_strings, std::move(dsts), rule.protos));
+      }
+    }
+    AppendSpecial(node, r, out);
+  }
+  return out;
+}
+
+// autogroup:self, via and app (CapGrant) parts of rule r for the node.
+void CompiledPolicy::AppendSpecial(size_t node, size_t r, json& out) const {
+  const Node& n = nodes_[node];
+  const CRule& cr = rules_[r];
+  const Rule& rule = *cr.rule;
+  if (cr.has_self && !n.tagged() && n.in.user) {
+    IpSet srcs;
+    for (const auto& o : nodes_) {
+      if (!o.tagged() && o.in.user && o.in.user->id == n.in.user->id && o.ip_set.Overlaps(cr.src)) {
+        srcs.AddSet(o.ip_set);
+      }
+    }
+    if (!srcs.Empty()) {
+      if (rule.app.is_null()) {
+        json dsts = json::array();
+        for (const auto& p : cr.self_ports) {
+          for (const auto& ip : n.ips) dsts.push_back({{"IP", ip.ToString()}, {"Ports", PortsJson(p)}});
+        }
+        out.push_back(RuleJson(srcs.Strings(), std::move(dsts), rule.protos));
+      } else {
+        json d = json::array();
+        for (const auto& ip : n.ips) d.push_back(HostPrefix(ip));
+        out.push_back({{"SrcIPs", srcs.Strings()}, {"CapGrant", json::array({{{"Dsts", d}, {"CapMap", rule.app}}})}});
+      }
+    }
+    if (!rule.app.is_null() && srcs.Overlaps(n.ip_set)) {
+      // Companions of a self grant flow from all of the user's devices back to this one.
+      IpSet mine;
+      for (const auto& o : nodes_) {
+        if (!o.tagged() && o.in.user && o.in.user->id == n.in.user->id) mine.AddSet(o.ip_set);
+      }
+      AppendCompanions(n, rule.app, mine.Strings(), srcs, out);
+    }
+  }
+  if (!rule.via.empty()) {
+    bool has_via = std::any_of(rule.via.begin(), rule.via.end(), [&](const std::string& t) {
+      return std::find(n.in.tags.begin(), n.in.tags.end(), t) != n.in.tags.end();
+    });
+    if (!has_via || rule.dsts.empty()) return;
+    std::vector<std::string> prefixes;
+    for (const auto& d : cr.via_dsts) {
+      if (n.subnet_routes.Overlaps(d)) {
+        IpSet s;
+        s.Add(d);
+        prefixes.push_back(s.PrefixStrings().front());
+      }
+    }
+    if (cr.via_internet && n.is_exit) {
+      for (const auto& p : InternetSet().PrefixStrings()) prefixes.push_back(p);
+    }
+    if (prefixes.empty() || rule.app.is_object()) return;
+    json dsts = json::array();
+    for (const auto& p : prefixes) {
+      for (const auto& port : rule.dsts.front().ports) dsts.push_back({{"IP", p}, {"Ports", PortsJson(port)}});
+    }
+    out.push_back(RuleJson(cr.src_strings, std::move(dsts), rule.protos));
+    return;
+  }
+  if (rule.app.is_null()) return;
+  json grants = json::array();
+  for (const auto& ranges : cr.app_dsts) {
+    std::vector<std::string> dsts;
+    for (const auto& rg : ranges) {
+      if (rg.first == rg.last) {
+        if (n.ip_set.Contains(rg.first)) dsts.push_back(HostPrefix(rg.first));
+      } else {
+        for (const auto& ip : n.ips) {
+          if (!(ip < rg.first) && !(rg.last < ip)) dsts.push_back(HostPrefix(ip));
+        }
+      }
+      if (n.subnet_routes.Overlaps(rg)) {
+        IpSet s;
+        s.Add(rg);
+        dsts.push_back(s.PrefixStrings().front());
+      }
+    }
+    std::sort(dsts.begin(), dsts.end());
+    dsts.erase(std::unique(dsts.begin(), dsts.end()), dsts.end());
+    if (!dsts.empty()) grants.push_back({{"Dsts", dsts}, {"CapMap", rule.app}});
+  }
+  if (!grants.empty()) out.push_back({{"SrcIPs", cr.src_strings}, {"CapGrant", grants}});
+  // Companion capabilities flow back from destination to source (e.g. drive-sharer).
+  std::vector<std::string> back_srcs;
+  for (const auto& ranges : cr.app_dsts) {
+    for (const auto& rg : ranges) back_srcs.push_back(RangeTextOf(rg));
+  }
+  if (back_srcs.empty()) return;
+  bool star_dst = std::any_of(rule.dsts.begin(), rule.dsts.end(),
+                              [](const DstSpec& d) { return d.alias.kind == Alias::Kind::kStar; });
+  if (star_dst) back_srcs.insert(back_srcs.end(), subnet_route_strings_.begin(), subnet_route_strings_.end());
+  AppendCompanions(n, rule.app, back_srcs, cr.src_nodes_only, out);
+}
+
+// One reversed rule per companion capability the grant carries, reduced to the node: its
+// addresses within `dsts`, and `dsts` ranges its subnet routes overlap.
+void CompiledPolicy::AppendCompanions(const Node& n, const json& app, const std::vector<std::string>& srcs,
+                                      const IpSet& dsts, json& out) const {
+  std::vector<std::string> d;
+  for (const auto& ip : n.ips) {
+    if (dsts.Contains(ip)) d.push_back(HostPrefix(ip));
+  }
+  for (const auto& rg : dsts.Ranges()) {
+    if (n.subnet_routes.Overlaps(rg)) d.push_back(RangeTextOf(rg));
+  }
+  if (d.empty()) return;
+  for (const auto& [cap, companion] : Companions()) {
+    if (!app.contains(cap)) continue;
+    out.push_back({{"SrcIPs", srcs}, {"CapGrant", json::array({{{"Dsts", d}, {"CapMap", {{companion, nullptr}}}}})}});
+  }
+}
+
+}  // namespace keel::policy

@@ -1,0 +1,61 @@
+#include "policy/policy.h"
+
+#include <gtest/gtest.h>
+
+#include "policy/compiler.h"
+#include "policy/hujson.h"
+
+namespace keel::policy {
+namespace {
+
+TEST(HuJson, CommentsAndTrailingCommas) {
+  auto doc = ParseHuJson("{\n // c\n \"a\": [1, 2,], /* x */\n \"b\": \"//not\",\n}");
+  ASSERT_TRUE(doc) << doc.error().message;
+  EXPECT_EQ((*doc)["a"].size(), 2u);
+  EXPECT_EQ((*doc)["b"], "//not");
+}
+
+TEST(HuJson, ErrorNamesLine) {
+  auto doc = ParseHuJson("{\n\"a\": [1,\n\"b\" 2]\n}");
+  ASSERT_FALSE(doc);
+  EXPECT_NE(doc.error().message.find("line 3"), std::string::npos) << doc.error().message;
+}
+
+void ExpectRefused(const char* text, const char* needle) {
+  auto p = ParsePolicy(text);
+  ASSERT_FALSE(p) << text;
+  EXPECT_NE(p.error().message.find(needle), std::string::npos) << p.error().message;
+}
+
+TEST(Policy, RefusesBadInput) {
+  ExpectRefused("{\"acls\": [], \"bogus\": 1}", "bogus");
+  ExpectRefused("{\n\"acls\": [{\"action\": \"accept\", \"src\": [\"group:nope\"], \"dst\": [\"*:*\"]}]}",
+                "line 2");
+  ExpectRefused("{\"acls\": [{\"action\": \"accept\", \"src\": [\"tag:x\"], \"dst\": [\"*:*\"]}]}", "tag:x");
+  ExpectRefused("{\"acls\": [{\"action\": \"accept\", \"src\": [\"h\"], \"dst\": [\"*:*\"]}]}", "h");
+  ExpectRefused("{\"hosts\": {\"h\": \"10.0.0.0/33\"}}", "h");
+  ExpectRefused("{\"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"*:99999\"]}]}", "port");
+  ExpectRefused("{\"groups\": {\"group:a\": [\"group:b\"], \"group:b\": [\"group:a\"]}}", "group");
+}
+
+TEST(Compiler, UserToTagFilter) {
+  auto p = ParsePolicy(R"({
+    "tagOwners": {"tag:server": []},
+    "acls": [{"action": "accept", "src": ["a@x.com"], "dst": ["tag:server:22"]}],
+  })");
+  ASSERT_TRUE(p) << p.error().message;
+  PolicyUser a{1, "a", "a@x.com"};
+  std::vector<PolicyNode> nodes = {{1, "laptop", a, {}, "100.64.0.1", "fd7a:115c:a1e0::1", {}, {}},
+                                   {2, "server", std::nullopt, {"tag:server"}, "100.64.0.2", "", {}, {}}};
+  auto cp = CompiledPolicy::Compile(std::make_shared<const Policy>(std::move(*p)), {a}, nodes);
+  ASSERT_TRUE(cp) << cp.error().message;
+  auto f = (*cp)->PacketFilter(1);
+  ASSERT_EQ(f.size(), 1u) << f.dump();
+  EXPECT_EQ(f[0]["DstPorts"][0]["IP"], "100.64.0.2");
+  EXPECT_EQ(f[0]["DstPorts"][0]["Ports"]["First"], 22);
+  EXPECT_TRUE((*cp)->PacketFilter(0).empty());
+  EXPECT_EQ((*cp)->Peers(0), std::vector<uint64_t>{2});
+}
+
+}  // namespace
+}  // namespace keel::policy

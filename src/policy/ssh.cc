@@ -1,0 +1,177 @@
+// Per-node SSHPolicy and the sshTests assertions.
+#include <algorithm>
+#include <map>
+
+#include "policy/compiler_internal.h"
+
+namespace keel::policy {
+
+using nlohmann::json;
+
+namespace {
+
+json ActionJson(const SshRule& r) {
+  if (!r.check) {
+    return {{"accept", true}, {"allowAgentForwarding", true}, {"allowLocalPortForwarding", true},
+            {"allowRemotePortForwarding", true}};
+  }
+  // The check period is enforced by the control plane when it answers holdAndDelegate; the
+  // captured control plane never sends a sessionDuration for check rules.
+  return {{"holdAndDelegate", "/machine/ssh/action/$SRC_NODE_ID/to/$DST_NODE_ID?local_user=$LOCAL_USER"}};
+}
+
+json Principals(const std::vector<IpAddr>& ips) {
+  json p = json::array();
+  for (const auto& ip : ips) p.push_back({{"nodeIP", ip.ToString()}});
+  return p;
+}
+
+// The user map every rule of an SSH entry carries: root (mapped or refused), `*` for
+// autogroup:nonroot, and each named login. localpart entries become rules of their own.
+json BaseUserMap(const SshRule& r) {
+  json users = json::object();
+  bool root = false;
+  for (const auto& u : r.users) {
+    if (u == "autogroup:nonroot") users["*"] = "=";
+    else if (u == "root") root = true;
+    else if (!LocalpartDomain(u)) users[u] = u;
+  }
+  users["root"] = root ? "root" : "";
+  return users;
+}
+
+}  // namespace
+
+std::optional<std::string> LocalpartDomain(const std::string& user) {
+  if (!user.starts_with("localpart:")) return std::nullopt;
+  std::string pattern = user.substr(10);
+  size_t at = pattern.rfind('@');
+  if (at == std::string::npos || pattern.substr(0, at) != "*" || at + 1 == pattern.size()) return std::nullopt;
+  return pattern.substr(at + 1);
+}
+
+// Mirrors the hosted control plane: sources are grouped per owning user (by user id), tagged
+// sources last; with localpart logins each user's rule is followed by one mapping the user to
+// their own login. Check rules precede accept rules.
+nlohmann::json CompiledPolicy::SshRules(size_t node) const {
+  const Node& n = nodes_[node];
+  json checks = json::array(), accepts = json::array();
+  for (const SshRule& r : policy_->ssh) {
+    IpSet src;
+    for (const auto& a : r.srcs) src.AddSet(Resolve(a));
+    if (src.Empty()) continue;
+    const json users = BaseUserMap(r);
+    std::map<uint64_t, std::string> localparts;  // user id -> login
+    bool has_localpart = false;
+    for (const auto& u : r.users) {
+      auto domain = LocalpartDomain(u);
+      if (!domain) continue;
+      has_localpart = true;
+      for (const auto& pu : users_) {
+        size_t at = pu.email.rfind('@');
+        if (at != std::string::npos && pu.email.substr(at + 1) == *domain) localparts[pu.id] = pu.email.substr(0, at);
+      }
+    }
+    std::map<uint64_t, std::vector<IpAddr>> by_user;
+    std::vector<IpAddr> tagged;
+    for (const auto& o : nodes_) {
+      if (!o.ip_set.Overlaps(src)) continue;
+      if (o.tagged()) tagged.insert(tagged.end(), o.ips.begin(), o.ips.end());
+      else if (o.in.user) by_user[o.in.user->id].insert(by_user[o.in.user->id].end(), o.ips.begin(), o.ips.end());
+    }
+    json& bucket = r.check ? checks : accepts;
+    auto emit = [&](const std::vector<IpAddr>& ips, std::optional<uint64_t> uid) {
+      if (ips.empty()) return;
+      json rule = {{"principals", Principals(ips)}, {"sshUsers", users}, {"action", ActionJson(r)}};
+      if (r.has_accept_env) rule["acceptEnv"] = r.accept_env;
+      bucket.push_back(rule);
+      if (!uid) return;
+      if (auto it = localparts.find(*uid); it != localparts.end()) {
+        rule["sshUsers"] = {{it->second, it->second}};
+        bucket.push_back(std::move(rule));
+      }
+    };
+    bool self = false, others = false, in_dst = false;
+    for (const auto& d : r.dsts) {
+      if (d.Is("autogroup:self")) {
+        self = true;
+      } else {
+        others = true;
+        in_dst = in_dst || NodeIn(node, d);
+      }
+    }
+    const bool owned = !n.tagged() && n.in.user;
+    if (self && owned) emit(by_user[n.in.user->id], n.in.user->id);
+    if (!others) continue;
+    if (in_dst && has_localpart) {
+      for (const auto& [uid, ips] : by_user) emit(ips, uid);
+      emit(tagged, std::nullopt);
+    } else if (in_dst) {
+      std::vector<IpAddr> all;
+      for (const auto& [uid, ips] : by_user) all.insert(all.end(), ips.begin(), ips.end());
+      all.insert(all.end(), tagged.begin(), tagged.end());
+      emit(all, std::nullopt);
+    } else if (has_localpart && n.ip_set.Overlaps(src)) {
+      // A source outside the destinations still gets its own user's localpart mapping.
+      if (n.tagged()) emit(n.ips, std::nullopt);
+      else if (owned) emit(by_user[n.in.user->id], n.in.user->id);
+    }
+  }
+  for (auto& a : accepts) checks.push_back(std::move(a));
+  return checks;
+}
+
+nlohmann::json CompiledPolicy::SshPolicy(size_t node) const {
+  return {{"rules", SshRules(node)}};
+}
+
+namespace {
+
+// The verdict of the node's SSH rules for a connection from `src` as `login`: "accept",
+// "check" or "" (denied). First matching rule wins, like the client.
+std::string SshVerdict(const json& rules, const std::vector<IpAddr>& src, const std::string& login) {
+  for (const auto& r : rules) {
+    bool principal = false;
+    for (const auto& p : r["principals"]) {
+      for (const auto& ip : src) principal |= p.value("nodeIP", "") == ip.ToString();
+    }
+    if (!principal) continue;
+    const json& users = r["sshUsers"];
+    std::string mapped;
+    if (users.contains(login)) mapped = users[login].get<std::string>();
+    else if (users.contains("*") && login != "root") mapped = users["*"].get<std::string>();
+    if (mapped.empty()) continue;
+    return r["action"].contains("holdAndDelegate") ? "check" : "accept";
+  }
+  return "";
+}
+
+}  // namespace
+
+Result<void> CompiledPolicy::RunSshTests() const {
+  for (const SshTest& t : policy_->ssh_tests) {
+    std::vector<IpAddr> src;
+    for (size_t i : NodesIn(t.src)) src.insert(src.end(), nodes_[i].ips.begin(), nodes_[i].ips.end());
+    for (const auto& d : t.dsts) {
+      for (size_t dn : NodesIn(d)) {
+        json rules = SshRules(dn);
+        auto fail = [&](const std::string& want, const std::string& user) {
+          return MakeError(Errc::kInvalidArgument, "policy: sshTests: " + t.src.name + " -> " + d.name +
+                                                       " as " + user + ": expected " + want);
+        };
+        for (const auto& u : t.accept) {
+          if (SshVerdict(rules, src, u).empty()) return fail("accept", u);
+        }
+        for (const auto& u : t.check) {
+          if (SshVerdict(rules, src, u) != "check") return fail("check", u);
+        }
+        for (const auto& u : t.deny) {
+          if (!SshVerdict(rules, src, u).empty()) return fail("deny", u);
+        }
+      }
+    }
+  }
+  return {};
+}
+
+}  // namespace keel::policy
