@@ -216,6 +216,8 @@ type result struct {
 	PktsPerSec   float64 `json:"pkts_per_sec"`
 	MBPerSec     float64 `json:"mb_per_sec"` // received payload, 10^6 bytes
 	DropPercent  float64 `json:"drop_percent"`
+	SentAll      uint64  `json:"sent_all"`     // including warm-up and drain
+	ReceivedAll  uint64  `json:"received_all"` // including warm-up and drain
 	SendErrors   int     `json:"send_errors"`
 	ConnectMilli int64   `json:"connect_ms"`
 }
@@ -299,6 +301,7 @@ func run(o options) (result, error) {
 	time.Sleep(300 * time.Millisecond)
 	sentAll, recvAll := totals(pairs)
 	res.SendErrors = len(errs)
+	res.SentAll, res.ReceivedAll = sentAll, recvAll
 
 	res.Seconds = elapsed
 	res.Sent = sent1 - sent0

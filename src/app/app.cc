@@ -6,6 +6,7 @@
 #include <csignal>
 
 #include "api/admin_api.h"
+#include "app/embedded_derp.h"
 #include "app/keys.h"
 #include "base/log.h"
 #include "control/server.h"
@@ -32,16 +33,6 @@ control::Settings ControlSettings(const config::Config& c) {
   s.nameservers = c.dns.nameservers_global;
   s.search_domains = c.dns.search_domains;
   return s;
-}
-
-Result<nlohmann::json> LoadDerpMaps(const config::Config& c) {
-  nlohmann::json merged = nlohmann::json::object();
-  for (const auto& path : c.derp.paths) {
-    auto map = control::LoadDerpMapFile(path);
-    if (!map) return MakeError(map.error().code, "derp.paths: " + map.error().message);
-    control::MergeDerpMaps(merged, *map);
-  }
-  return Result<nlohmann::json>(boost::system::in_place_value, std::move(merged));
 }
 
 }  // namespace
@@ -104,11 +95,15 @@ Result<void> App::OpenState() {
                                                 GetLogger("tailnet"));
   KEEL_TRY(tailnet_->Load());
 
-  auto derp_map = LoadDerpMaps(config_);
+  KEEL_TRY(BuildDerp(*noise, *legacy));
+  auto derp_map =
+      BuildDerpMap(config_, derp_ ? derp_->region() : nlohmann::json(), *logger_);
   if (!derp_map) return derp_map.error();
-  if (derp_map->empty()) {
-    logger_->warn("no DERP map (derp.paths is empty): clients can only connect directly");
+  if ((*derp_map)["Regions"].empty()) {
+    logger_->warn("the DERP map is empty (no derp.paths, embedded DERP off): clients can "
+                  "only connect directly");
   }
+  derp_map_ = *derp_map;
   control::Settings settings = ControlSettings(config_);
   settings.derp_map = std::move(*derp_map);
   control_ = std::make_unique<control::ControlServer>(
@@ -117,11 +112,45 @@ Result<void> App::OpenState() {
   return {};
 }
 
+// The embedded relay: its own key, TLS and STUN listeners, and admission by node key.
+Result<void> App::BuildDerp(const crypto::PrivateKey& noise, const crypto::PrivateKey& legacy) {
+  const config::DerpServerConfig& c = config_.derp.server;
+  if (!c.enabled) return {};
+  auto key = LoadOrCreateKey(c.private_key_path, *logger_);
+  if (!key) {
+    return MakeError(key.error().code, "derp.server.private_key_path: " + key.error().message);
+  }
+  if (*key == noise || *key == legacy) {
+    return MakeError(Errc::kInvalidArgument,
+                     "derp.server.private_key_path holds the same key as noise.private_key_path "
+                     "or private_key_path; they must differ (remove it to generate a new key)");
+  }
+  std::function<bool(const crypto::NodePublic&)> admit;
+  if (c.verify_clients) {
+    admit = [this](const crypto::NodePublic& node_key) {
+      auto snapshot = tailnet_->snapshot();
+      const model::Node* node = snapshot->FindByNodeKey(node_key);
+      return node != nullptr && !node->IsExpired(clock_.Now());
+    };
+  }
+  auto derp = EmbeddedDerp::Create(c, *key, io_.get_executor(), std::move(admit));
+  if (!derp) return derp.error();
+  derp_ = std::move(*derp);
+  logger_->info("embedded DERP region {} on tls://{}:{}, STUN on udp port {}", c.region_id,
+                c.AdvertisedHostname(), derp_->derp_port(),
+                c.stun_listen_addr ? std::to_string(derp_->stun_port()) : "(off)");
+  return {};
+}
+
+uint16_t App::derp_port() const { return derp_ ? derp_->derp_port() : 0; }
+uint16_t App::stun_port() const { return derp_ ? derp_->stun_port() : 0; }
+
 // Routers and listeners. TCP is bound first so a second `keel serve` on the same config fails
 // there, before it could replace the running server's unix socket.
 Result<void> App::BuildServers() {
   http_router_ = std::make_unique<http::Router>();
   control_->RegisterRoutes(*http_router_);
+  if (derp_) derp_->RegisterRoutes(*http_router_);
   http_router_->Handle("/health", [](http::Request) -> boost::asio::awaitable<http::Response> {
     co_return http::Response::Text(200, "ok");
   });
@@ -180,6 +209,7 @@ void App::ShutdownOnIoThread() {
   logger_->info("shutting down");
   if (signals_) signals_->cancel();
   http_server_->Stop();
+  if (derp_) derp_->Stop();
   control_->Shutdown();
   admin_server_->Stop();
   ::unlink(config_.unix_socket.c_str());

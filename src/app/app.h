@@ -1,12 +1,13 @@
 #pragma once
 // App: the wiring of `keel serve`. Builds every component from a Config — data directories,
-// the two server keys, the SQLite store, the tailnet, the DERP map, the control server, the
-// HTTP listener (control routes + /health) and the admin API on the unix socket — and owns
+// the server keys (Noise, legacy, DERP), the SQLite store, the tailnet, the embedded DERP
+// relay (TLS + STUN listeners), the DERP map, the control server, the HTTP listener (control
+// routes, plain-HTTP /derp, /health) and the admin API on the unix socket — and owns
 // the threads: one io_context thread for all I/O and a 2-thread pool for blocking work.
 //
 // Threading: Create, Start, Wait and the destructor from one owner thread; Stop from any
-// thread (and from the SIGINT/SIGTERM handler). Shutdown order: stop accepting, end map
-// sessions (ControlServer::Shutdown), stop both servers, drain the io_context (with a
+// thread (and from the SIGINT/SIGTERM handler). Shutdown order: stop accepting, stop the
+// DERP relay and STUN, end map sessions (ControlServer::Shutdown), stop both servers, drain the io_context (with a
 // deadline), join the pool, then destroy services in reverse order of construction.
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -17,6 +18,7 @@
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <spdlog/logger.h>
 #include <thread>
@@ -24,6 +26,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "config/config.h"
+#include "crypto/keys.h"
 
 namespace keel::store {
 class SqliteStore;
@@ -43,6 +46,8 @@ class Server;
 }  // namespace keel::http
 
 namespace keel::app {
+
+class EmbeddedDerp;
 
 struct Options {
   // Install SIGINT/SIGTERM handlers that call Stop() (off in tests).
@@ -71,11 +76,17 @@ class App {
   // The bound TCP port (useful with listen_addr port 0).
   uint16_t http_port() const { return http_port_; }
   const std::string& unix_socket() const { return config_.unix_socket; }
+  // The embedded relay's bound TLS (DERP) and UDP (STUN) ports; 0 when it is off.
+  uint16_t derp_port() const;
+  uint16_t stun_port() const;
+  // The DERP map served to clients.
+  const nlohmann::json& derp_map() const { return derp_map_; }
 
  private:
   App(const config::Config& config, Options options);
   Result<void> Init();
   Result<void> OpenState();
+  Result<void> BuildDerp(const crypto::PrivateKey& noise, const crypto::PrivateKey& legacy);
   Result<void> BuildServers();
   void ShutdownOnIoThread();
 
@@ -90,6 +101,9 @@ class App {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<tailnet::Tailnet> tailnet_;
+  // Before the HTTP server, which carries the relay's plain-HTTP routes: destroyed after it.
+  std::unique_ptr<EmbeddedDerp> derp_;
+  nlohmann::json derp_map_;
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<api::AdminApi> api_;
   std::unique_ptr<http::Router> http_router_;

@@ -12,6 +12,8 @@
 #include <fstream>
 
 #include "crypto/x25519.h"
+#include "derp/stun.h"
+#include "derp/test_client.h"
 
 namespace keel::app {
 namespace {
@@ -30,7 +32,9 @@ class AppTest : public ::testing::Test {
         "unix_socket: " + (dir_ / "run" / "keel.sock").string() + "\n"
         "private_key_path: " + (dir_ / "private.key").string() + "\n"
         "noise:\n  private_key_path: " + (dir_ / "noise.key").string() + "\n"
-        "database:\n  sqlite:\n    path: " + (dir_ / "db" / "keel.sqlite").string() + "\n");
+        "database:\n  sqlite:\n    path: " + (dir_ / "db" / "keel.sqlite").string() + "\n"
+        "derp:\n  server:\n    private_key_path: " + (dir_ / "derp" / "derp.key").string() + "\n"
+        "    listen_addr: 127.0.0.1:0\n    stun_listen_addr: 127.0.0.1:0\n");
     ASSERT_TRUE(c) << c.error().message;
     config_ = *c;
   }
@@ -123,6 +127,119 @@ TEST_F(AppTest, RefusesPortInUse) {
   auto second = App::Create(second_config, TestOptions());
   ASSERT_FALSE(second);
   EXPECT_NE(second.error().message.find("listen_addr"), std::string::npos);
+}
+
+TEST_F(AppTest, EmbeddedDerpIsOnByDefault) {
+  auto app = App::Create(config_, TestOptions());
+  ASSERT_TRUE(app) << app.error().message;
+  App& a = **app;
+  ASSERT_NE(a.derp_port(), 0);
+  ASSERT_NE(a.stun_port(), 0);
+  auto key_path = dir_ / "derp" / "derp.key";
+  ASSERT_TRUE(std::filesystem::exists(key_path));
+  EXPECT_EQ(std::filesystem::status(key_path).permissions() & std::filesystem::perms::all,
+            std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::string derp_key, noise_key;
+  std::getline(std::ifstream(key_path), derp_key);
+  std::getline(std::ifstream(dir_ / "noise.key"), noise_key);
+  EXPECT_NE(derp_key, noise_key);
+
+  const auto& region = a.derp_map()["Regions"]["999"];
+  EXPECT_EQ(region["RegionCode"], "keel");
+  const auto& node = region["Nodes"][0];
+  EXPECT_EQ(node["DERPPort"], a.derp_port());
+  EXPECT_EQ(node["STUNPort"], a.stun_port());
+  EXPECT_EQ(node["IPv4"], "127.0.0.1");
+  EXPECT_EQ(node["IPv6"], "none");
+  EXPECT_EQ(node["HostName"], "127.0.0.1");
+  EXPECT_TRUE(node["CertName"].get<std::string>().starts_with("sha256-raw:"));
+  a.Start();
+
+  // An unregistered node key is refused.
+  boost::asio::ssl::context tls(boost::asio::ssl::context::tls_client);
+  tls.set_verify_mode(boost::asio::ssl::verify_none);
+  auto server_pub = crypto::PublicFromPrivate(crypto::PrivateKey::Parse(derp_key).value());
+  derp::testing::TestClient stranger(a.derp_port(), &tls);
+  EXPECT_FALSE(stranger.Connect(server_pub));
+
+  // STUN answers on the advertised port.
+  boost::asio::io_context io;
+  boost::asio::ip::udp::socket udp(io, boost::asio::ip::udp::v4());
+  derp::StunTxId tx{};
+  tx[0] = 7;
+  auto loopback = boost::asio::ip::make_address("127.0.0.1");
+  udp.send_to(boost::asio::buffer(derp::BuildStunBindingRequest(tx)),
+              boost::asio::ip::udp::endpoint(loopback, a.stun_port()));
+  uint8_t reply[512];
+  size_t n = udp.receive(boost::asio::buffer(reply));
+  EXPECT_GT(n, 20u);
+  EXPECT_TRUE(std::equal(tx.begin(), tx.end(), reply + 8));
+  a.Stop();
+  a.Wait();
+}
+
+TEST_F(AppTest, EmbeddedDerpWithoutVerificationAdmitsAnyone) {
+  config_.derp.server.verify_clients = false;
+  auto app = App::Create(config_, TestOptions());
+  ASSERT_TRUE(app) << app.error().message;
+  (*app)->Start();
+  std::string derp_key;
+  std::getline(std::ifstream(dir_ / "derp" / "derp.key"), derp_key);
+  auto server_pub = crypto::PublicFromPrivate(crypto::PrivateKey::Parse(derp_key).value());
+  boost::asio::ssl::context tls(boost::asio::ssl::context::tls_client);
+  tls.set_verify_mode(boost::asio::ssl::verify_none);
+  derp::testing::TestClient a((*app)->derp_port(), &tls);
+  ASSERT_TRUE(a.Connect(server_pub));
+  derp::testing::TestClient b((*app)->derp_port(), &tls);
+  ASSERT_TRUE(b.Connect(server_pub, /*fast_start=*/true));
+  ASSERT_TRUE(a.Send(b.public_key(), Bytes{1, 2, 3}));
+  auto f = b.ReadNonKeepAlive();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->type, 0x05);
+}
+
+TEST_F(AppTest, DerpMapMergesFilesAndEmbeddedRegion) {
+  std::filesystem::create_directories(dir_);
+  auto map_path = dir_ / "derp.yaml";
+  std::ofstream(map_path) << "regions:\n"
+                             "  1:\n    regionid: 1\n    regioncode: one\n    regionname: One\n"
+                             "    nodes:\n      - name: 1a\n        regionid: 1\n"
+                             "        hostname: derp1.example.com\n        derpport: 443\n"
+                             "  999:\n    regionid: 999\n    regioncode: old\n    regionname: Old\n"
+                             "    nodes:\n      - name: x\n        regionid: 999\n"
+                             "        hostname: old.example.com\n";
+  config_.derp.paths = {map_path.string()};
+  {
+    auto app = App::Create(config_, TestOptions());
+    ASSERT_TRUE(app) << app.error().message;
+    const auto& regions = (*app)->derp_map()["Regions"];
+    EXPECT_EQ(regions.size(), 2u);
+    EXPECT_TRUE(regions.contains("1"));
+    EXPECT_EQ(regions["999"]["RegionCode"], "keel");
+  }
+  config_.derp.server.drop_other_regions = true;
+  {
+    auto app = App::Create(config_, TestOptions());
+    ASSERT_TRUE(app) << app.error().message;
+    EXPECT_EQ((*app)->derp_map()["Regions"].size(), 1u);
+  }
+  config_.derp.server.drop_other_regions = false;
+  config_.derp.server.enabled = false;
+  auto app = App::Create(config_, TestOptions());
+  ASSERT_TRUE(app) << app.error().message;
+  EXPECT_EQ((*app)->derp_port(), 0);
+  EXPECT_EQ((*app)->derp_map()["Regions"].size(), 1u);
+  EXPECT_EQ((*app)->derp_map()["Regions"]["999"]["RegionCode"], "old");
+}
+
+TEST_F(AppTest, RefusesDerpKeyEqualToNoiseKey) {
+  std::filesystem::create_directories(dir_ / "derp");
+  std::string text = crypto::GeneratePrivateKey().ToText();
+  std::ofstream(dir_ / "noise.key") << text;
+  std::ofstream(dir_ / "derp" / "derp.key") << text;
+  auto app = App::Create(config_, TestOptions());
+  ASSERT_FALSE(app);
+  EXPECT_NE(app.error().message.find("derp.server.private_key_path"), std::string::npos);
 }
 
 }  // namespace

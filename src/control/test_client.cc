@@ -2,12 +2,16 @@
 
 #include <zstd.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/websocket/stream.hpp>
+#include <cctype>
+#include <cstdio>
 
 #include "base/bytes.h"
 #include "crypto/x25519.h"
@@ -18,6 +22,8 @@ namespace keel::control::testing {
 namespace {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace websocket = beast::websocket;
 using asio::awaitable;
 using asio::ip::tcp;
 
@@ -50,6 +56,53 @@ awaitable<bool> ReadExact(ByteStream& s, std::span<uint8_t> out) {
   co_return true;
 }
 
+// Client side of the WebSocket transport: each write is one binary message, reads
+// concatenate message payloads.
+class WsClientStream final : public ByteStream {
+ public:
+  explicit WsClientStream(tcp::socket s) : ws_(std::move(s)) {}
+
+  // Returns the HTTP status of the handshake answer (101 on success).
+  awaitable<int> Handshake(const std::string& target, const std::string& subprotocol) {
+    ws_.set_option(websocket::stream_base::decorator([subprotocol](websocket::request_type& req) {
+      if (!subprotocol.empty()) req.set(beast::http::field::sec_websocket_protocol, subprotocol);
+    }));
+    ws_.binary(true);
+    websocket::response_type res;
+    auto [ec] = co_await ws_.async_handshake(res, "127.0.0.1", target, asio::as_tuple(asio::use_awaitable));
+    (void)ec;
+    co_return static_cast<int>(res.result_int());
+  }
+
+  awaitable<Result<size_t>> ReadSome(std::span<uint8_t> out) override {
+    while (true) {
+      auto [ec, n] = co_await ws_.async_read_some(asio::buffer(out.data(), out.size()),
+                                                  asio::as_tuple(asio::use_awaitable));
+      if (ec == websocket::error::closed) co_return size_t{0};
+      if (ec) co_return MakeError(Errc::kUnavailable, "websocket read: " + ec.message());
+      if (n > 0) co_return n;
+    }
+  }
+
+  awaitable<Result<void>> WriteAll(std::span<const uint8_t> data) override {
+    auto [ec, n] = co_await ws_.async_write(asio::buffer(data.data(), data.size()),
+                                            asio::as_tuple(asio::use_awaitable));
+    if (ec) co_return MakeError(Errc::kUnavailable, "websocket write: " + ec.message());
+    co_return Result<void>();
+  }
+
+  void Close() override {
+    boost::system::error_code ec;
+    ws_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
+    ws_.next_layer().close(ec);
+  }
+
+  asio::any_io_executor executor() override { return ws_.get_executor(); }
+
+ private:
+  websocket::stream<tcp::socket> ws_;
+};
+
 }  // namespace
 
 awaitable<std::pair<int, std::string>> HttpGet(uint16_t port, std::string target) {
@@ -70,33 +123,94 @@ awaitable<std::pair<int, std::string>> HttpGet(uint16_t port, std::string target
   co_return std::pair{status, body};
 }
 
-awaitable<std::unique_ptr<noise::NoiseStream>> DialNoise(uint16_t port, const crypto::PrivateKey& machine,
-                                                         const crypto::MachinePublic& control,
-                                                         uint16_t capver, std::string* early) {
+awaitable<Upgraded> UpgradeNative(uint16_t port, std::string handshake) {
   tcp::socket s = co_await Connect(port);
-  noise::ClientHandshake hs(machine, control, capver, crypto::GeneratePrivateKey());
   std::string req = "POST /ts2021 HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: upgrade\r\n"
                     "Upgrade: tailscale-control-protocol\r\nX-Tailscale-Handshake: " +
-                    Base64Encode(hs.initiation()) + "\r\nContent-Length: 0\r\n\r\n";
+                    handshake + "\r\nContent-Length: 0\r\n\r\n";
   co_await asio::async_write(s, asio::buffer(req), asio::use_awaitable);
   std::string rest;
   std::string head = co_await ReadHead(s, rest);
-  if (head.rfind("HTTP/1.1 101", 0) != 0) co_return nullptr;
-  auto raw = std::make_unique<http::TcpByteStream>(std::move(s), std::move(rest));
-  std::array<uint8_t, noise::kResponseSize> response;
-  if (!co_await ReadExact(*raw, response)) co_return nullptr;
-  auto keys = hs.ReadResponse(response);
+  Upgraded out;
+  out.status = std::stoi(head.substr(9, 3));
+  if (out.status == 101) out.raw = std::make_unique<http::TcpByteStream>(std::move(s), std::move(rest));
+  co_return out;
+}
+
+awaitable<Upgraded> UpgradeWebSocket(uint16_t port, std::string target, std::string subprotocol) {
+  auto ws = std::make_unique<WsClientStream>(co_await Connect(port));
+  Upgraded out;
+  out.status = co_await ws->Handshake(target, subprotocol);
+  if (out.status == 101) out.raw = std::move(ws);
+  co_return out;
+}
+
+awaitable<Result<noise::CipherKeys>> ReadHandshakeResponse(ByteStream& raw, noise::ClientHandshake& hs) {
+  // Both answers start with type and a big-endian length; only the error frame's length varies.
+  Bytes answer(3);
+  if (!co_await ReadExact(raw, answer)) co_return MakeError(Errc::kUnavailable, "closed before the response");
+  size_t rest = answer[0] == 0x03 ? (size_t(answer[1]) << 8 | answer[2]) : noise::kResponseSize - 3;
+  answer.resize(3 + rest);
+  if (!co_await ReadExact(raw, std::span<uint8_t>(answer).subspan(3))) {
+    co_return MakeError(Errc::kUnavailable, "closed inside the response");
+  }
+  co_return hs.ReadResponse(answer);
+}
+
+awaitable<std::string> ReadUntilClosed(ByteStream& s) {
+  std::string got;
+  std::array<uint8_t, 4096> buf;
+  while (true) {
+    auto n = co_await s.ReadSome(buf);
+    if (!n || *n == 0) co_return got;
+    got.append(AsChars(std::span<const uint8_t>(buf.data(), *n)));
+  }
+}
+
+std::string QueryEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      out += c;
+    } else {
+      char hex[4];
+      std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
+      out += hex;
+    }
+  }
+  return out;
+}
+
+awaitable<std::unique_ptr<noise::NoiseStream>> DialNoise(uint16_t port, const crypto::PrivateKey& machine,
+                                                         const crypto::MachinePublic& control,
+                                                         uint16_t capver, std::string* early) {
+  noise::ClientHandshake hs(machine, control, capver, crypto::GeneratePrivateKey());
+  Upgraded up = co_await UpgradeNative(port, Base64Encode(hs.initiation()));
+  if (!up.raw) co_return nullptr;
+  auto keys = co_await ReadHandshakeResponse(*up.raw, hs);
   if (!keys) co_return nullptr;
-  auto conn = std::make_unique<noise::NoiseStream>(std::move(raw), *keys);
-  if (early) {
+  auto conn = std::make_unique<noise::NoiseStream>(std::move(up.raw), *keys);
+  if (capver >= 49) {
     std::array<uint8_t, 9> prefix;
     if (!co_await ReadExact(*conn, prefix)) co_return nullptr;
     uint32_t n = uint32_t(prefix[5]) << 24 | uint32_t(prefix[6]) << 16 | uint32_t(prefix[7]) << 8 | prefix[8];
     Bytes json(n);
     if (!co_await ReadExact(*conn, json)) co_return nullptr;
-    *early = std::string(AsChars(prefix).substr(0, 5)) + std::string(AsChars(json));
+    if (early) *early = std::string(AsChars(prefix).substr(0, 5)) + std::string(AsChars(json));
   }
   co_return conn;
+}
+
+awaitable<std::unique_ptr<noise::NoiseStream>> DialNoiseWebSocket(uint16_t port, const crypto::PrivateKey& machine,
+                                                                  const crypto::MachinePublic& control,
+                                                                  uint16_t capver) {
+  noise::ClientHandshake hs(machine, control, capver, crypto::GeneratePrivateKey());
+  std::string target = "/ts2021?X-Tailscale-Handshake=" + QueryEscape(Base64Encode(hs.initiation()));
+  Upgraded up = co_await UpgradeWebSocket(port, std::move(target), "tailscale-control-protocol");
+  if (!up.raw) co_return nullptr;
+  auto keys = co_await ReadHandshakeResponse(*up.raw, hs);
+  if (!keys) co_return nullptr;
+  co_return std::make_unique<noise::NoiseStream>(std::move(up.raw), *keys);
 }
 
 H2Client::H2Client(std::unique_ptr<noise::NoiseStream> conn) : conn_(std::move(conn)) {

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "crypto/keys.h"
+#include "noise/handshake.h"
 #include "noise/stream.h"
 
 namespace keel::control::testing {
@@ -22,10 +23,42 @@ namespace keel::control::testing {
 // One plain HTTP/1.1 request; returns {status, body}.
 boost::asio::awaitable<std::pair<int, std::string>> HttpGet(uint16_t port, std::string target);
 
-// Upgrades to TS2021 and completes the handshake; `early` receives the early payload JSON.
+// Upgrades to TS2021 and completes the handshake; `early` receives the early payload (magic
+// and JSON). The payload is consumed even when `early` is null.
 boost::asio::awaitable<std::unique_ptr<noise::NoiseStream>> DialNoise(
     uint16_t port, const crypto::PrivateKey& machine, const crypto::MachinePublic& control,
     uint16_t capver, std::string* early);
+
+// The same over the WebSocket form of the upgrade (no early payload there).
+boost::asio::awaitable<std::unique_ptr<noise::NoiseStream>> DialNoiseWebSocket(
+    uint16_t port, const crypto::PrivateKey& machine, const crypto::MachinePublic& control,
+    uint16_t capver);
+
+// An upgrade attempt: the HTTP status and, on 101, the raw transport after it.
+struct Upgraded {
+  int status = 0;
+  std::unique_ptr<ByteStream> raw;
+};
+
+// POST /ts2021 with Upgrade: tailscale-control-protocol and `handshake` (base64 text, sent as
+// is) in X-Tailscale-Handshake.
+boost::asio::awaitable<Upgraded> UpgradeNative(uint16_t port, std::string handshake);
+
+// A WebSocket client handshake for `target` offering `subprotocol` (none when empty); on
+// success `raw` carries binary messages.
+boost::asio::awaitable<Upgraded> UpgradeWebSocket(uint16_t port, std::string target,
+                                                  std::string subprotocol);
+
+// Reads the server's handshake answer (51-byte response, or an error frame) from `raw` and
+// passes it to `hs`.
+boost::asio::awaitable<Result<noise::CipherKeys>> ReadHandshakeResponse(ByteStream& raw,
+                                                                        noise::ClientHandshake& hs);
+
+// Reads until the peer closes (EOF or error); returns everything read before that.
+boost::asio::awaitable<std::string> ReadUntilClosed(ByteStream& s);
+
+// Standard base64, percent-encoded for a query string.
+std::string QueryEscape(std::string_view text);
 
 class H2Client {
  public:

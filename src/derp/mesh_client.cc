@@ -12,6 +12,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
+#include <cstring>
 
 #include "derp/frame_reader.h"
 #include "derp/relay_internal.h"
@@ -112,7 +113,7 @@ void ArmLinkDeadline(const std::shared_ptr<MeshLink>& link, std::chrono::millise
   });
 }
 
-void Enqueue(MeshLink& link, Bytes frame) {
+void EnqueueOnLink(MeshLink& link, Bytes frame) {
   link.queue.push_back(std::move(frame));
   link.wake.cancel();
 }
@@ -172,7 +173,7 @@ asio::awaitable<Result<void>> MeshHandshake(Relay::Impl& relay, MeshLink& link,
   if (!key_frame) co_return key_frame.error();
   if (key_frame->type != static_cast<uint8_t>(FrameType::kServerKey) ||
       key_frame->payload.size() < kMagic.size() + kKeySize ||
-      !std::equal(kMagic.begin(), kMagic.end(), key_frame->payload.begin())) {
+      std::memcmp(kMagic.data(), key_frame->payload.data(), kMagic.size()) != 0) {
     co_return MakeError(Errc::kInvalidArgument, "no ServerKey frame");
   }
   crypto::Key32 peer{};
@@ -241,7 +242,7 @@ asio::awaitable<Result<void>> ReadLink(Relay::Impl& relay, std::shared_ptr<MeshL
         AddForwarder(relay, link.get(), key);
       }
     } else if (type == FrameType::kPing && f->payload.size() == 8) {
-      Enqueue(*link, EncodeFrame(FrameType::kPong, f->payload));
+      EnqueueOnLink(*link, EncodeFrame(FrameType::kPong, f->payload));
     }
   }
 }
@@ -319,7 +320,7 @@ bool Relay::Impl::ForwardViaMesh(const crypto::NodePublic& src, const crypto::No
   payload.insert(payload.end(), dst.raw().begin(), dst.raw().end());
   payload.insert(payload.end(), packet.begin(), packet.end());
   ++link.packets_queued;
-  Enqueue(link, EncodeFrame(FrameType::kForwardPacket, payload));
+  EnqueueOnLink(link, EncodeFrame(FrameType::kForwardPacket, payload));
   ++stats.packets_forwarded;
   return true;
 }

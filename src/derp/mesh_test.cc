@@ -28,6 +28,14 @@ class MeshTest : public ::testing::Test {
     std::string url() const { return "https://127.0.0.1:" + std::to_string(port) + "/derp"; }
   };
 
+  template <class Fn>
+  auto OnIo(Fn fn) {
+    std::packaged_task<decltype(fn())()> task(std::move(fn));
+    auto fut = task.get_future();
+    asio::post(io_, [&task] { task(); });
+    return fut.get();
+  }
+
   MeshTest() : client_ctx_(asio::ssl::context::tls_client) {
     if (getenv("DERP_TEST_DEBUG")) SetLogLevel("debug");
     cert_ = GenerateSelfSignedCertificate("127.0.0.1").value();
@@ -45,14 +53,6 @@ class MeshTest : public ::testing::Test {
     work_.reset();
     io_.stop();
     thread_.join();
-  }
-
-  template <class Fn>
-  auto OnIo(Fn fn) {
-    std::packaged_task<decltype(fn())()> task(std::move(fn));
-    auto fut = task.get_future();
-    asio::post(io_, [&task] { task(); });
-    return fut.get();
   }
 
   Node& AddNode(std::string mesh_key) {

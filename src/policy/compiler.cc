@@ -14,18 +14,6 @@ CompiledPolicy::~CompiledPolicy() = default;
 
 namespace {
 
-std::string EmailDomain(const std::string& email) {
-  size_t at = email.rfind('@');
-  return at == std::string::npos ? "" : email.substr(at + 1);
-}
-
-// `user:` is optional; `*@domain` names every user of that (associated) email domain.
-bool UserMatches(const PolicyUser& u, std::string_view name) {
-  if (name.starts_with("user:")) name.remove_prefix(5);
-  if (name.starts_with("*@")) return !u.email.empty() && EmailDomain(u.email) == name.substr(2);
-  return u.email == name || u.name + "@" == name || (!u.email.empty() && u.name == name);
-}
-
 std::vector<IpRange> PrefixRanges(const IpSet& s) {
   std::vector<IpRange> out;
   for (const auto& p : s.PrefixStrings()) out.push_back(*ParseIpRange(p));
@@ -46,68 +34,6 @@ std::optional<size_t> CompiledPolicy::IndexOf(uint64_t node_id) const {
   auto it = by_id_.find(node_id);
   if (it == by_id_.end()) return std::nullopt;
   return it->second;
-}
-
-bool CompiledPolicy::NodeIn(size_t i, const Alias& a) const {
-  const Node& n = nodes_[i];
-  switch (a.kind) {
-    case Alias::Kind::kStar:
-      return true;
-    case Alias::Kind::kUser:
-      return !n.tagged() && n.in.user && UserMatches(*n.in.user, a.name);
-    case Alias::Kind::kGroup: {
-      auto it = policy_->groups.find(a.name);
-      if (it == policy_->groups.end() || n.tagged() || !n.in.user) return false;
-      return std::any_of(it->second.begin(), it->second.end(),
-                         [&](const std::string& m) { return UserMatches(*n.in.user, m); });
-    }
-    case Alias::Kind::kTag:
-      return std::find(n.in.tags.begin(), n.in.tags.end(), a.name) != n.in.tags.end();
-    case Alias::Kind::kHost:
-    case Alias::Kind::kPrefix:
-      return std::any_of(n.ips.begin(), n.ips.end(), [&](const IpAddr& ip) {
-        return !(ip < a.range.first) && !(a.range.last < ip);
-      });
-    case Alias::Kind::kAutogroup:
-      if (a.name == "autogroup:member") return !n.tagged();
-      if (a.name == "autogroup:tagged") return n.tagged();
-      if (a.name == "autogroup:danger-all") return true;
-      return false;
-  }
-  return false;
-}
-
-IpSet CompiledPolicy::Resolve(const Alias& a) const {
-  IpSet out;
-  switch (a.kind) {
-    case Alias::Kind::kStar:
-      return TailnetAddressSpace();
-    case Alias::Kind::kHost:
-    case Alias::Kind::kPrefix:
-      out.Add(a.range);
-      return out;
-    case Alias::Kind::kAutogroup:
-      if (a.name == "autogroup:internet") return InternetSet();
-      if (a.name == "autogroup:danger-all") return IpSet::All();
-      if (a.name != "autogroup:member" && a.name != "autogroup:tagged") return out;
-      [[fallthrough]];
-    default: {
-      std::vector<IpRange> ranges;
-      for (size_t i = 0; i < nodes_.size(); ++i) {
-        if (!NodeIn(i, a)) continue;
-        for (const auto& ip : nodes_[i].ips) ranges.push_back({ip, ip});
-      }
-      return IpSet::FromRanges(std::move(ranges));
-    }
-  }
-}
-
-std::vector<size_t> CompiledPolicy::NodesIn(const Alias& a) const {
-  std::vector<size_t> out;
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (NodeIn(i, a)) out.push_back(i);
-  }
-  return out;
 }
 
 Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(std::shared_ptr<const Policy> policy,
@@ -177,6 +103,7 @@ Result<void> CompiledPolicy::Build() {
       n.ip_set.Add(*ip);
     }
   }
+  BuildIndexes();
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = nodes_[i];
     for (const auto& text : n.in.routable_ips) {
@@ -228,7 +155,7 @@ Result<void> CompiledPolicy::Build() {
     cr.src_nodes.assign(words, 0);
     cr.dst_nodes.assign(words, 0);
     for (size_t i = 0; i < nodes_.size(); ++i) {
-      if (nodes_[i].ip_set.Overlaps(cr.src) || nodes_[i].subnet_routes.Overlaps(cr.src)) SetBit(cr.src_nodes, i);
+      if (cr.src.Overlaps(nodes_[i].ip_set) || cr.src.Overlaps(nodes_[i].subnet_routes)) SetBit(cr.src_nodes, i);
     }
     IpSet dst_all;
     for (const auto& d : rule.dsts) {
@@ -271,6 +198,16 @@ Result<void> CompiledPolicy::Build() {
       }
       if (hit) SetBit(cr.dst_nodes, i);
     }
+    if (cr.has_self) {
+      // Per user: their own devices among the sources, shared by all of that user's nodes.
+      for (const auto& [uid, owned] : user_nodes_) {
+        IpSet srcs;
+        for (size_t i : owned) {
+          if (cr.src.Overlaps(nodes_[i].ip_set)) srcs.AddSet(nodes_[i].ip_set);
+        }
+        if (!srcs.Empty()) cr.self_srcs.emplace(uid, std::move(srcs));
+      }
+    }
     size_t ri = rules_.size();
     for (size_t e = 0; e < cr.entries.size(); ++e) {
       const Entry& en = cr.entries[e];
@@ -300,12 +237,8 @@ std::vector<uint64_t> CompiledPolicy::Peers(size_t node) const {
     }
     if (r.has_self && !me.tagged() && me.in.user) {
       // autogroup:self links a user's own devices when either one is a source.
-      for (size_t i = 0; i < nodes_.size(); ++i) {
-        const Node& o = nodes_[i];
-        if (!o.tagged() && o.in.user && o.in.user->id == me.in.user->id &&
-            (in_src || TestBit(r.src_nodes, i))) {
-          SetBit(seen, i);
-        }
+      for (size_t i : NodesOfUser(me.in.user->id)) {
+        if (in_src || TestBit(r.src_nodes, i)) SetBit(seen, i);
       }
     }
   }

@@ -2,13 +2,16 @@
 // Compiles a parsed Policy against a tailnet into what each node receives: PacketFilter
 // rules, SSHPolicy, CapMap, visible peers and effective route approvals.
 //
-// Cost model: Compile resolves every alias once (O(rules x nodes) membership tests) and builds
-// an index from node address to the filter entries that name it, so NodeFilter is
-// proportional to the rules that concern the node, not to the tailnet. Outputs are immutable
+// Cost model: Compile resolves every alias once through user, group and tag indexes, computes
+// autogroup:self sources once per user, and builds an index from node address to the filter
+// entries that name it, so NodeFilter is proportional to the rules that concern the node, not
+// to the tailnet. SshPolicy and CapMap are computed once per identity (owner or tag set) and
+// shared by every node with that identity (a mutex guards that cache). Outputs are immutable
 // and may be read from many threads; a policy or tailnet change makes a new CompiledPolicy.
 
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -78,13 +81,18 @@ class CompiledPolicy {
  private:
   Result<void> CheckDomains(const CompileOptions& options) const;
   Result<void> Build();
+  void BuildIndexes();
+  void Memoize(const Alias& a);
+  std::vector<uint64_t> UsersNamed(const std::string& name) const;
+  const std::vector<size_t>& NodesOfUser(uint64_t user_id) const;
   Result<void> RunTests() const;
   Result<void> RunSshTests() const;
   IpSet Resolve(const Alias& a) const;
   std::vector<size_t> NodesIn(const Alias& a) const;
   std::vector<size_t> SelfTargets(const Alias& src) const;
   bool NodeIn(size_t node, const Alias& a) const;
-  nlohmann::json SshRules(size_t node) const;
+  nlohmann::json SshRules(size_t node, bool* node_specific) const;
+  void AssignIdentities();
   void AppendSpecial(size_t node, size_t rule, nlohmann::json& out) const;
   void AppendCompanions(const Node& n, const nlohmann::json& app, const std::vector<std::string>& srcs,
                         const IpSet& dsts, nlohmann::json& out) const;
@@ -99,6 +107,25 @@ class CompiledPolicy {
   // Single-address filter entries by address; wider entries are scanned (they are few).
   std::unordered_map<std::string, std::vector<std::pair<size_t, size_t>>> by_addr_;
   std::vector<std::pair<size_t, size_t>> wide_entries_;
+
+  // Indexes built once per compile: user spellings -> user ids, user -> untagged nodes and
+  // groups, tag -> nodes, and the node set (bits over node index) of each alias in the policy.
+  struct Members {
+    std::vector<uint64_t> bits;
+    IpSet ips;
+  };
+  std::unordered_map<std::string, std::vector<uint64_t>> user_by_name_;
+  std::unordered_map<uint64_t, std::vector<size_t>> user_nodes_;
+  std::unordered_map<uint64_t, std::vector<std::string>> user_groups_;
+  std::unordered_map<std::string, std::vector<size_t>> tag_nodes_;
+  std::unordered_map<std::string, Members> members_;
+
+  // SSHPolicy and CapMap depend only on a node's identity (owner or tags), with noted
+  // exceptions, so they are computed once per identity on first request.
+  bool cap_map_by_ip_ = false;  // a nodeAttrs target names addresses
+  mutable std::mutex cache_mu_;
+  mutable std::unordered_map<size_t, nlohmann::json> ssh_cache_;
+  mutable std::unordered_map<size_t, nlohmann::json> cap_cache_;
 };
 
 }  // namespace keel::policy

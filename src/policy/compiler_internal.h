@@ -4,6 +4,7 @@
 
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "policy/compiler.h"
@@ -17,6 +18,7 @@ struct CompiledPolicy::Node {
   IpSet subnet_routes;  // approved non-exit routes
   bool is_exit = false;
   std::vector<std::string> approved;  // effective approved routes, as text
+  size_t identity = 0;  // nodes with the same owner (or the same tags) share an identity
   bool tagged() const { return !in.tags.empty(); }
 };
 
@@ -36,11 +38,16 @@ struct CompiledPolicy::CRule {
   std::vector<Entry> entries;           // regular destinations
   std::vector<PortRange> self_ports;    // autogroup:self destination ports (empty: none)
   bool has_self = false;
+  std::unordered_map<uint64_t, IpSet> self_srcs;  // user id -> their devices among the sources
   std::vector<IpRange> via_dsts;        // via: resolved destination prefixes
   bool via_internet = false;
   std::vector<std::vector<IpRange>> app_dsts;  // per destination alias, for CapGrant
   std::vector<uint64_t> src_nodes, dst_nodes;  // bitsets over node index
 };
+
+std::string EmailDomain(const std::string& email);
+// Whether a policy user name (email, "name@", bare name, `user:` prefix, `*@domain`) names u.
+bool UserMatches(const PolicyUser& u, std::string_view name);
 
 // The domain of a canonical `localpart:*@<domain>` SSH user; nullopt for anything else
 // (malformed localpart strings are ordinary login names).

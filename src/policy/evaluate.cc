@@ -8,6 +8,11 @@ namespace keel::policy {
 using nlohmann::json;
 
 nlohmann::json CompiledPolicy::CapMap(size_t node) const {
+  const size_t identity = nodes_[node].identity;
+  if (!cap_map_by_ip_) {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = cap_cache_.find(identity); it != cap_cache_.end()) return it->second;
+  }
   json caps = json::object();
   if (policy_->randomize_client_port) caps["randomize-client-port"] = nullptr;
   for (const NodeAttr& na : policy_->node_attrs) {
@@ -23,6 +28,10 @@ nlohmann::json CompiledPolicy::CapMap(size_t node) const {
     if (na.app.is_object()) {
       for (const auto& [k, v] : na.app.items()) caps[k] = v;
     }
+  }
+  if (!cap_map_by_ip_) {
+    std::lock_guard lock(cache_mu_);
+    cap_cache_.emplace(identity, caps);
   }
   return caps;
 }

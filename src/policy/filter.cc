@@ -75,12 +75,9 @@ void CompiledPolicy::AppendSpecial(size_t node, size_t r, json& out) const {
   const CRule& cr = rules_[r];
   const Rule& rule = *cr.rule;
   if (cr.has_self && !n.tagged() && n.in.user) {
-    IpSet srcs;
-    for (const auto& o : nodes_) {
-      if (!o.tagged() && o.in.user && o.in.user->id == n.in.user->id && o.ip_set.Overlaps(cr.src)) {
-        srcs.AddSet(o.ip_set);
-      }
-    }
+    static const IpSet kNone;
+    auto it = cr.self_srcs.find(n.in.user->id);
+    const IpSet& srcs = it == cr.self_srcs.end() ? kNone : it->second;
     if (!srcs.Empty()) {
       if (rule.app.is_null()) {
         json dsts = json::array();
@@ -97,9 +94,7 @@ void CompiledPolicy::AppendSpecial(size_t node, size_t r, json& out) const {
     if (!rule.app.is_null() && srcs.Overlaps(n.ip_set)) {
       // Companions of a self grant flow from all of the user's devices back to this one.
       IpSet mine;
-      for (const auto& o : nodes_) {
-        if (!o.tagged() && o.in.user && o.in.user->id == n.in.user->id) mine.AddSet(o.ip_set);
-      }
+      for (size_t i : NodesOfUser(n.in.user->id)) mine.AddSet(nodes_[i].ip_set);
       AppendCompanions(n, rule.app, mine.Strings(), srcs, out);
     }
   }

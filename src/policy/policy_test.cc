@@ -57,5 +57,36 @@ TEST(Compiler, UserToTagFilter) {
   EXPECT_EQ((*cp)->Peers(0), std::vector<uint64_t>{2});
 }
 
+TEST(Compiler, DomainWildcardsNeedAnAssociatedDomain) {
+  const char* text = R"({"tagOwners": {"tag:s": []},
+    "ssh": [{"action": "accept", "src": ["user:*@y.com"], "dst": ["tag:s"], "users": ["root"]}]})";
+  PolicyUser a{1, "a", "a@x.com"}, b{2, "b", "b@y.com"};
+  auto policy = std::make_shared<const Policy>(ParsePolicy(text).value());
+  EXPECT_FALSE(CompiledPolicy::Compile(policy, {a, b}, {}));  // the owner's domain is x.com
+  CompileOptions options;
+  options.associated_domains = {"x.com", "y.com"};
+  EXPECT_TRUE(CompiledPolicy::Compile(policy, {a, b}, {}, options));
+}
+
+TEST(Compiler, SameIdentitySharesSshAndSelfSources) {
+  auto p = ParsePolicy(R"({
+    "acls": [{"action": "accept", "src": ["autogroup:member"], "dst": ["autogroup:self:22"]}],
+    "ssh": [{"action": "accept", "src": ["autogroup:member"], "dst": ["autogroup:self"], "users": ["root"]}],
+  })");
+  ASSERT_TRUE(p) << p.error().message;
+  PolicyUser a{1, "a", "a@x.com"}, b{2, "b", "b@x.com"};
+  std::vector<PolicyNode> nodes = {{1, "a1", a, {}, "100.64.0.1", "", {}, {}},
+                                   {2, "a2", a, {}, "100.64.0.2", "", {}, {}},
+                                   {3, "b1", b, {}, "100.64.0.3", "", {}, {}}};
+  auto cp = CompiledPolicy::Compile(std::make_shared<const Policy>(std::move(*p)), {a, b}, nodes).value();
+  EXPECT_EQ(cp->SshPolicy(0), cp->SshPolicy(1));
+  EXPECT_NE(cp->SshPolicy(0), cp->SshPolicy(2));
+  auto f = cp->PacketFilter(1);
+  ASSERT_EQ(f.size(), 1u) << f.dump();
+  EXPECT_EQ(f[0]["SrcIPs"], nlohmann::json({"100.64.0.1-100.64.0.2"}));  // a1 and a2, not b1
+  EXPECT_EQ(f[0]["DstPorts"][0]["IP"], "100.64.0.2");
+  EXPECT_EQ(cp->Peers(2), std::vector<uint64_t>{});
+}
+
 }  // namespace
 }  // namespace keel::policy

@@ -53,7 +53,7 @@ std::optional<std::string> LocalpartDomain(const std::string& user) {
 // Mirrors the hosted control plane: sources are grouped per owning user (by user id), tagged
 // sources last; with localpart logins each user's rule is followed by one mapping the user to
 // their own login. Check rules precede accept rules.
-nlohmann::json CompiledPolicy::SshRules(size_t node) const {
+nlohmann::json CompiledPolicy::SshRules(size_t node, bool* node_specific) const {
   const Node& n = nodes_[node];
   json checks = json::array(), accepts = json::array();
   for (const SshRule& r : policy_->ssh) {
@@ -113,7 +113,10 @@ nlohmann::json CompiledPolicy::SshRules(size_t node) const {
       emit(all, std::nullopt);
     } else if (has_localpart && n.ip_set.Overlaps(src)) {
       // A source outside the destinations still gets its own user's localpart mapping.
-      if (n.tagged()) emit(n.ips, std::nullopt);
+      if (n.tagged()) {
+        *node_specific = true;
+        emit(n.ips, std::nullopt);
+      }
       else if (owned) emit(by_user[n.in.user->id], n.in.user->id);
     }
   }
@@ -122,7 +125,18 @@ nlohmann::json CompiledPolicy::SshRules(size_t node) const {
 }
 
 nlohmann::json CompiledPolicy::SshPolicy(size_t node) const {
-  return {{"rules", SshRules(node)}};
+  const size_t identity = nodes_[node].identity;
+  {
+    std::lock_guard lock(cache_mu_);
+    if (auto it = ssh_cache_.find(identity); it != ssh_cache_.end()) return it->second;
+  }
+  bool node_specific = false;
+  json out = {{"rules", SshRules(node, &node_specific)}};
+  if (!node_specific) {
+    std::lock_guard lock(cache_mu_);
+    ssh_cache_.emplace(identity, out);
+  }
+  return out;
 }
 
 namespace {
@@ -154,7 +168,7 @@ Result<void> CompiledPolicy::RunSshTests() const {
     for (size_t i : NodesIn(t.src)) src.insert(src.end(), nodes_[i].ips.begin(), nodes_[i].ips.end());
     for (const auto& d : t.dsts) {
       for (size_t dn : NodesIn(d)) {
-        json rules = SshRules(dn);
+        json rules = SshPolicy(dn)["rules"];
         auto fail = [&](const std::string& want, const std::string& user) {
           return MakeError(Errc::kInvalidArgument, "policy: sshTests: " + t.src.name + " -> " + d.name +
                                                        " as " + user + ": expected " + want);
