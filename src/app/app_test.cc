@@ -228,7 +228,7 @@ TEST_F(AppTest, DerpMapMergesFilesAndEmbeddedRegion) {
   auto app = App::Create(config_, TestOptions());
   ASSERT_TRUE(app) << app.error().message;
   EXPECT_EQ((*app)->derp_port(), 0);
-  EXPECT_EQ((*app)->derp_map()["Regions"].size(), 1u);
+  EXPECT_EQ((*app)->derp_map()["Regions"].size(), 2u);
   EXPECT_EQ((*app)->derp_map()["Regions"]["999"]["RegionCode"], "old");
 }
 

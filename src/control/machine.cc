@@ -91,9 +91,10 @@ awaitable<std::string> Frame(Impl& impl, std::string json, bool zstd) {
   co_return co_await RunBlocking(impl.pool, std::move(call));
 }
 
-MapInputs Inputs(Impl& impl, const tailnet::Snapshot& snap, model::NodeId self) {
+MapInputs Inputs(Impl& impl, const tailnet::Snapshot& snap, model::NodeId self,
+                 PeerView* view = nullptr) {
   return MapInputs{snap, self, std::chrono::system_clock::now(), impl.map_config, impl.static_fields,
-                   impl.cache};
+                   impl.cache, view};
 }
 
 // Sends what `session` has pending; false when the session must end.
@@ -101,11 +102,11 @@ awaitable<bool> SendPending(Impl& impl, MapSession& session, http::H2Stream& str
   auto snap = impl.tailnet.snapshot();
   std::string json;
   if (session.pending.full()) {
-    auto full = BuildFullMap(Inputs(impl, *snap, session.node));
+    auto full = BuildFullMap(Inputs(impl, *snap, session.node, &session.view));
     if (!full) co_return false;
     json = std::move(*full);
   } else {
-    Delta delta = BuildDelta(Inputs(impl, *snap, session.node), session.pending);
+    Delta delta = BuildDelta(Inputs(impl, *snap, session.node, &session.view), session.pending);
     if (delta.self_removed) co_return false;
     json = std::move(delta.json);
   }

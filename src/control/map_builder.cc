@@ -1,5 +1,7 @@
 #include "control/map_builder.h"
 
+#include <algorithm>
+#include <iterator>
 #include <set>
 
 namespace keel::control {
@@ -62,6 +64,20 @@ tailcfg::PeerChange PatchFor(const model::Node& n, uint8_t flags, SystemTime now
   return c;
 }
 
+// The viewer's own node, with the capabilities its policy grants merged into CapMap.
+OJson SelfNodeJson(const model::Node& n, const MapInputs& in, const PeerView& view) {
+  tailcfg::Node w = ToWireNode(n, in.config.base_domain, true, in.now);
+  if (view.policy) {
+    if (auto idx = view.policy->IndexOf(n.id)) {
+      nlohmann::json caps = view.policy->CapMap(*idx);
+      if (caps.is_object()) {
+        for (const auto& [k, v] : caps.items()) w.cap_map[k] = OJson::parse(v.dump());
+      }
+    }
+  }
+  return tailcfg::NodeJson(w);
+}
+
 }  // namespace
 
 tailcfg::DnsConfig MakeDnsConfig(const MapConfig& config) {
@@ -83,7 +99,6 @@ std::string RenderStaticFields(const MapConfig& config) {
   j["CollectServices"] = false;
   j["Debug"] = OJson{{"DisableLogTail", true}};
   j["DNSConfig"] = tailcfg::DnsConfigJson(MakeDnsConfig(config));
-  j["PacketFilters"] = OJson{{"base", tailcfg::AllowAllFilterRules()}};
   std::string text = j.dump();
   return text.substr(1, text.size() - 2);
 }
@@ -160,22 +175,64 @@ void AppendRawMember(std::string& object, std::string_view key, std::string_view
   object.insert(close, empty ? member : "," + member);
 }
 
+bool PeerView::Visible(model::NodeId id) const {
+  return !policy || std::binary_search(peers.begin(), peers.end(), id);
+}
+
+void ComputeView(const tailnet::Snapshot& snapshot, model::NodeId self, PeerView& view) {
+  static const std::string kAllowAll = OJson{{"base", tailcfg::AllowAllFilterRules()}}.dump();
+  view.initialized = true;
+  view.policy = snapshot.policy;
+  view.peers.clear();
+  view.ssh.clear();
+  if (!view.policy) {
+    view.filters = kAllowAll;
+    return;
+  }
+  auto idx = view.policy->IndexOf(self);
+  if (!idx) {  // not compiled in (a failed recompile): see no one, accept nothing
+    view.filters = R"({"base":[]})";
+    return;
+  }
+  for (uint64_t id : view.policy->Peers(*idx)) {
+    if (id != self) view.peers.push_back(id);
+  }
+  std::sort(view.peers.begin(), view.peers.end());
+  view.filters = nlohmann::json{{"base", view.policy->PacketFilter(*idx)}}.dump();
+  nlohmann::json ssh = view.policy->SshPolicy(*idx);
+  if (ssh.is_object() && ssh.contains("rules") && !ssh["rules"].empty()) view.ssh = ssh.dump();
+}
+
 Result<std::string> BuildFullMap(const MapInputs& in) {
   const model::Node* self = FindNode(in.snapshot, in.self);
   if (!self) return MakeError(Errc::kNotFound, "node " + std::to_string(in.self) + " is gone");
+  PeerView local;
+  PeerView& view = in.view ? *in.view : local;
+  ComputeView(in.snapshot, in.self, view);
   OJson head;
   head["ControlTime"] = FormatTime(in.now);
-  head["Node"] = tailcfg::NodeJson(ToWireNode(*self, in.config.base_domain, true, in.now));
+  head["Node"] = SelfNodeJson(*self, in, view);
   std::string out = head.dump();
   out.pop_back();
   out += "," + in.static_fields;
+  out += ",\"PacketFilters\":" + view.filters;
+  if (!view.ssh.empty()) out += ",\"SSHPolicy\":" + view.ssh;
   std::set<model::UserId> users{self->user_id};
   std::vector<const std::string*> peers;
-  peers.reserve(in.snapshot.nodes.size());
-  for (const auto& [id, node] : in.snapshot.nodes) {
-    if (id == in.self) continue;
-    users.insert(node->user_id);
-    peers.push_back(&in.cache.Get(*node, in.now));
+  auto add = [&](const model::Node& node) {
+    users.insert(node.user_id);
+    peers.push_back(&in.cache.Get(node, in.now));
+  };
+  if (view.policy) {
+    peers.reserve(view.peers.size());
+    for (model::NodeId id : view.peers) {
+      if (const model::Node* node = FindNode(in.snapshot, id)) add(*node);
+    }
+  } else {
+    peers.reserve(in.snapshot.nodes.size());
+    for (const auto& [id, node] : in.snapshot.nodes) {
+      if (id != in.self) add(*node);
+    }
   }
   out += ",\"UserProfiles\":" + Profiles(in.snapshot, users).dump();
   if (!peers.empty()) out += ",\"Peers\":" + JoinFragments(peers);
@@ -183,13 +240,48 @@ Result<std::string> BuildFullMap(const MapInputs& in) {
   return out;
 }
 
+namespace {
+
+// What a policy recompile changed for the viewer since its last map.
+struct ViewDiff {
+  std::vector<model::NodeId> shown;   // newly visible: send in full
+  std::set<model::NodeId> hidden;     // no longer visible: PeersRemoved
+  bool filters = false;
+  bool ssh = false;
+};
+
+ViewDiff UpdateView(const MapInputs& in, PeerView& view, PeerView& old) {
+  ViewDiff diff;
+  if (view.initialized && view.policy == in.snapshot.policy) return diff;
+  old = std::move(view);
+  view = PeerView{};
+  ComputeView(in.snapshot, in.self, view);
+  if (!old.initialized) return diff;
+  diff.filters = old.filters != view.filters;
+  diff.ssh = old.ssh != view.ssh;
+  if (old.policy && view.policy) {
+    std::set_difference(view.peers.begin(), view.peers.end(), old.peers.begin(), old.peers.end(),
+                        std::back_inserter(diff.shown));
+    std::set_difference(old.peers.begin(), old.peers.end(), view.peers.begin(), view.peers.end(),
+                        std::inserter(diff.hidden, diff.hidden.end()));
+  }
+  return diff;
+}
+
+}  // namespace
+
 Delta BuildDelta(const MapInputs& in, const PendingChanges& pending) {
   Delta delta;
+  PeerView local;
+  PeerView& view = in.view ? *in.view : local;
+  PeerView old;
+  ViewDiff diff = UpdateView(in, view, old);
+  const PeerView& before = old.initialized ? old : view;
   OJson head;
   head["ControlTime"] = FormatTime(in.now);
   std::set<model::UserId> users;
-  std::vector<const std::string*> changed;
-  OJson removed = OJson::array();
+  std::set<model::NodeId> full_ids(diff.shown.begin(), diff.shown.end());
+  std::set<model::NodeId> removed = diff.hidden;
   OJson patches = OJson::array();
   for (const auto& [id, flags] : pending.nodes()) {
     const model::Node* node = FindNode(in.snapshot, id);
@@ -199,28 +291,41 @@ Delta BuildDelta(const MapInputs& in, const PendingChanges& pending) {
         return delta;
       }
       if (flags & (PendingChanges::kChanged | PendingChanges::kPatched)) {
-        head["Node"] = tailcfg::NodeJson(ToWireNode(*node, in.config.base_domain, true, in.now));
+        head["Node"] = SelfNodeJson(*node, in, view);
         users.insert(node->user_id);
       }
       continue;
     }
     if (!node || (flags & PendingChanges::kRemoved)) {
-      if (!node) removed.push_back(id);
+      if (!node && before.Visible(id)) removed.insert(id);
       continue;
     }
+    if (!view.Visible(id) || full_ids.contains(id)) continue;
     if (flags & PendingChanges::kChanged) {
-      changed.push_back(&in.cache.Get(*node, in.now));
-      users.insert(node->user_id);
+      full_ids.insert(id);
     } else {
       patches.push_back(tailcfg::PeerChangeJson(PatchFor(*node, flags, in.now)));
     }
   }
-  if (!head.contains("Node") && changed.empty() && removed.empty() && patches.empty()) return delta;
-  if (!removed.empty()) head["PeersRemoved"] = std::move(removed);
+  std::vector<const std::string*> changed;
+  for (model::NodeId id : full_ids) {
+    if (const model::Node* node = FindNode(in.snapshot, id)) {
+      changed.push_back(&in.cache.Get(*node, in.now));
+      users.insert(node->user_id);
+    }
+  }
+  if (!head.contains("Node") && changed.empty() && removed.empty() && patches.empty() &&
+      !diff.filters && !diff.ssh) {
+    return delta;
+  }
+  if (!removed.empty()) head["PeersRemoved"] = OJson(std::vector<model::NodeId>(removed.begin(), removed.end()));
   if (!patches.empty()) head["PeersChangedPatch"] = std::move(patches);
   if (!users.empty()) head["UserProfiles"] = Profiles(in.snapshot, users);
   delta.json = head.dump();
   if (!changed.empty()) AppendRawMember(delta.json, "PeersChanged", JoinFragments(changed));
+  if (diff.filters) AppendRawMember(delta.json, "PacketFilters", view.filters);
+  // An empty rules list clears a previously sent SSH policy.
+  if (diff.ssh) AppendRawMember(delta.json, "SSHPolicy", view.ssh.empty() ? R"({"rules":[]})" : view.ssh);
   return delta;
 }
 

@@ -1,6 +1,9 @@
 #pragma once
 // MapResponse assembly (control.md §2.5-§2.7, architecture.md decisions 3 and 4).
 //
+// With a policy in the snapshot a viewer gets only the peers the compiled policy lets it see,
+// its own PacketFilters and SSHPolicy; PeerView remembers what a session was last sent so a
+// delta can add newly visible peers, remove hidden ones and resend a changed filter.
 // A node as its peers see it is rendered once per (node id, version, online, expired) into a
 // JSON fragment held by PeerCache; full maps and PeersChanged deltas are assembled by
 // concatenating those fragments around a per-viewer head (ControlTime, self Node) and the
@@ -18,6 +21,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "tailcfg/encode.h"
+#include "policy/compiler.h"
 #include "tailnet/change.h"
 #include "tailnet/snapshot.h"
 
@@ -33,7 +37,7 @@ struct MapConfig {
   nlohmann::json derp_map = nlohmann::json::object();
 };
 
-// `"DERPMap":…,"Domain":…,"CollectServices":false,"Debug":…,"DNSConfig":…,"PacketFilters":…`
+// `"DERPMap":…,"Domain":…,"CollectServices":false,"Debug":…,"DNSConfig":…`
 // without the surrounding braces, ready to be spliced into a full map.
 std::string RenderStaticFields(const MapConfig& config);
 
@@ -91,6 +95,20 @@ class PendingChanges {
   std::map<model::NodeId, uint8_t> nodes_;
 };
 
+// The policy-dependent part of what one viewer was sent.
+struct PeerView {
+  bool initialized = false;
+  std::shared_ptr<const policy::CompiledPolicy> policy;  // null: no policy, everyone visible
+  std::vector<model::NodeId> peers;  // sorted; meaningful only with a policy
+  std::string filters;               // the PacketFilters object, rendered
+  std::string ssh;                   // the SSHPolicy object, or empty when it has no rules
+
+  bool Visible(model::NodeId id) const;
+};
+
+// Recomputes `view` for `self` from the snapshot's policy.
+void ComputeView(const tailnet::Snapshot& snapshot, model::NodeId self, PeerView& view);
+
 struct MapInputs {
   const tailnet::Snapshot& snapshot;
   model::NodeId self;
@@ -98,6 +116,8 @@ struct MapInputs {
   const MapConfig& config;
   const std::string& static_fields;  // RenderStaticFields(config)
   PeerCache& cache;
+  // The session's view, updated by every build; null: computed afresh (one-shot maps).
+  PeerView* view = nullptr;
 };
 
 // The full first MapResponse. Fails if `self` is not in the snapshot.

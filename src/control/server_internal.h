@@ -24,6 +24,7 @@ struct MapSession {
   explicit MapSession(boost::asio::any_io_executor ex) : timer(ex) {}
   model::NodeId node = 0;
   PendingChanges pending;
+  PeerView view;  // policy-dependent state last sent (peers, filters, SSH policy)
   uint64_t rendered_version = 0;  // snapshot of the last full map; older changes are in it
   boost::asio::steady_timer timer;  // keep-alive deadline; cancel() wakes the session early
   bool stop = false;

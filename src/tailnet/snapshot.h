@@ -9,6 +9,10 @@
 
 #include "model/types.h"
 
+namespace keel::policy {
+class CompiledPolicy;
+}
+
 namespace keel::tailnet {
 
 struct Snapshot {
@@ -17,6 +21,9 @@ struct Snapshot {
   std::map<model::UserId, model::User> users;
   // Index for FindByNodeKey; maintained by the tailnet together with `nodes`.
   std::map<crypto::Key32, model::NodeId> by_node_key;
+  // The policy compiled against exactly these users and nodes; null: no policy (every node
+  // sees every node, allow-all filter).
+  std::shared_ptr<const policy::CompiledPolicy> policy;
 
   const model::Node* FindNode(model::NodeId id) const;
   const model::Node* FindByNodeKey(const crypto::NodePublic& key) const;

@@ -45,6 +45,7 @@ void Tailnet::Impl::RemoveNode(Draft& d, model::NodeId id) {
 }
 
 void Tailnet::Impl::Commit(Draft d) {
+  RecompilePolicy(d);
   std::shared_ptr<const Snapshot> published = std::move(d.next);
   {
     std::lock_guard lock(snap_mu);
@@ -140,6 +141,7 @@ Result<void> Tailnet::Load() {
   }
   impl_->keys.clear();
   for (auto& k : keys) impl_->keys[k.id] = std::move(k);
+  if (impl_->settings.load_stored_policy) KEEL_TRY(impl_->LoadStoredPolicy(*next));
   impl_->Commit(Draft{std::move(next), {Change{ChangeKind::kFull, 0}}});
   impl_->log->info("tailnet loaded: {} users, {} nodes, {} pre-auth keys", users.size(),
                    nodes.size(), keys.size());

@@ -30,6 +30,18 @@ struct Settings {
   boost::asio::ip::network_v6 prefix_v6 = boost::asio::ip::make_network_v6("fd7a:115c:a1e0::/48");
   // How long an ephemeral node may stay without a map stream before it is deleted.
   std::chrono::seconds ephemeral_inactivity_timeout{120};
+  // Load() restores the policy saved by SetPolicy(..., kDatabase) (policy.mode: database).
+  bool load_stored_policy = false;
+};
+
+// Where a policy came from: a file the admin edits (not persisted) or the admin API
+// (persisted in the store's settings, key "policy").
+enum class PolicySource { kFile, kDatabase };
+
+struct PolicyInfo {
+  std::string text;  // empty: no policy (allow all)
+  SystemTime updated_at = ZeroTime();
+  PolicySource source = PolicySource::kFile;
 };
 
 // What the client asked in /machine/register, already decoded and bound to the Noise peer.
@@ -99,6 +111,17 @@ class Tailnet {
   Result<model::Node> ExpireNode(model::NodeId id);
   // Validates the DNS label; refused (not bumped) on collision.
   Result<model::Node> RenameNode(model::NodeId id, const std::string& new_name);
+
+  // --- Policy ---
+  // Parses and compiles `text` against the current users and nodes (running its tests and
+  // sshTests); on success it becomes the policy (persisted first for kDatabase) and a kFull
+  // change is published. A refused policy leaves the old one in force; the error carries the
+  // compiler's message. Empty text removes the policy. While a policy is set it is recompiled
+  // whenever users or nodes change in a way it can see (owner, tags, addresses, name).
+  Result<void> SetPolicy(const std::string& text, PolicySource source);
+  // Like SetPolicy but applies nothing.
+  Result<void> CheckPolicy(const std::string& text) const;
+  PolicyInfo GetPolicy() const;
 
   // --- Control plane ---
   Result<RegisterOutcome> Register(const RegisterInput& input);

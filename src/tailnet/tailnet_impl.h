@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "model/names.h"
+#include "policy/compiler.h"
 #include "tailnet/ip_allocator.h"
 #include "tailnet/tailnet.h"
 
@@ -43,6 +44,11 @@ struct Tailnet::Impl {
   std::map<model::NodeId, int> streams;                      // open map streams per node
   std::map<model::NodeId, SystemTime> ephemeral_deadlines;   // delete when passed
 
+  // The policy in force: its text and, with tests stripped, the form recompiled on tailnet
+  // changes (tests are checked when a policy is set, not when a node joins).
+  PolicyInfo policy_info;
+  std::shared_ptr<const policy::Policy> runtime_policy;
+
   mutable std::mutex snap_mu;
   std::shared_ptr<const Snapshot> snap;
 
@@ -57,6 +63,10 @@ struct Tailnet::Impl {
   static void PutNode(Draft& d, model::Node node, std::optional<ChangeKind> kind);
   static void RemoveNode(Draft& d, model::NodeId id);
   void Commit(Draft d);
+  // (policy.cc) Recompiles d.next->policy if the draft changed what the policy can see.
+  void RecompilePolicy(Draft& d);
+  // (policy.cc) Compiles the stored policy, if any, against `next` (Load).
+  Result<void> LoadStoredPolicy(Snapshot& next);
 
   // --- helpers (mu held) ---
   // `base` with -1, -2... appended on collision; `self`'s own name does not collide.

@@ -1,0 +1,176 @@
+// Tailnet's policy: setting, checking, persisting and recompiling it as the tailnet changes.
+
+#include <algorithm>
+#include <cctype>
+
+#include "tailnet/tailnet_impl.h"
+
+namespace keel::tailnet {
+namespace {
+
+constexpr std::string_view kPolicyKey = "policy";
+constexpr std::string_view kPolicyUpdatedKey = "policy_updated_at";
+
+bool IsBlank(const std::string& text) {
+  return std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c); });
+}
+
+policy::PolicyUser ToPolicyUser(const model::User& u) { return {u.id, u.name, u.email}; }
+
+std::vector<policy::PolicyNode> PolicyNodes(const Snapshot& s) {
+  std::vector<policy::PolicyNode> out;
+  out.reserve(s.nodes.size());
+  for (const auto& [id, n] : s.nodes) {
+    policy::PolicyNode pn;
+    pn.id = id;
+    pn.hostname = n->given_name;
+    pn.tags = n->tags;
+    if (n->tags.empty()) {
+      if (const model::User* u = s.FindUser(n->user_id)) pn.user = ToPolicyUser(*u);
+    }
+    if (n->ipv4) pn.ipv4 = n->ipv4->to_string();
+    if (n->ipv6) pn.ipv6 = n->ipv6->to_string();
+    out.push_back(std::move(pn));
+  }
+  return out;
+}
+
+Result<std::shared_ptr<const policy::CompiledPolicy>> CompileFor(
+    std::shared_ptr<const policy::Policy> p, const Snapshot& s) {
+  std::vector<policy::PolicyUser> users;
+  users.reserve(s.users.size());
+  for (const auto& [id, u] : s.users) users.push_back(ToPolicyUser(u));
+  auto compiled = policy::CompiledPolicy::Compile(std::move(p), std::move(users), PolicyNodes(s));
+  if (!compiled) return MakeError(Errc::kInvalidArgument, compiled.error().message);
+  return *compiled;
+}
+
+// Parses and compiles with tests; on success also returns the test-free runtime form.
+struct Prepared {
+  std::shared_ptr<const policy::CompiledPolicy> compiled;
+  std::shared_ptr<const policy::Policy> runtime;
+};
+
+Result<Prepared> Prepare(const std::string& text, const Snapshot& s, bool run_tests) {
+  auto parsed = policy::ParsePolicy(text);
+  if (!parsed) return MakeError(Errc::kInvalidArgument, parsed.error().message);
+  auto runtime = std::make_shared<policy::Policy>(*parsed);
+  runtime->tests.clear();
+  runtime->ssh_tests.clear();
+  std::shared_ptr<const policy::Policy> full =
+      run_tests ? std::make_shared<const policy::Policy>(std::move(*parsed)) : runtime;
+  auto compiled = CompileFor(full, s);
+  if (!compiled) return compiled.error();
+  return Prepared{*compiled, runtime};
+}
+
+bool SameForPolicy(const model::Node& a, const model::Node& b) {
+  return a.user_id == b.user_id && a.tags == b.tags && a.ipv4 == b.ipv4 && a.ipv6 == b.ipv6 &&
+         a.given_name == b.given_name;
+}
+
+bool UsersDiffer(const Snapshot& a, const Snapshot& b) {
+  if (a.users.size() != b.users.size()) return true;
+  for (auto ia = a.users.begin(), ib = b.users.begin(); ia != a.users.end(); ++ia, ++ib) {
+    if (ia->first != ib->first || ia->second.name != ib->second.name ||
+        ia->second.email != ib->second.email) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Whether `next` differs from `cur` in anything the compiler reads.
+bool PolicyInputsChanged(const Snapshot& cur, const Snapshot& next, const Changes& changes) {
+  if (cur.nodes.size() != next.nodes.size() || UsersDiffer(cur, next)) return true;
+  for (const auto& c : changes) {
+    if (c.kind == ChangeKind::kNodeAdded || c.kind == ChangeKind::kNodeRemoved) return true;
+    if (c.kind != ChangeKind::kNodeUpdated) continue;
+    const model::Node* before = cur.FindNode(c.node);
+    const model::Node* after = next.FindNode(c.node);
+    if (!before || !after || !SameForPolicy(*before, *after)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+void Tailnet::Impl::RecompilePolicy(Draft& d) {
+  if (!runtime_policy) return;
+  auto cur = Current();
+  if (d.next->policy != cur->policy) return;  // set explicitly by this mutation
+  if (!PolicyInputsChanged(*cur, *d.next, d.changes)) return;
+  auto compiled = CompileFor(runtime_policy, *d.next);
+  if (!compiled) {
+    // Only a domain check can fail here; the previous compile stays in force.
+    log->error("policy no longer compiles after a tailnet change: {}", compiled.error().message);
+    return;
+  }
+  d.next->policy = *compiled;
+}
+
+Result<void> Tailnet::SetPolicy(const std::string& text, PolicySource source) {
+  std::lock_guard lock(impl_->mu);
+  Prepared prepared;
+  if (!IsBlank(text)) {
+    auto p = Prepare(text, *impl_->Current(), /*run_tests=*/true);
+    if (!p) return p.error();
+    prepared = std::move(*p);
+  }
+  SystemTime now = impl_->clock.Now();
+  if (source == PolicySource::kDatabase) {
+    KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) -> Result<void> {
+      KEEL_TRY(tx.PutSetting(kPolicyKey, text));
+      return tx.PutSetting(kPolicyUpdatedKey, FormatTime(now));
+    }));
+  }
+  impl_->policy_info = PolicyInfo{text, now, source};
+  impl_->runtime_policy = prepared.runtime;
+  Draft d = impl_->Begin();
+  d.next->policy = prepared.compiled;
+  d.changes.push_back(Change{ChangeKind::kFull, 0});
+  impl_->Commit(std::move(d));
+  impl_->log->info("policy {} ({})", prepared.compiled ? "updated" : "removed",
+                   source == PolicySource::kDatabase ? "database" : "file");
+  return {};
+}
+
+Result<void> Tailnet::CheckPolicy(const std::string& text) const {
+  if (IsBlank(text)) return {};
+  auto p = Prepare(text, *impl_->Current(), /*run_tests=*/true);
+  if (!p) return p.error();
+  return {};
+}
+
+PolicyInfo Tailnet::GetPolicy() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->policy_info;
+}
+
+Result<void> Tailnet::Impl::LoadStoredPolicy(Snapshot& next) {
+  std::optional<std::string> text;
+  std::optional<std::string> updated;
+  KEEL_TRY(InTx(store, [&](store::Tx& tx) -> Result<void> {
+    auto t = tx.GetSetting(kPolicyKey);
+    if (!t) return t.error();
+    auto u = tx.GetSetting(kPolicyUpdatedKey);
+    if (!u) return u.error();
+    text = std::move(*t);
+    updated = std::move(*u);
+    return {};
+  }));
+  runtime_policy = nullptr;
+  next.policy = nullptr;
+  if (!text || IsBlank(*text)) return {};
+  // Tests were checked when the policy was saved; nodes may have changed since.
+  auto p = Prepare(*text, next, /*run_tests=*/false);
+  if (!p) return MakeError(p.error().code, "stored policy: " + p.error().message);
+  runtime_policy = p->runtime;
+  next.policy = p->compiled;
+  SystemTime when = ZeroTime();
+  if (updated) when = ParseTime(*updated).value_or(ZeroTime());
+  policy_info = PolicyInfo{*text, when, PolicySource::kDatabase};
+  return {};
+}
+
+}  // namespace keel::tailnet

@@ -1,0 +1,154 @@
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <filesystem>
+
+#include "base/log.h"
+#include "policy/compiler.h"
+#include "store/sqlite_store.h"
+#include "tailnet/tailnet.h"
+
+namespace keel::tailnet {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr const char* kAliceToBob = R"({
+  // alice may reach bob's port 22 only
+  "acls": [{"action": "accept", "src": ["alice@"], "dst": ["bob@:22"]}],
+})";
+
+crypto::Key32 K(int n) {
+  crypto::Key32 k{};
+  k[0] = static_cast<uint8_t>(n);
+  k[31] = 2;
+  return k;
+}
+
+class PolicyTailnetTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = fs::temp_directory_path() /
+           ("keel_tailnet_policy_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+    settings_.load_stored_policy = true;
+    Reopen();
+    ASSERT_TRUE(tn_->CreateUser("alice"));
+    ASSERT_TRUE(tn_->CreateUser("bob"));
+  }
+  void TearDown() override {
+    tn_.reset();
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+  void Reopen() {
+    tn_.reset();
+    store_.reset();
+    store_ = store::SqliteStore::Open((dir_ / "keel.db").string()).value();
+    auto log = GetLogger("tailnet-policy-test");
+    log->set_level(spdlog::level::critical);
+    tn_ = std::make_unique<Tailnet>(settings_, *store_, clock_, log);
+    ASSERT_TRUE(tn_->Load());
+  }
+  model::NodeId Join(int n, const std::string& user, const std::string& host) {
+    RegisterInput in;
+    in.machine_key = crypto::MachinePublic(K(n));
+    in.node_key = crypto::NodePublic(K(n + 100));
+    in.auth_key = tn_->CreatePreAuthKey(user, false, false, ZeroTime()).value().secret_text;
+    in.hostname = host;
+    auto out = tn_->Register(in);
+    EXPECT_TRUE(out && out->node) << (out ? out->error : out.error().message);
+    return out->node->id;
+  }
+  std::vector<uint64_t> PeersOf(model::NodeId id) {
+    auto snap = tn_->snapshot();
+    auto idx = snap->policy->IndexOf(id);
+    EXPECT_TRUE(idx.has_value());
+    return idx ? snap->policy->Peers(*idx) : std::vector<uint64_t>{};
+  }
+
+  fs::path dir_;
+  Settings settings_;
+  RealClock clock_;
+  std::unique_ptr<store::SqliteStore> store_;
+  std::unique_ptr<Tailnet> tn_;
+};
+
+TEST_F(PolicyTailnetTest, NoPolicyByDefault) {
+  EXPECT_EQ(tn_->snapshot()->policy, nullptr);
+  EXPECT_TRUE(tn_->GetPolicy().text.empty());
+}
+
+TEST_F(PolicyTailnetTest, SetCompilesAndPublishesFull) {
+  auto a = Join(1, "alice", "a");
+  auto b = Join(2, "bob", "b");
+  boost::asio::io_context io;
+  std::vector<Changes> seen;
+  tn_->Subscribe(io.get_executor(), [&](auto, const Changes& c) { seen.push_back(c); });
+  ASSERT_TRUE(tn_->SetPolicy(kAliceToBob, PolicySource::kDatabase));
+  io.run();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0][0].kind, ChangeKind::kFull);
+  EXPECT_EQ(PeersOf(a), std::vector<uint64_t>{b});
+  EXPECT_EQ(PeersOf(b), std::vector<uint64_t>{a});
+  EXPECT_EQ(tn_->GetPolicy().text, kAliceToBob);
+}
+
+TEST_F(PolicyTailnetTest, BadPolicyRefusedOldKept) {
+  ASSERT_TRUE(tn_->SetPolicy(kAliceToBob, PolicySource::kDatabase));
+  auto before = tn_->snapshot()->policy;
+  auto bad = tn_->SetPolicy(R"({"acls": [{"action": "accept", "src": ["group:nope"], "dst": ["*:*"]}]})",
+                            PolicySource::kDatabase);
+  ASSERT_FALSE(bad);
+  EXPECT_FALSE(bad.error().message.empty());
+  EXPECT_EQ(tn_->snapshot()->policy, before);
+  EXPECT_EQ(tn_->GetPolicy().text, kAliceToBob);
+  EXPECT_FALSE(tn_->CheckPolicy("{not json"));
+}
+
+TEST_F(PolicyTailnetTest, FailingTestsRefuse) {
+  Join(1, "alice", "a");
+  Join(2, "bob", "b");
+  std::string text = R"({
+    "acls": [{"action": "accept", "src": ["alice@"], "dst": ["bob@:22"]}],
+    "tests": [{"src": "bob@", "accept": ["alice@:22"]}],
+  })";
+  auto r = tn_->SetPolicy(text, PolicySource::kDatabase);
+  ASSERT_FALSE(r);
+  EXPECT_FALSE(tn_->CheckPolicy(text));
+  EXPECT_EQ(tn_->snapshot()->policy, nullptr);
+}
+
+TEST_F(PolicyTailnetTest, RecompilesWhenNodesJoinAndLeave) {
+  auto a = Join(1, "alice", "a");
+  ASSERT_TRUE(tn_->SetPolicy(kAliceToBob, PolicySource::kFile));
+  EXPECT_TRUE(PeersOf(a).empty());
+  auto b = Join(2, "bob", "b");
+  EXPECT_EQ(PeersOf(a), std::vector<uint64_t>{b});
+  auto a2 = Join(3, "alice", "a2");
+  EXPECT_EQ(PeersOf(b), (std::vector<uint64_t>{a, a2}));
+  ASSERT_TRUE(tn_->DeleteNode(a));
+  EXPECT_EQ(PeersOf(b), std::vector<uint64_t>{a2});
+}
+
+TEST_F(PolicyTailnetTest, DatabasePolicySurvivesRestartFileDoesNot) {
+  auto a = Join(1, "alice", "a");
+  auto b = Join(2, "bob", "b");
+  ASSERT_TRUE(tn_->SetPolicy(kAliceToBob, PolicySource::kDatabase));
+  Reopen();
+  ASSERT_NE(tn_->snapshot()->policy, nullptr);
+  EXPECT_EQ(PeersOf(a), std::vector<uint64_t>{b});
+  EXPECT_EQ(tn_->GetPolicy().text, kAliceToBob);
+  ASSERT_TRUE(tn_->SetPolicy("", PolicySource::kDatabase));
+  Reopen();
+  EXPECT_EQ(tn_->snapshot()->policy, nullptr);
+  ASSERT_TRUE(tn_->SetPolicy(kAliceToBob, PolicySource::kFile));
+  Reopen();
+  EXPECT_EQ(tn_->snapshot()->policy, nullptr);
+}
+
+}  // namespace
+}  // namespace keel::tailnet
