@@ -147,6 +147,8 @@ AdminApi::Reply AdminApi::Dispatch(const Request& req) {
     co_return co_await Nodes();
   }
   if (rest.starts_with("node/")) co_return co_await NodeAction(req, rest.substr(5));
+  if (rest == "policy") co_return co_await Policy(req);
+  if (rest == "policy/check") co_return co_await CheckPolicy(req);
   co_return MakeError(Errc::kNotFound, "no such endpoint: " + req.path);
 }
 

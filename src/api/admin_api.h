@@ -13,6 +13,9 @@
 //   DELETE /api/v1/node/<id>
 //   POST   /api/v1/node/<id>/expire
 //   POST   /api/v1/node/<id>/rename/<name>
+//   GET    /api/v1/policy                    {policy, updated_at, mode}
+//   PUT    /api/v1/policy                    {policy}   (409 in file mode)
+//   POST   /api/v1/policy/check              {policy}   validate against the live tailnet
 //
 // Errors are {"error": "..."} with the status from StatusFor().
 // Threading: handlers run on the HTTP server's executor; every Tailnet call (they block on
@@ -21,6 +24,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <memory>
+#include <optional>
 #include <spdlog/logger.h>
 
 #include "base/clock.h"
@@ -38,6 +42,9 @@ class AdminApi {
   AdminApi(tailnet::Tailnet& tailnet, boost::asio::thread_pool& pool, const Clock& clock,
            std::shared_ptr<spdlog::logger> logger);
 
+  // policy.mode file: PUT /api/v1/policy is refused, pointing at `path` (SIGHUP reloads it).
+  void SetPolicyFileMode(std::string path) { policy_file_ = std::move(path); }
+
   // Adds the /api/v1/ routes to `router`.
   void RegisterRoutes(http::Router& router);
 
@@ -53,11 +60,14 @@ class AdminApi {
   Reply ExpirePreAuthKey(const http::Request& req);
   Reply Nodes();
   Reply NodeAction(const http::Request& req, std::string_view rest);
+  Reply Policy(const http::Request& req);  // policy_api.cc
+  Reply CheckPolicy(const http::Request& req);
 
   tailnet::Tailnet& tailnet_;
   boost::asio::thread_pool& pool_;
   const Clock& clock_;
   std::shared_ptr<spdlog::logger> logger_;
+  std::optional<std::string> policy_file_;
 };
 
 // The one mapping from Errc to an HTTP status.

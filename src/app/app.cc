@@ -22,6 +22,7 @@ tailnet::Settings TailnetSettings(const config::Config& c) {
   s.prefix_v4 = c.prefixes.v4;
   s.prefix_v6 = c.prefixes.v6;
   s.ephemeral_inactivity_timeout = c.ephemeral_node_inactivity_timeout;
+  s.load_stored_policy = c.policy.mode == "database";
   return s;
 }
 
@@ -68,6 +69,7 @@ Result<void> App::Init() {
       logger_->info("received signal {}, shutting down", signo);
       Stop();
     });
+    WatchPolicyReload();
   }
   return {};
 }
@@ -94,6 +96,7 @@ Result<void> App::OpenState() {
   tailnet_ = std::make_unique<tailnet::Tailnet>(TailnetSettings(config_), *store_, clock_,
                                                 GetLogger("tailnet"));
   KEEL_TRY(tailnet_->Load());
+  KEEL_TRY(LoadPolicyFile());
 
   KEEL_TRY(BuildDerp(*noise, *legacy));
   auto derp_map =
@@ -156,6 +159,7 @@ Result<void> App::BuildServers() {
   });
   admin_router_ = std::make_unique<http::Router>();
   api_ = std::make_unique<api::AdminApi>(*tailnet_, pool_, clock_, GetLogger("api"));
+  if (config_.policy.mode == "file") api_->SetPolicyFileMode(config_.policy.path);
   api_->RegisterRoutes(*admin_router_);
 
   http_server_ = std::make_unique<http::Server>(io_.get_executor(), *http_router_,
@@ -208,6 +212,7 @@ void App::Stop() {
 void App::ShutdownOnIoThread() {
   logger_->info("shutting down");
   if (signals_) signals_->cancel();
+  if (reload_signals_) reload_signals_->cancel();
   http_server_->Stop();
   if (derp_) derp_->Stop();
   control_->Shutdown();

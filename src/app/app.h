@@ -89,6 +89,9 @@ class App {
   Result<void> BuildDerp(const crypto::PrivateKey& noise, const crypto::PrivateKey& legacy);
   Result<void> BuildServers();
   void ShutdownOnIoThread();
+  // policy.path in file mode (app_policy.cc): applied at start; SIGHUP reloads it.
+  Result<void> LoadPolicyFile();
+  void WatchPolicyReload();
 
   config::Config config_;
   Options options_;
@@ -111,6 +114,7 @@ class App {
   std::unique_ptr<http::Server> http_server_;
   std::unique_ptr<http::Server> admin_server_;
   std::optional<boost::asio::signal_set> signals_;
+  std::optional<boost::asio::signal_set> reload_signals_;  // SIGHUP
   uint16_t http_port_ = 0;
   std::thread io_thread_;
 

@@ -8,6 +8,7 @@
 
 #include "app/app.h"
 #include "cli/admin_commands.h"
+#include "cli/policy_commands.h"
 #include "config/config.h"
 
 namespace keel::cli {
@@ -144,6 +145,7 @@ int RunCli(int argc, const char* const* argv, std::istream& in, std::ostream& ou
   AddUsers(root, ctx, action);
   AddPreAuthKeys(root, ctx, action);
   AddNodes(root, ctx, action);
+  AddPolicy(root, ctx, action);
 
   try {
     root.parse(argc, argv);

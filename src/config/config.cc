@@ -114,6 +114,10 @@ std::string CheckNameserver(const std::string& s) {
   return "\"" + s + "\" is neither an IP address nor a DNS-over-HTTPS URL";
 }
 
+std::string CheckPolicyMode(const std::string& s) {
+  return s == "file" || s == "database" ? "" : "unknown mode \"" + s + "\" (file, database)";
+}
+
 std::string CheckLogLevel(const std::string& s) {
   for (std::string_view l : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
     if (s == l) return "";
@@ -304,6 +308,9 @@ const std::map<std::string, Setter>& Fields() {
       {"derp.server.drop_other_regions",
        BoolField([](Config& c) -> auto& { return c.derp.server.drop_other_regions; })},
       {"log.level", StringField([](Config& c) -> auto& { return c.log.level; }, CheckLogLevel)},
+      {"policy.mode",
+       StringField([](Config& c) -> auto& { return c.policy.mode; }, CheckPolicyMode)},
+      {"policy.path", StringField([](Config& c) -> auto& { return c.policy.path; })},
       {"ephemeral_node_inactivity_timeout", SetEphemeralTimeout},
   };
   return *fields;

@@ -103,6 +103,13 @@ struct DerpConfig {
   DerpServerConfig server;
 };
 
+// The access policy (policy.*, Headscale's names). In file mode `path` is the policy and
+// SIGHUP reloads it; in database mode the admin API sets it and the store keeps it.
+struct PolicyConfig {
+  std::string mode = "file";  // file | database
+  std::string path;           // empty: no policy (every node may reach every node)
+};
+
 struct LogConfig {
   // trace, debug, info, warn, error, critical or off.
   std::string level = "info";
@@ -123,6 +130,7 @@ struct Config {
   DnsConfig dns;
   DerpConfig derp;
   LogConfig log;
+  PolicyConfig policy;
   // How long an ephemeral node may stay disconnected before it is deleted.
   std::chrono::seconds ephemeral_node_inactivity_timeout{120};
 

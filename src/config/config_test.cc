@@ -294,5 +294,17 @@ TEST(ConfigTest, LoadConfigFileErrorsNamePath) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(ConfigTest, PolicyKeys) {
+  auto d = ParseConfig("");
+  ASSERT_TRUE(d);
+  EXPECT_EQ(d->policy.mode, "file");
+  EXPECT_EQ(d->policy.path, "");
+  auto c = ParseConfig("policy:\n  mode: database\n  path: /etc/keel/acl.hujson\n");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->policy.mode, "database");
+  EXPECT_EQ(c->policy.path, "/etc/keel/acl.hujson");
+  EXPECT_FALSE(ParseConfig("policy:\n  mode: yaml\n"));
+}
+
 }  // namespace
 }  // namespace keel::config

@@ -208,6 +208,9 @@ Result<std::string> BuildFullMap(const MapInputs& in) {
   if (!self) return MakeError(Errc::kNotFound, "node " + std::to_string(in.self) + " is gone");
   PeerView local;
   PeerView& view = in.view ? *in.view : local;
+  bool had_ssh = !view.ssh.empty();
+  bool resend = view.initialized;
+  std::vector<model::NodeId> old_peers = view.peers;
   ComputeView(in.snapshot, in.self, view);
   OJson head;
   head["ControlTime"] = FormatTime(in.now);
@@ -216,7 +219,12 @@ Result<std::string> BuildFullMap(const MapInputs& in) {
   out.pop_back();
   out += "," + in.static_fields;
   out += ",\"PacketFilters\":" + view.filters;
-  if (!view.ssh.empty()) out += ",\"SSHPolicy\":" + view.ssh;
+  // Clients keep the last SSHPolicy when a map omits it: one the policy took away is sent empty.
+  if (!view.ssh.empty()) {
+    out += ",\"SSHPolicy\":" + view.ssh;
+  } else if (had_ssh) {
+    out += ",\"SSHPolicy\":{\"rules\":[]}";
+  }
   std::set<model::UserId> users{self->user_id};
   std::vector<const std::string*> peers;
   auto add = [&](const model::Node& node) {
@@ -235,7 +243,16 @@ Result<std::string> BuildFullMap(const MapInputs& in) {
     }
   }
   out += ",\"UserProfiles\":" + Profiles(in.snapshot, users).dump();
-  if (!peers.empty()) out += ",\"Peers\":" + JoinFragments(peers);
+  if (!peers.empty()) {
+    out += ",\"Peers\":" + JoinFragments(peers);
+  } else if (resend) {
+    // Clients read an empty Peers as "no change": remove what this viewer may still hold.
+    std::set<model::NodeId> gone(old_peers.begin(), old_peers.end());
+    for (const auto& [id, node] : in.snapshot.nodes) {
+      if (id != in.self) gone.insert(id);
+    }
+    if (!gone.empty()) out += ",\"PeersRemoved\":" + OJson(std::vector<model::NodeId>(gone.begin(), gone.end())).dump();
+  }
   out += "}";
   return out;
 }

@@ -109,6 +109,7 @@ TEST_F(MapPolicyTest, FullMapFollowsPolicy) {
   json c1 = Full(4);
   EXPECT_TRUE(PeerIds(c1).empty());
   EXPECT_FALSE(c1.contains("Peers"));
+  EXPECT_FALSE(c1.contains("PeersRemoved"));
   EXPECT_EQ(c1["UserProfiles"].size(), 1u);
 }
 
@@ -145,6 +146,7 @@ TEST_F(MapPolicyTest, RecompiledPolicyShowsAndHidesPeers) {
   EXPECT_EQ(db["PeersChanged"][0]["ID"], 4);
   EXPECT_EQ(db["PacketFilters"]["base"][0]["DstPorts"][0]["Ports"]["First"], 80);
   EXPECT_EQ(db["SSHPolicy"], json::parse(R"({"rules":[]})"));
+
   // A node removed from the tailnet is announced only to those who saw it.
   snap.nodes.erase(4);
   SetPolicy(kCarolToBob);
@@ -152,6 +154,24 @@ TEST_F(MapPolicyTest, RecompiledPolicyShowsAndHidesPeers) {
   r.Merge({{ChangeKind::kNodeRemoved, 4}});
   json dr = json::parse(BuildDelta(Inputs(2, &bob), r).json);
   EXPECT_EQ(dr["PeersRemoved"], json::parse("[4]"));
+}
+
+TEST_F(MapPolicyTest, FullMapToViewerThatSeesNoOneRemovesOldPeers) {
+  PeerView carol;
+  EXPECT_EQ(PeerIds(Full(4, &carol)), (std::vector<uint64_t>{1, 2, 3}));
+  SetPolicy(kAliceToBob);
+  json m = Full(4, &carol);  // a client reads an empty Peers as "unchanged"
+  EXPECT_FALSE(m.contains("Peers"));
+  EXPECT_EQ(m["PeersRemoved"], json::parse("[1,2,3]"));
+}
+
+TEST_F(MapPolicyTest, FullMapClearsSshPolicyTheViewerHad) {
+  SetPolicy(kAliceToBob);
+  PeerView bob;
+  EXPECT_TRUE(Full(2, &bob).contains("SSHPolicy"));
+  SetPolicy(kCarolToBob);
+  EXPECT_EQ(Full(2, &bob)["SSHPolicy"], json::parse(R"({"rules":[]})"));
+  EXPECT_FALSE(Full(2, &bob).contains("SSHPolicy"));
 }
 
 }  // namespace

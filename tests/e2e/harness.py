@@ -1,4 +1,4 @@
-"""End-to-end harness: a real keel, a real derper and real tailscaled clients on loopback.
+"""End-to-end harness: a real keel (with its embedded DERP relay) and real tailscaled clients.
 
 Each test script calls `run(test_fn)`. It parses --keel and --ts-dir, makes sure it runs inside
 a loopback-only network namespace (ctest starts it under `unshare -n`), builds a Harness with a
@@ -17,6 +17,7 @@ import shlex
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -26,7 +27,9 @@ import urllib.error
 import urllib.request
 
 BASE_DOMAIN = "e2e.keel.test"
-DERP_REGION = 900
+DERP_REGION = 999  # keel's embedded relay (derp.server.region_id default)
+DERP_REGION_CODE = "keel"
+DERP_HOSTNAME = "derp.e2e.keel.test"  # only with --derp-operator-cert; never resolved (IPv4 set)
 LOG_TAIL_LINES = 80
 
 
@@ -35,7 +38,7 @@ class TestFailure(Exception):
 
 
 class ServiceDied(TestFailure):
-    """keel or derper exited on its own; waiting any longer is pointless."""
+    """keel exited on its own; waiting any longer is pointless."""
 
 
 def check(cond, msg):
@@ -166,10 +169,19 @@ def free_port(kind=socket.SOCK_STREAM):
         return s.getsockname()[1]
 
 
+def insecure_tls_context():
+    """For probing keel's relay, whose self-signed certificate only the DERP map pins."""
+    ctx = ssl.create_default_context()
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
 def http_get(url, timeout=5.0):
-    """Returns (status, body) without raising on HTTP error statuses."""
+    """Returns (status, body) without raising on HTTP error statuses (https: unverified)."""
+    ctx = insecure_tls_context() if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
+        with urllib.request.urlopen(url, timeout=timeout, context=ctx) as resp:
             return resp.status, resp.read()
     except urllib.error.HTTPError as e:
         return e.code, e.read()
@@ -178,12 +190,20 @@ def http_get(url, timeout=5.0):
 # --- the harness ------------------------------------------------------------------------------
 
 class Harness:
-    """One keel, one derper and numbered tailscaled clients in a private temporary directory."""
+    """One keel (control server plus its DERP relay and STUN) and numbered tailscaled clients
+    in a private temporary directory.
 
-    def __init__(self, keel, ts_dir, name):
+    The relay gets fixed ports chosen here, so a restarted keel pushes the same DERP map. By
+    default keel serves it with its self-signed certificate, pinned in the DERP map (CertName
+    "sha256-raw:..."). With derp_operator_cert, keel instead uses a certificate the harness
+    makes for DERP_HOSTNAME and the clients trust through SSL_CERT_FILE: clients before the pin
+    existed (e.g. v1.80) only verify a DERP certificate by name.
+    """
+
+    def __init__(self, keel, ts_dir, name, derp_operator_cert=False):
         self.keel_bin = os.path.abspath(keel)
         self.ts_dir = os.path.abspath(ts_dir)
-        for tool in ("tailscale", "tailscaled", "derper"):
+        for tool in ("tailscale", "tailscaled"):
             path = os.path.join(self.ts_dir, tool)
             if not os.access(path, os.X_OK):
                 raise TestFailure(f"{path} missing; run scripts/install-tailscale.sh VERSION")
@@ -191,16 +211,19 @@ class Harness:
         self.tmp = tempfile.mkdtemp(prefix=f"keel-e2e-{name}-")
         self.procs = []
         self.keel_proc = None
-        self.derper_proc = None
         self.clients = {}  # n -> Proc
+        self.client_env = {}  # n -> extra environment for its tailscaled and CLI
         self.keel_port = free_port()
         self.derp_port = free_port()
         self.stun_port = free_port(socket.SOCK_DGRAM)
         self.keel_dir = os.path.join(self.tmp, "keel")
         os.makedirs(self.keel_dir)
         self.config_path = os.path.join(self.keel_dir, "config.yaml")
-        self.derp_map_path = os.path.join(self.tmp, "derp.yaml")
         self.server_url = f"http://127.0.0.1:{self.keel_port}"
+        self.derp_map_file = None  # set to serve a DERP map file instead of the embedded relay
+        self.derp_cert_path = None
+        if derp_operator_cert:
+            self.derp_cert_path, self.derp_key_path = self._make_derp_cert()
 
     def _start(self, name, argv, env=None):
         log_path = os.path.join(self.tmp, f"{name}.log")
@@ -209,40 +232,53 @@ class Harness:
         return proc
 
     def check_services(self):
-        """Raises ServiceDied if keel or derper exited without the test stopping it."""
-        for proc in (self.keel_proc, self.derper_proc):
-            if proc is not None and not proc.stopped and not proc.alive():
-                raise ServiceDied(f"{proc.name} {proc.state()}")
+        """Raises ServiceDied if keel exited without the test stopping it."""
+        proc = self.keel_proc
+        if proc is not None and not proc.stopped and not proc.alive():
+            raise ServiceDied(f"{proc.name} {proc.state()}")
 
-    # derper ----------------------------------------------------------------------------------
+    # keel's DERP relay -----------------------------------------------------------------------
 
-    def start_derper(self):
-        """Starts a plain-HTTP derper on 127.0.0.1 and writes a DERP map naming it."""
-        argv = [os.path.join(self.ts_dir, "derper"),
-                "-c", os.path.join(self.tmp, "derper.key"),
-                "-a", f"127.0.0.1:{self.derp_port}",
-                "-http-port", "-1",
-                "-stun-port", str(self.stun_port),
-                "-certdir", os.path.join(self.tmp, "derper-certs")]
-        self.derper_proc = self._start("derper", argv, env=self._env("derper"))
-        with open(self.derp_map_path, "w") as f:
-            f.write(f"""regions:
-  {DERP_REGION}:
-    regionid: {DERP_REGION}
-    regioncode: e2e
-    regionname: keel e2e derper
-    nodes:
-      - name: {DERP_REGION}a
-        regionid: {DERP_REGION}
-        hostname: 127.0.0.1
-        ipv4: 127.0.0.1
-        stunport: {self.stun_port}
-        derpport: {self.derp_port}
-        insecurefortests: true
-""")
-        url = f"http://127.0.0.1:{self.derp_port}/derp/probe"
-        wait_until(lambda: self._expect_alive(self.derper_proc) and http_get(url)[0] == 200,
-                   30, "derper to answer /derp/probe")
+    def derp_url(self, path="/derp"):
+        return f"https://127.0.0.1:{self.derp_port}{path}"
+
+    def derp_probe(self):
+        return http_get(self.derp_url("/derp/probe"))[0]
+
+    def _make_derp_cert(self):
+        """A self-signed certificate for DERP_HOSTNAME (openssl CLI); returns (cert, key)."""
+        cert = os.path.join(self.tmp, "derp-cert.pem")
+        key = os.path.join(self.tmp, "derp-key.pem")
+        r = _sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                "-days", "2", "-subj", f"/CN={DERP_HOSTNAME}",
+                "-addext", f"subjectAltName=DNS:{DERP_HOSTNAME}")
+        check(r.returncode == 0, f"openssl req failed: {r.stderr.strip()}")
+        return cert, key
+
+    def _derp_config(self):
+        if self.derp_map_file:
+            return f"""derp:
+  paths:
+    - {self.derp_map_file}
+  server:
+    enabled: false
+"""
+        d = self.keel_dir
+        text = f"""derp:
+  server:
+    enabled: true
+    private_key_path: {d}/derp_server_private.key
+    listen_addr: 127.0.0.1:{self.derp_port}
+    stun_listen_addr: 127.0.0.1:{self.stun_port}
+"""
+        if self.derp_cert_path:
+            text += f"""    hostname: {DERP_HOSTNAME}
+    ipv4: 127.0.0.1
+    tls_cert_path: {self.derp_cert_path}
+    tls_key_path: {self.derp_key_path}
+"""
+        return text
 
     # keel ------------------------------------------------------------------------------------
 
@@ -265,10 +301,7 @@ database:
 dns:
   magic_dns: true
   base_domain: {BASE_DOMAIN}
-derp:
-  paths:
-    - {self.derp_map_path}
-log:
+{self._derp_config()}log:
   level: debug
 """)
 
@@ -281,6 +314,9 @@ log:
         self.keel_proc = self._start("keel", argv, env=self._env("keel"))
         wait_until(lambda: self._expect_alive(self.keel_proc) and self.health() == 200,
                    30, "keel to answer GET /health with 200")
+        if not self.derp_map_file:
+            wait_until(lambda: self._expect_alive(self.keel_proc) and self.derp_probe() == 200,
+                       30, "keel's DERP relay to answer /derp/probe over TLS")
 
     def stop_keel(self, sig=signal.SIGTERM):
         self.keel_proc.stop(sig)
@@ -337,12 +373,14 @@ log:
     def client_socket(self, n):
         return os.path.join(self.client_dir(n), "tailscaled.sock")
 
-    def start_tailscaled(self, n):
+    def start_tailscaled(self, n, env=None):
+        """env: extra variables (e.g. TS_DEBUG_ALWAYS_USE_DERP) for this client's daemon and CLI."""
+        self.client_env[n] = dict(env or {})
         d = self.client_dir(n)
         os.makedirs(d, exist_ok=True)
         argv = [os.path.join(self.ts_dir, "tailscaled"), "--tun=userspace-networking",
                 f"--statedir={d}", f"--socket={self.client_socket(n)}", "--port=0"]
-        proc = self._start(f"tailscaled{n}", argv, env=self._env(f"ts{n}"))
+        proc = self._start(f"tailscaled{n}", argv, env=self._client_env(n))
         self.clients[n] = proc
         wait_until(lambda: self._expect_alive(proc) and "BackendState" in self.status(n),
                    30, f"tailscaled{n} to answer `tailscale status`")
@@ -354,13 +392,10 @@ log:
     def tailscale(self, n, *args, timeout=120, watch_services=False):
         """Runs `tailscale --socket=... ARGS`; returns the CompletedProcess (exit -1 on timeout).
 
-        With watch_services, gives up at once (ServiceDied) if keel or derper exits meanwhile.
+        With watch_services, gives up at once (ServiceDied) if keel exits meanwhile.
         """
-        argv = [os.path.join(self.ts_dir, "tailscale"), f"--socket={self.client_socket(n)}",
-                *args]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=self._env(f"ts{n}"),
-                                preexec_fn=_die_with_parent)
+        proc = self.tailscale_popen(n, *args, stdin=subprocess.DEVNULL, text=True)
+        argv = proc.args
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -379,6 +414,14 @@ log:
                 proc.kill()
                 out, err = proc.communicate()
                 return subprocess.CompletedProcess(argv, -1, out, err + "\n<harness: timed out>")
+
+    def tailscale_popen(self, n, *args, stdin=subprocess.PIPE, text=False):
+        """Starts `tailscale --socket=... ARGS` with piped stdout/stderr; the caller waits."""
+        argv = [os.path.join(self.ts_dir, "tailscale"), f"--socket={self.client_socket(n)}",
+                *args]
+        return subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=text, env=self._client_env(n),
+                                preexec_fn=_die_with_parent)
 
     def up(self, n, authkey, hostname, check_rc=True, up_timeout="60s"):
         r = self.tailscale(n, "up", f"--login-server={self.server_url}", f"--auth-key={authkey}",
@@ -406,6 +449,18 @@ log:
         wait_until(lambda: self.backend_state(n) == "Running", timeout,
                    f"client {n} to reach BackendState Running")
 
+    def wait_derp_connected(self, n, timeout=30):
+        """Waits for client n's own log line saying it connected to keel's relay."""
+        line = f"magicsock: derp-{DERP_REGION} connected"
+        wait_until(lambda: any(line in l for l in self.clients[n].tail(10**6)), timeout,
+                   f"client {n} to log {line!r}")
+
+    def tailscale_ipv4(self, n):
+        ips = (self.status(n).get("Self") or {}).get("TailscaleIPs") or []
+        v4 = [ip for ip in ips if ":" not in ip]
+        check(v4, f"client {n} has no Tailscale IPv4 address: {ips}")
+        return v4[0]
+
     def peer_dns_names(self, n):
         peers = self.status(n).get("Peer") or {}
         return {p.get("DNSName", "") for p in peers.values()}
@@ -424,8 +479,14 @@ log:
             "XDG_CONFIG_HOME": os.path.join(home, ".config"),
             "TS_NO_LOGS_NO_SUPPORT": "true",
             "TS_ASSUME_NETWORK_UP_FOR_TEST": "1",
-            "TS_DEBUG_USE_DERP_HTTP": "1",
         })
+        if self.derp_cert_path:
+            env["SSL_CERT_FILE"] = self.derp_cert_path
+        return env
+
+    def _client_env(self, n):
+        env = self._env(f"ts{n}")
+        env.update(self.client_env.get(n, {}))
         return env
 
     def _expect_alive(self, proc):
@@ -446,7 +507,7 @@ log:
         sys.stdout.flush()
 
     def close(self, keep=False):
-        # Clients first, so keel sees orderly disconnects; then keel; then derper.
+        # Clients first (started last), so keel sees orderly disconnects; then keel.
         for proc in reversed(self.procs):
             try:
                 proc.stop(grace=5.0)
@@ -462,9 +523,12 @@ def parse_args(description, add_args=None):
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--keel", required=True, help="path of the keel binary")
     parser.add_argument("--ts-dir", required=True,
-                        help="directory holding tailscale, tailscaled and derper")
+                        help="directory holding tailscale and tailscaled")
     parser.add_argument("--netmon-lo-address", action="store_true",
                         help=f"add {NETMON_LO_ADDRESS} to lo, for clients older than v1.90")
+    parser.add_argument("--derp-operator-cert", action="store_true",
+                        help="serve DERP with a named certificate the clients trust via "
+                             "SSL_CERT_FILE instead of the pinned self-signed one (pre-pin clients)")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary directory (also: KEEL_E2E_KEEP=1)")
     if add_args:
@@ -480,7 +544,7 @@ def run(test, description, add_args=None):
     signal.signal(signal.SIGTERM, lambda *_: sys.exit("harness: terminated"))
     name = os.path.splitext(os.path.basename(sys.argv[0]))[0]
     try:
-        h = Harness(args.keel, args.ts_dir, name)
+        h = Harness(args.keel, args.ts_dir, name, derp_operator_cert=args.derp_operator_cert)
     except TestFailure as e:
         print(f"FAIL {name}: {e}", flush=True)
         return 1

@@ -31,7 +31,6 @@ def expect_refused(h, n, key, name, reason):
 
 
 def test(h, args):
-    h.start_derper()
     h.start_keel()
     h.create_user(USER)
     for n in (1, 2, 3):

@@ -211,7 +211,6 @@ def node_summary(h):
 
 
 def test(h, args):
-    h.start_derper()
     h.start_keel()
     h.create_user("carol")
     key = h.create_authkey("carol", "--reusable")

@@ -2,7 +2,8 @@
 """Three real Tailscale clients join keel with one reusable pre-auth key.
 
 Checks: every client reaches Running; its addresses are the ones keel lists for it; each sees the
-other two as peers under their MagicDNS names. Unless --join-only: deleting a node removes it from
+other two as peers under their MagicDNS names; each connects to keel's embedded DERP relay (the
+client logs "derp-999 connected": its TLS check of the relay passed). Unless --join-only: deleting a node removes it from
 the others' peer lists within 5 s; after a keel restart the clients come back with the same
 addresses and peers, keel reports them online, and a rename made after the restart reaches them.
 """
@@ -35,7 +36,6 @@ def normalize_ips(ips):
 
 
 def join(h, clients):
-    h.start_derper()
     h.start_keel()
     h.create_user("alice")
     key = h.create_authkey("alice", "--reusable")
@@ -124,6 +124,8 @@ def test(h, args):
     join(h, CLIENTS)
     addresses = check_addresses(h, CLIENTS)
     wait_peers(h, {n: hostname(n) for n in CLIENTS})
+    for n in CLIENTS:
+        h.wait_derp_connected(n)
     if args.join_only:
         return
     wait_online(h, [hostname(n) for n in CLIENTS], timeout=30)

@@ -1,0 +1,54 @@
+// App's policy file handling: policy.path is applied at start (a bad file stops the start) and
+// re-read on SIGHUP (a bad new file is logged and the old policy stays).
+
+#include <boost/asio/post.hpp>
+#include <csignal>
+#include <fstream>
+#include <sstream>
+
+#include "app/app.h"
+#include "tailnet/tailnet.h"
+
+namespace keel::app {
+namespace {
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError(Errc::kNotFound, "cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
+Result<void> App::LoadPolicyFile() {
+  if (config_.policy.mode != "file" || config_.policy.path.empty()) return {};
+  const std::string& path = config_.policy.path;
+  auto text = ReadFile(path);
+  if (!text) return MakeError(text.error().code, "policy.path: " + text.error().message);
+  auto set = tailnet_->SetPolicy(*text, tailnet::PolicySource::kFile);
+  if (!set) return MakeError(set.error().code, "policy.path " + path + ": " + set.error().message);
+  logger_->info("policy loaded from {}", path);
+  return {};
+}
+
+void App::WatchPolicyReload() {
+  if (!reload_signals_) reload_signals_.emplace(io_, SIGHUP);
+  reload_signals_->async_wait([this](const boost::system::error_code& ec, int) {
+    if (ec) return;
+    if (config_.policy.mode != "file" || config_.policy.path.empty()) {
+      logger_->warn("SIGHUP: no policy file to reload (policy.mode {}, policy.path \"{}\")",
+                    config_.policy.mode, config_.policy.path);
+    } else {
+      // Compiling may take a while on a big tailnet: not on the I/O thread.
+      boost::asio::post(pool_, [this] {
+        auto r = LoadPolicyFile();
+        if (!r) logger_->error("SIGHUP: policy not reloaded, the old one stays: {}", r.error().message);
+      });
+    }
+    WatchPolicyReload();
+  });
+}
+
+}  // namespace keel::app

@@ -1,0 +1,171 @@
+#include "cli/policy_commands.h"
+
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/output.h"
+#include "cli/unix_client.h"
+#include "config/config.h"
+#include "policy/compiler.h"
+
+namespace keel::cli {
+namespace {
+
+using nlohmann::json;
+
+int Fail(Context& ctx, const std::string& message) {
+  *ctx.err << "Error: " << message << "\n";
+  return 1;
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return MakeError(Errc::kNotFound, "cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// One admin API call; a non-2xx answer becomes its {"error"} message.
+Result<json> Call(Context& ctx, const std::string& method, const std::string& target,
+                  const std::string& body) {
+  auto config = config::LoadConfig(ctx.config_path);
+  if (!config) return config.error();
+  auto reply = UnixHttpRequest(config->unix_socket, method, target, body);
+  if (!reply) return reply.error();
+  json parsed = json::parse(reply->body, nullptr, false);
+  if (reply->status >= 300) {
+    std::string fallback = "server answered HTTP " + std::to_string(reply->status);
+    return MakeError(Errc::kUnavailable,
+                     parsed.is_object() ? parsed.value("error", fallback) : fallback);
+  }
+  if (parsed.is_discarded()) return MakeError(Errc::kDataLoss, "server sent invalid JSON");
+  return Result<json>(boost::system::in_place_value, std::move(parsed));
+}
+
+int PolicyGet(Context& ctx) {
+  auto r = Call(ctx, "GET", "/api/v1/policy", "");
+  if (!r) return Fail(ctx, r.error().message);
+  if (ctx.output == "table") {
+    *ctx.out << (*r)["policy"].get<std::string>();
+    return 0;
+  }
+  *ctx.out << RenderJson(*r, ctx.output);
+  return 0;
+}
+
+int PolicySend(Context& ctx, const std::string& file, bool check) {
+  auto text = ReadFile(file);
+  if (!text) return Fail(ctx, text.error().message);
+  auto r = Call(ctx, check ? "POST" : "PUT", check ? "/api/v1/policy/check" : "/api/v1/policy",
+                json{{"policy", *text}}.dump());
+  if (!r) return Fail(ctx, r.error().message);
+  *ctx.out << (check ? "Policy is valid\n" : "Policy updated\n");
+  return 0;
+}
+
+std::vector<std::string> StringList(const json& n, const char* key) {
+  return n.contains(key) && n[key].is_array() ? n[key].get<std::vector<std::string>>()
+                                              : std::vector<std::string>{};
+}
+
+// The golden captures' `topology` ({users[], nodes{hostname: {...}}}), or a whole capture.
+void ReadTopology(const json& doc, std::vector<policy::PolicyUser>& users,
+                  std::vector<policy::PolicyNode>& nodes) {
+  const json& topo = doc.contains("topology") ? doc["topology"] : doc;
+  const json users_list = topo.value("users", json::array());
+  const json node_map = topo.value("nodes", json::object());
+  for (const auto& u : users_list) {
+    users.push_back({u.value("id", uint64_t{0}), u.value("name", ""), u.value("email", "")});
+  }
+  uint64_t next_id = 1;
+  for (const auto& [name, n] : node_map.items()) {
+    policy::PolicyNode pn;
+    pn.id = next_id++;
+    pn.hostname = name;
+    pn.tags = StringList(n, "tags");
+    pn.ipv4 = n.value("ipv4", "");
+    pn.ipv6 = n.value("ipv6", "");
+    pn.routable_ips = StringList(n, "routable_ips");
+    pn.approved_routes = StringList(n, "approved_routes");
+    if (pn.tags.empty()) {
+      std::string owner = n.value("user", "");
+      for (const auto& u : users) {
+        if (u.name == owner || (owner.empty() && &u == &users.front())) pn.user = u;
+      }
+    }
+    nodes.push_back(std::move(pn));
+  }
+}
+
+json Addresses(const policy::PolicyNode& n) {
+  json out = json::array();
+  if (!n.ipv4.empty()) out.push_back(n.ipv4 + "/32");
+  if (!n.ipv6.empty()) out.push_back(n.ipv6 + "/128");
+  return out;
+}
+
+int PolicyCompile(Context& ctx, const std::string& policy_file, const std::string& topo_file) {
+  auto text = ReadFile(policy_file);
+  if (!text) return Fail(ctx, text.error().message);
+  auto topo_text = ReadFile(topo_file);
+  if (!topo_text) return Fail(ctx, topo_text.error().message);
+  json doc = json::parse(*topo_text, nullptr, false);
+  if (doc.is_discarded() || !doc.is_object()) return Fail(ctx, topo_file + ": not a JSON object");
+  std::vector<policy::PolicyUser> users;
+  std::vector<policy::PolicyNode> nodes;
+  ReadTopology(doc, users, nodes);
+  auto parsed = policy::ParsePolicy(*text);
+  if (!parsed) return Fail(ctx, "policy refused: " + parsed.error().message);
+  auto compiled = policy::CompiledPolicy::Compile(
+      std::make_shared<const policy::Policy>(std::move(*parsed)), users, nodes);
+  if (!compiled) return Fail(ctx, "policy refused: " + compiled.error().message);
+  const policy::CompiledPolicy& cp = **compiled;
+  json out = json::object();
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    json peers = json::array();
+    for (uint64_t id : cp.Peers(i)) {
+      const policy::PolicyNode& p = nodes[*cp.IndexOf(id)];
+      peers.push_back({{"Name", p.hostname}, {"Addresses", Addresses(p)}, {"Tags", p.tags}});
+    }
+    json self{{"Name", nodes[i].hostname}, {"Addresses", Addresses(nodes[i])},
+              {"CapMap", cp.CapMap(i)}, {"PrimaryRoutes", cp.ApprovedRoutes(i)}};
+    out[nodes[i].hostname] = {
+        {"packet_filter_rules", cp.PacketFilter(i)},
+        {"netmap", {{"SSHPolicy", cp.SshPolicy(i)}, {"Peers", peers}, {"SelfNode", self}}}};
+  }
+  *ctx.out << RenderJson(out, ctx.output == "table" ? "json" : ctx.output);
+  return 0;
+}
+
+}  // namespace
+
+void AddPolicy(CLI::App& root, Context& ctx, std::function<int()>& action) {
+  auto* pol = root.add_subcommand("policy", "Show, replace, check or compile the access policy");
+  pol->require_subcommand(1);
+  pol->add_subcommand("get", "Print the policy in force")->callback([&] {
+    action = [&] { return PolicyGet(ctx); };
+  });
+  auto set_file = std::make_shared<std::string>();
+  auto* set = pol->add_subcommand("set", "Replace the policy (policy.mode database)");
+  set->add_option("-f,--file", *set_file, "Policy file (HuJSON)")->required();
+  set->callback([&, set_file] { action = [&, set_file] { return PolicySend(ctx, *set_file, false); }; });
+  auto check_file = std::make_shared<std::string>();
+  auto* check = pol->add_subcommand("check", "Validate a policy against the live tailnet");
+  check->add_option("-f,--file", *check_file, "Policy file (HuJSON)")->required();
+  check->callback([&, check_file] {
+    action = [&, check_file] { return PolicySend(ctx, *check_file, true); };
+  });
+  auto files = std::make_shared<std::pair<std::string, std::string>>();
+  auto* compile = pol->add_subcommand("compile", "Compile a policy offline against a topology file");
+  compile->add_option("--policy", files->first, "Policy file (HuJSON)")->required();
+  compile->add_option("--topology", files->second,
+                      "Topology JSON ({users, nodes}, or a golden capture)")->required();
+  compile->callback([&, files] {
+    action = [&, files] { return PolicyCompile(ctx, files->first, files->second); };
+  });
+}
+
+}  // namespace keel::cli
