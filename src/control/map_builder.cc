@@ -203,6 +203,21 @@ void ComputeView(const tailnet::Snapshot& snapshot, model::NodeId self, PeerView
   if (ssh.is_object() && ssh.contains("rules") && !ssh["rules"].empty()) view.ssh = ssh.dump();
 }
 
+namespace {
+
+// Clients read an empty Peers as "no change", so a resent full map with no peers removes
+// everything the viewer may still hold: `",\"PeersRemoved\":[...]"` or "".
+std::string PeersRemovedMember(const MapInputs& in, const std::vector<model::NodeId>& old_peers) {
+  std::set<model::NodeId> gone(old_peers.begin(), old_peers.end());
+  for (const auto& [id, node] : in.snapshot.nodes) {
+    if (id != in.self) gone.insert(id);
+  }
+  if (gone.empty()) return "";
+  return ",\"PeersRemoved\":" + OJson(std::vector<model::NodeId>(gone.begin(), gone.end())).dump();
+}
+
+}  // namespace
+
 Result<std::string> BuildFullMap(const MapInputs& in) {
   const model::Node* self = FindNode(in.snapshot, in.self);
   if (!self) return MakeError(Errc::kNotFound, "node " + std::to_string(in.self) + " is gone");
@@ -246,12 +261,7 @@ Result<std::string> BuildFullMap(const MapInputs& in) {
   if (!peers.empty()) {
     out += ",\"Peers\":" + JoinFragments(peers);
   } else if (resend) {
-    // Clients read an empty Peers as "no change": remove what this viewer may still hold.
-    std::set<model::NodeId> gone(old_peers.begin(), old_peers.end());
-    for (const auto& [id, node] : in.snapshot.nodes) {
-      if (id != in.self) gone.insert(id);
-    }
-    if (!gone.empty()) out += ",\"PeersRemoved\":" + OJson(std::vector<model::NodeId>(gone.begin(), gone.end())).dump();
+    out += PeersRemovedMember(in, old_peers);
   }
   out += "}";
   return out;

@@ -7,7 +7,8 @@
 // A node as its peers see it is rendered once per (node id, version, online, expired) into a
 // JSON fragment held by PeerCache; full maps and PeersChanged deltas are assembled by
 // concatenating those fragments around a per-viewer head (ControlTime, self Node) and the
-// shared static fields (DERP map, DNS, packet filter) rendered once per configuration.
+// shared static fields (DERP map, DNS) rendered once per configuration; the packet filter and
+// SSH policy come from the viewer's PeerView.
 // Threading: PeerCache has no lock; use it from one thread (the I/O thread). The free
 // functions are pure.
 

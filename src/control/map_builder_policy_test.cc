@@ -165,6 +165,15 @@ TEST_F(MapPolicyTest, FullMapToViewerThatSeesNoOneRemovesOldPeers) {
   EXPECT_EQ(m["PeersRemoved"], json::parse("[1,2,3]"));
 }
 
+TEST_F(MapPolicyTest, SelfCapMapGetsPolicyAttributes) {
+  SetPolicy(R"({"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}],
+                "nodeAttrs": [{"target": ["alice@"], "attr": ["keel-test-attr"]}]})");
+  json a1 = Full(1);
+  EXPECT_TRUE(a1["Node"]["CapMap"].contains("keel-test-attr")) << a1["Node"]["CapMap"].dump();
+  EXPECT_TRUE(a1["Node"]["CapMap"].contains("https://tailscale.com/cap/ssh"));
+  EXPECT_FALSE(Full(2)["Node"]["CapMap"].contains("keel-test-attr"));
+}
+
 TEST_F(MapPolicyTest, FullMapClearsSshPolicyTheViewerHad) {
   SetPolicy(kAliceToBob);
   PeerView bob;

@@ -4,7 +4,8 @@
 Three clients: a (user alice), b (user bob), t (tagged tag:x via a tagged pre-auth key). With
 a policy allowing only alice -> bob:22: a reaches b:22 (data echoed back), not b:80; b does not
 reach a:22; t sees no peers at all. A new policy (bob -> alice:80 only) flips the outcome within
-5 s. TCP echo servers on 127.0.0.1:22 and :80 of the test namespace stand behind every client
+5 s, and a node joining later is shown only to the nodes it may reach or be reached by.
+TCP echo servers on 127.0.0.1:22 and :80 of the test namespace stand behind every client
 (userspace-networking tailscaled forwards accepted connections to localhost).
 """
 
@@ -19,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
 from harness import check, step, wait_until  # noqa: E402
 
-A, B, T = 1, 2, 3
+A, B, T, B2 = 1, 2, 3, 4
 FLIP_S = 5
 
 POLICY_1 = """{
@@ -111,15 +112,30 @@ def test(h, args):
     wait_until(lambda: reaches(h, A, ip[B], 22), 20, "a to reach b:22")
     check(not reaches(h, A, ip[B], 80), "a reached b:80, which the policy does not allow")
     check(not reaches(h, B, ip[A], 22), "b reached a:22, which the policy does not allow")
+    check(not reaches(h, B, ip[A], 80), "b reached a:80, which policy 1 does not allow")
+    check(h.peer_dns_names(A) == {"b.%s." % harness.BASE_DOMAIN},
+          f"client a should see only b, sees {h.peer_dns_names(A)}")
 
     step("policy 2: bob -> alice:80 only")
     start = time.time()
     set_policy(h, POLICY_2)
     wait_until(lambda: reaches(h, B, ip[A], 80, timeout=2.0), FLIP_S + 10,
                "b to reach a:80 after the policy change")
-    step(f"b reached a:80 {time.time() - start:.1f} s after `keel policy set`")
+    step(f"b reached a:80 {time.time() - start:.2f} s after `keel policy set`")
     check(not reaches(h, A, ip[B], 22), "a still reaches b:22 after the policy change")
     check(h.peer_dns_names(T) == set(), "client t sees peers under policy 2")
+
+    step("a second bob node joins under policy 2: only the nodes it may reach see it")
+    h.start_tailscaled(B2)
+    h.up(B2, h.create_authkey("bob"), "b2")
+    h.wait_running(B2)
+    dns = lambda name: f"{name}.{harness.BASE_DOMAIN}."  # noqa: E731
+    wait_until(lambda: h.peer_dns_names(A) == {dns("b"), dns("b2")}, 10,
+               "client a to see b and b2")
+    wait_until(lambda: h.peer_dns_names(B2) == {dns("a")}, 10, "client b2 to see only a")
+    check(h.peer_dns_names(T) == set(), "client t sees peers after b2 joined")
+    check(h.peer_dns_names(B) == {dns("a")}, f"client b sees {h.peer_dns_names(B)}, want only a")
+    wait_until(lambda: reaches(h, B2, ip[A], 80, timeout=2.0), 10, "b2 to reach a:80")
 
 
 if __name__ == "__main__":
