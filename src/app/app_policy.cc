@@ -7,25 +7,14 @@
 #include <sstream>
 
 #include "app/app.h"
+#include "base/file.h"
 #include "tailnet/tailnet.h"
 
 namespace keel::app {
-namespace {
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeError(Errc::kNotFound, "cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-}  // namespace
-
 Result<void> App::LoadPolicyFile() {
   if (config_.policy.mode != "file" || config_.policy.path.empty()) return {};
   const std::string& path = config_.policy.path;
-  auto text = ReadFile(path);
+  auto text = ReadFileText(path);
   if (!text) return MakeError(text.error().code, "policy.path: " + text.error().message);
   auto set = tailnet_->SetPolicy(*text, tailnet::PolicySource::kFile);
   if (!set) return MakeError(set.error().code, "policy.path " + path + ": " + set.error().message);

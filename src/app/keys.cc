@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/file.h"
 #include "crypto/x25519.h"
 
 namespace keel::app {
@@ -21,11 +22,9 @@ Error SysError(const std::string& what, const std::string& path) {
 }
 
 Result<crypto::PrivateKey> ReadKey(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return SysError("cannot read key file", path);
-  std::stringstream buf;
-  buf << in.rdbuf();
-  std::string text = buf.str();
+  auto read = ReadFileText(path);
+  if (!read) return MakeError(Errc::kUnavailable, "key file: " + read.error().message);
+  std::string text = std::move(*read);
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
   auto key = crypto::PrivateKey::Parse(text);
   if (!key || key->IsZero()) {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/file.h"
 #include "cli/output.h"
 #include "cli/unix_client.h"
 #include "config/config.h"
@@ -18,14 +19,6 @@ using nlohmann::json;
 int Fail(Context& ctx, const std::string& message) {
   *ctx.err << "Error: " << message << "\n";
   return 1;
-}
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeError(Errc::kNotFound, "cannot read " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 // One admin API call; a non-2xx answer becomes its {"error"} message.
@@ -57,7 +50,7 @@ int PolicyGet(Context& ctx) {
 }
 
 int PolicySend(Context& ctx, const std::string& file, bool check) {
-  auto text = ReadFile(file);
+  auto text = ReadFileText(file);
   if (!text) return Fail(ctx, text.error().message);
   auto r = Call(ctx, check ? "POST" : "PUT", check ? "/api/v1/policy/check" : "/api/v1/policy",
                 json{{"policy", *text}}.dump());
@@ -108,9 +101,9 @@ json Addresses(const policy::PolicyNode& n) {
 }
 
 int PolicyCompile(Context& ctx, const std::string& policy_file, const std::string& topo_file) {
-  auto text = ReadFile(policy_file);
+  auto text = ReadFileText(policy_file);
   if (!text) return Fail(ctx, text.error().message);
-  auto topo_text = ReadFile(topo_file);
+  auto topo_text = ReadFileText(topo_file);
   if (!topo_text) return Fail(ctx, topo_text.error().message);
   json doc = json::parse(*topo_text, nullptr, false);
   if (doc.is_discarded() || !doc.is_object()) return Fail(ctx, topo_file + ": not a JSON object");

@@ -11,6 +11,7 @@
 #include <map>
 #include <sstream>
 
+#include "base/file.h"
 #include "config/duration.h"
 
 namespace keel::config {
@@ -451,14 +452,9 @@ Result<Config> ParseConfig(std::string_view yaml_text) {
 
 Result<Config> LoadConfig(const std::string& path) {
   if (path.empty()) return Config{};
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    return MakeError(Errc::kNotFound,
-                     "cannot read config file " + path + ": " + std::strerror(errno));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  auto c = ParseConfig(text.str());
+  auto text = ReadFileText(path);
+  if (!text) return MakeError(text.error().code, "config file: " + text.error().message);
+  auto c = ParseConfig(*text);
   if (!c) return MakeError(c.error().code, path + ": " + c.error().message);
   return c;
 }

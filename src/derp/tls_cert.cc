@@ -17,6 +17,8 @@
 #include <memory>
 #include <sstream>
 
+#include "base/file.h"
+
 namespace keel::derp {
 
 namespace {
@@ -42,14 +44,6 @@ Bytes ToDer(X509* cert) {
   unsigned char* p = der.data();
   i2d_X509(cert, &p);
   return der;
-}
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return MakeError(Errc::kNotFound, "cannot read " + path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
 }
 
 // Parses the leaf of a PEM chain and checks the key PEM is loadable.
@@ -101,9 +95,9 @@ std::string CertPin(std::span<const uint8_t> der) {
 
 Result<TlsCertificate> LoadTlsCertificate(const std::string& cert_path,
                                           const std::string& key_path) {
-  auto chain = ReadFile(cert_path);
+  auto chain = ReadFileText(cert_path);
   if (!chain) return chain.error();
-  auto key = ReadFile(key_path);
+  auto key = ReadFileText(key_path);
   if (!key) return key.error();
   return FromPem(std::move(*chain), std::move(*key));
 }
@@ -196,3 +190,4 @@ Result<TlsCertificate> LoadOrCreateSelfSigned(const std::string& dir, const std:
 }
 
 }  // namespace keel::derp
+

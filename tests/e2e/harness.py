@@ -359,6 +359,21 @@ dns:
         check(out, "`keel preauthkeys create` printed nothing")
         return out[-1]
 
+    def join_pair(self, user, env=None):
+        """Creates `user`, joins clients 1 and 2 as node1 and node2 with one reusable key and
+        waits until both are Running and see each other. Returns the key."""
+        self.create_user(user)
+        key = self.create_authkey(user, "--reusable")
+        for n in (1, 2):
+            self.start_tailscaled(n, env=env)
+            self.up(n, key, f"node{n}")
+        for n in (1, 2):
+            self.wait_running(n)
+        wait_until(lambda: self.peer_dns_names(1) == {f"node2.{BASE_DOMAIN}."}
+                   and self.peer_dns_names(2) == {f"node1.{BASE_DOMAIN}."}, 30,
+                   "clients 1 and 2 to see each other")
+        return key
+
     def nodes(self):
         """keel's `nodes list -o json`, as a dict keyed by node name."""
         listing = self.keel_cli("nodes", "list", json_out=True)

@@ -212,16 +212,7 @@ def node_summary(h):
 
 def test(h, args):
     h.start_keel()
-    h.create_user("carol")
-    key = h.create_authkey("carol", "--reusable")
-    for n in (1, 2):
-        h.start_tailscaled(n)
-        h.up(n, key, f"node{n}")
-    for n in (1, 2):
-        h.wait_running(n)
-    wait_until(lambda: h.peer_dns_names(1) == {f"node2.{BASE_DOMAIN}."}
-               and h.peer_dns_names(2) == {f"node1.{BASE_DOMAIN}."}, 30,
-               "clients 1 and 2 to see each other")
+    key = h.join_pair("carol")
     before = node_summary(h)
 
     # A request that never finishes must not hold anything up.

@@ -434,16 +434,7 @@ class PingLoop:
 
 def test(h, args):
     h.start_keel()
-    h.create_user("dave")
-    key = h.create_authkey("dave", "--reusable")
-    for n in (1, 2):
-        h.start_tailscaled(n, env=DERP_ONLY)
-        h.up(n, key, f"node{n}")
-    for n in (1, 2):
-        h.wait_running(n)
-    wait_until(lambda: h.peer_dns_names(1) == {f"node2.{BASE_DOMAIN}."}
-               and h.peer_dns_names(2) == {f"node1.{BASE_DOMAIN}."}, 30,
-               "clients 1 and 2 to see each other")
+    h.join_pair("dave", env=DERP_ONLY)
     for n in (1, 2):
         h.wait_derp_connected(n)
     ip1, ip2 = h.tailscale_ipv4(1), h.tailscale_ipv4(2)

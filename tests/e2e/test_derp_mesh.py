@@ -160,16 +160,7 @@ def test(h, args):
     h.derp_map_file = write_derp_map(h, (relay1, relay2), pins)
 
     h.start_keel()
-    h.create_user("erin")
-    key = h.create_authkey("erin", "--reusable")
-    for n in (1, 2):
-        h.start_tailscaled(n, env=test_derp.DERP_ONLY)
-        h.up(n, key, f"node{n}")
-    for n in (1, 2):
-        h.wait_running(n)
-    wait_until(lambda: h.peer_dns_names(1) == {f"node2.{BASE_DOMAIN}."}
-               and h.peer_dns_names(2) == {f"node1.{BASE_DOMAIN}."}, 30,
-               "clients 1 and 2 to see each other")
+    h.join_pair("erin", env=test_derp.DERP_ONLY)
     k1, k2 = node_key(h, 1), node_key(h, 2)
     for n, k in ((1, k1), (2, k2)):
         wait_until(lambda k=k: k in relay2.connected_keys(), 30,
