@@ -81,6 +81,10 @@ class App {
   uint16_t stun_port() const;
   // The DERP map served to clients.
   const nlohmann::json& derp_map() const { return derp_map_; }
+  // Rebuilds the DERP map from derp.paths and the embedded region (SIGHUP does this); when it
+  // changed, every connected node gets the new map. A bad file keeps the old map. Call on the
+  // I/O thread, or before Start().
+  Result<void> ReloadDerpMap();
 
  private:
   App(const config::Config& config, Options options);

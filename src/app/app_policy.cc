@@ -1,13 +1,13 @@
 // App's policy file handling: policy.path is applied at start (a bad file stops the start) and
-// re-read on SIGHUP (a bad new file is logged and the old policy stays).
+// re-read on SIGHUP, together with the DERP map files (a bad new file is logged and the old policy stays).
 
 #include <boost/asio/post.hpp>
 #include <csignal>
-#include <fstream>
-#include <sstream>
 
 #include "app/app.h"
+#include "app/embedded_derp.h"
 #include "base/file.h"
+#include "control/server.h"
 #include "tailnet/tailnet.h"
 
 namespace keel::app {
@@ -22,10 +22,23 @@ Result<void> App::LoadPolicyFile() {
   return {};
 }
 
+Result<void> App::ReloadDerpMap() {
+  auto map = BuildDerpMap(config_, derp_ ? derp_->region() : nlohmann::json(), *logger_);
+  if (!map) return map.error();
+  if (*map == derp_map_) return {};
+  derp_map_ = *map;
+  control_->SetDerpMap(std::move(*map));
+  logger_->info("DERP map reloaded; pushing it to connected nodes");
+  return {};
+}
+
 void App::WatchPolicyReload() {
   if (!reload_signals_) reload_signals_.emplace(io_, SIGHUP);
   reload_signals_->async_wait([this](const boost::system::error_code& ec, int) {
     if (ec) return;
+    if (auto r = ReloadDerpMap(); !r) {
+      logger_->error("SIGHUP: DERP map not reloaded, the old one stays: {}", r.error().message);
+    }
     if (config_.policy.mode != "file" || config_.policy.path.empty()) {
       logger_->warn("SIGHUP: no policy file to reload (policy.mode {}, policy.path \"{}\")",
                     config_.policy.mode, config_.policy.path);

@@ -232,6 +232,28 @@ TEST_F(AppTest, DerpMapMergesFilesAndEmbeddedRegion) {
   EXPECT_EQ((*app)->derp_map()["Regions"]["999"]["RegionCode"], "old");
 }
 
+TEST_F(AppTest, ReloadDerpMapPicksUpChangedFilesAndKeepsOldOnError) {
+  std::filesystem::create_directories(dir_);
+  auto map_path = dir_ / "derp.yaml";
+  auto write_region = [&](const std::string& code) {
+    std::ofstream(map_path) << "regions:\n  1:\n    regionid: 1\n    regioncode: " << code
+                            << "\n    regionname: One\n    nodes:\n      - name: 1a\n"
+                               "        regionid: 1\n        hostname: derp1.example.com\n";
+  };
+  write_region("one");
+  config_.derp.paths = {map_path.string()};
+  auto app = App::Create(config_, TestOptions());
+  ASSERT_TRUE(app) << app.error().message;
+  EXPECT_EQ((*app)->derp_map()["Regions"]["1"]["RegionCode"], "one");
+  write_region("uno");
+  ASSERT_TRUE((*app)->ReloadDerpMap());
+  EXPECT_EQ((*app)->derp_map()["Regions"]["1"]["RegionCode"], "uno");
+  EXPECT_EQ((*app)->derp_map()["Regions"]["999"]["RegionCode"], "keel");
+  std::ofstream(map_path) << "regions: [not, a, map";
+  EXPECT_FALSE((*app)->ReloadDerpMap());
+  EXPECT_EQ((*app)->derp_map()["Regions"]["1"]["RegionCode"], "uno");
+}
+
 TEST_F(AppTest, RefusesDerpKeyEqualToNoiseKey) {
   std::filesystem::create_directories(dir_ / "derp");
   std::string text = crypto::GeneratePrivateKey().ToText();

@@ -1,9 +1,7 @@
 #include "cli/policy_commands.h"
 
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "base/file.h"
 #include "cli/output.h"

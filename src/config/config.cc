@@ -6,10 +6,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <map>
-#include <sstream>
 
 #include "base/file.h"
 #include "config/duration.h"

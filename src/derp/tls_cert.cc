@@ -13,9 +13,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <memory>
-#include <sstream>
 
 #include "base/file.h"
 
