@@ -13,6 +13,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <cctype>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 
 #include "base/file.h"
