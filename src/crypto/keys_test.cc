@@ -45,7 +45,9 @@ void CheckRoundTrip(const nlohmann::json& entry) {
 }
 
 TEST(KeyText, DerivedVectors) {
-  for (const auto& e : LoadNoiseVectors("key_text_vectors.json")["derived"]) {
+  // Named: a range-for over a member of a temporary would outlive the temporary.
+  const nlohmann::json vectors = LoadNoiseVectors("key_text_vectors.json");
+  for (const auto& e : vectors["derived"]) {
     auto text = e["text"].get<std::string>();
     SCOPED_TRACE(text);
     if (text.starts_with("mkey:")) {

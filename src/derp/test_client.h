@@ -31,7 +31,7 @@ class TestClient {
 
   // `tls_ctx` null means plain TCP.
   TestClient(uint16_t port, boost::asio::ssl::context* tls_ctx, std::string host = "127.0.0.1")
-      : key_(crypto::GeneratePrivateKey()), socket_(ioc_) {
+      : key_(crypto::GeneratePrivateKey()), pub_(crypto::PublicFromPrivate(key_)), socket_(ioc_) {
     tcp::endpoint ep(boost::asio::ip::make_address(host), port);
     socket_.connect(ep);
     socket_.set_option(tcp::no_delay(true));
@@ -42,8 +42,12 @@ class TestClient {
   }
 
   const crypto::PrivateKey& key() const { return key_; }
-  void set_key(const crypto::PrivateKey& k) { key_ = k; }
-  crypto::NodePublic public_key() const { return crypto::NodePublic(crypto::PublicFromPrivate(key_)); }
+  void set_key(const crypto::PrivateKey& k) {
+    key_ = k;
+    pub_ = crypto::NodePublic(crypto::PublicFromPrivate(key_));
+  }
+  // A reference to a member, so `public_key().raw().begin()` and `.end()` name one array.
+  const crypto::NodePublic& public_key() const { return pub_; }
   boost::asio::ssl::stream<tcp::socket&>* tls() { return tls_.get(); }
 
   bool Write(std::span<const uint8_t> data) {
@@ -185,6 +189,7 @@ class TestClient {
   }
 
   crypto::PrivateKey key_;
+  crypto::NodePublic pub_;
   boost::asio::io_context ioc_;
   tcp::socket socket_;
   std::unique_ptr<boost::asio::ssl::stream<tcp::socket&>> tls_;
