@@ -15,12 +15,6 @@ using nlohmann::json;
 
 constexpr std::string_view kPrefix = "/api/v1/";
 
-Response JsonReply(int status, const json& body) { return Response::Json(status, body.dump()); }
-
-Response MethodNotAllowed(const Request& req) {
-  return JsonReply(405, {{"error", "method " + req.method + " not allowed on " + req.path}});
-}
-
 Error BadRequest(std::string message) {
   return MakeError(Errc::kInvalidArgument, std::move(message));
 }
@@ -99,6 +93,12 @@ int StatusFor(Errc code) {
 
 Response ErrorResponse(const Error& error) {
   return JsonReply(StatusFor(error.code), {{"error", error.message}});
+}
+
+Response JsonReply(int status, const json& body) { return Response::Json(status, body.dump()); }
+
+Response MethodNotAllowed(const Request& req) {
+  return JsonReply(405, {{"error", "method " + req.method + " not allowed on " + req.path}});
 }
 
 AdminApi::AdminApi(tailnet::Tailnet& tailnet, boost::asio::thread_pool& pool, const Clock& clock,
@@ -184,13 +184,11 @@ AdminApi::Reply AdminApi::DeleteUser(const std::string& name) {
 }
 
 AdminApi::Reply AdminApi::PreAuthKeys(const Request& req) {
-  auto snap = tailnet_.snapshot();
   if (req.method == "GET") {
+    auto snap = tailnet_.snapshot();
     std::string user = req.Query("user").value_or("");
-    if (!user.empty()) {
-      bool known = false;
-      for (const auto& [id, u] : snap->users) known = known || u.name == user;
-      if (!known) co_return MakeError(Errc::kNotFound, "user \"" + user + "\" not found");
+    if (!user.empty() && snap->FindUserByName(user) == nullptr) {
+      co_return MakeError(Errc::kNotFound, "user \"" + user + "\" not found");
     }
     auto keys = co_await RunBlocking(pool_, [&] { return tailnet_.ListPreAuthKeys(user); });
     json out = json::array();

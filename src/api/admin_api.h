@@ -24,6 +24,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <spdlog/logger.h>
 
@@ -75,5 +76,11 @@ int StatusFor(Errc code);
 
 // {"error": message} with StatusFor(error.code).
 http::Response ErrorResponse(const Error& error);
+
+// `body` serialized as a JSON response.
+http::Response JsonReply(int status, const nlohmann::json& body);
+
+// 405 {"error": "method M not allowed on PATH"}.
+http::Response MethodNotAllowed(const http::Request& req);
 
 }  // namespace keel::api

@@ -2,63 +2,18 @@
 
 #include <gtest/gtest.h>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
-#include <filesystem>
 #include <nlohmann/json.hpp>
 
-#include "base/log.h"
+#include "api/api_test_fixture.h"
 #include "crypto/x25519.h"
-#include "store/sqlite_store.h"
 
 namespace keel::api {
 namespace {
 
 using nlohmann::json;
 
-struct Reply {
-  int status;
-  json body;
-};
-
-class AdminApiTest : public ::testing::Test {
+class AdminApiTest : public testing::ApiTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("keel_api_test_" + std::to_string(::getpid()));
-    std::filesystem::create_directories(dir_);
-    store_ = store::SqliteStore::Open((dir_ / "db.sqlite").string()).value();
-    tailnet_ = std::make_unique<tailnet::Tailnet>(tailnet::Settings{}, *store_, clock_,
-                                                  GetLogger("tailnet"));
-    ASSERT_TRUE(tailnet_->Load());
-    api_ = std::make_unique<AdminApi>(*tailnet_, pool_, clock_, GetLogger("api"));
-  }
-  void TearDown() override {
-    api_.reset();
-    tailnet_.reset();
-    store_.reset();
-    pool_.join();
-    std::filesystem::remove_all(dir_);
-  }
-
-  Reply Call(std::string method, std::string target, std::string body = "") {
-    http::Request req;
-    req.method = std::move(method);
-    req.target = target;
-    size_t q = target.find('?');
-    req.path = target.substr(0, q);
-    if (q != std::string::npos) req.query = target.substr(q + 1);
-    req.body = std::move(body);
-    auto f = boost::asio::co_spawn(io_, api_->Handle(std::move(req)), boost::asio::use_future);
-    while (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
-      io_.restart();
-      io_.run_for(std::chrono::milliseconds(10));
-    }
-    http::Response r = f.get();
-    return {r.status, json::parse(r.body)};
-  }
-
   // Registers a node with a fresh pre-auth key of `user`; returns its id.
   model::NodeId AddNode(const std::string& user, const std::string& hostname) {
     auto key = tailnet_->CreatePreAuthKey(user, false, false, ZeroTime()).value();
@@ -73,14 +28,6 @@ class AdminApiTest : public ::testing::Test {
     EXPECT_EQ(out.kind, tailnet::RegisterOutcome::Kind::kAuthorized) << out.error;
     return out.node.value().id;
   }
-
-  std::filesystem::path dir_;
-  RealClock clock_;
-  boost::asio::io_context io_;
-  boost::asio::thread_pool pool_{2};
-  std::unique_ptr<store::SqliteStore> store_;
-  std::unique_ptr<tailnet::Tailnet> tailnet_;
-  std::unique_ptr<AdminApi> api_;
 };
 
 TEST(StatusForTest, MapsEveryErrc) {

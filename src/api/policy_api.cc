@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "api/admin_api.h"
+#include "api/render.h"
 #include "base/run_blocking.h"
 
 namespace keel::api {
@@ -11,8 +12,6 @@ namespace {
 using http::Request;
 using http::Response;
 using nlohmann::json;
-
-Response JsonOk(const json& body) { return Response::Json(200, body.dump()); }
 
 // The "policy" string of a {"policy": text} body.
 Result<std::string> PolicyText(const std::string& body) {
@@ -28,13 +27,11 @@ Result<std::string> PolicyText(const std::string& body) {
 AdminApi::Reply AdminApi::Policy(const Request& req) {
   if (req.method == "GET") {
     auto info = co_await RunBlocking(pool_, [&] { return tailnet_.GetPolicy(); });
-    json out{{"policy", info.text}, {"mode", policy_file_ ? "file" : "database"}};
-    out["updated_at"] = IsZeroTime(info.updated_at) ? json(nullptr) : json(FormatTime(info.updated_at));
-    co_return JsonOk(out);
+    co_return JsonReply(200, {{"policy", info.text},
+                              {"updated_at", TimeJson(info.updated_at)},
+                              {"mode", policy_file_ ? "file" : "database"}});
   }
-  if (req.method != "PUT" && req.method != "POST") {
-    co_return Response::Json(405, json{{"error", "method " + req.method + " not allowed"}}.dump());
-  }
+  if (req.method != "PUT" && req.method != "POST") co_return MethodNotAllowed(req);
   if (policy_file_) {
     co_return MakeError(Errc::kFailedPrecondition,
                         "policy.mode is file; edit " +
@@ -49,18 +46,16 @@ AdminApi::Reply AdminApi::Policy(const Request& req) {
   if (!set) co_return set.error();
   logger_->info("policy replaced through the admin API");
   auto info = co_await RunBlocking(pool_, [&] { return tailnet_.GetPolicy(); });
-  co_return JsonOk({{"policy", info.text}, {"updated_at", FormatTime(info.updated_at)}});
+  co_return JsonReply(200, {{"policy", info.text}, {"updated_at", TimeJson(info.updated_at)}});
 }
 
 AdminApi::Reply AdminApi::CheckPolicy(const Request& req) {
-  if (req.method != "POST") {
-    co_return Response::Json(405, json{{"error", "method " + req.method + " not allowed"}}.dump());
-  }
+  if (req.method != "POST") co_return MethodNotAllowed(req);
   auto text = PolicyText(req.body);
   if (!text) co_return text.error();
   auto checked = co_await RunBlocking(pool_, [&] { return tailnet_.CheckPolicy(*text); });
   if (!checked) co_return checked.error();
-  co_return JsonOk({{"ok", true}});
+  co_return JsonReply(200, {{"ok", true}});
 }
 
 }  // namespace keel::api

@@ -36,6 +36,14 @@ control::Settings ControlSettings(const config::Config& c) {
   return s;
 }
 
+// LoadOrCreateKey, with errors naming the config key that gave `path`.
+Result<crypto::PrivateKey> LoadKey(const std::string& config_key, const std::string& path,
+                                   spdlog::logger& logger) {
+  auto key = LoadOrCreateKey(path, logger);
+  if (!key) return MakeError(key.error().code, config_key + ": " + key.error().message);
+  return key;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<App>> App::Create(const config::Config& config, Options options) {
@@ -76,14 +84,10 @@ Result<void> App::Init() {
 
 // Keys, database and tailnet state: everything that lives on disk.
 Result<void> App::OpenState() {
-  auto noise = LoadOrCreateKey(config_.noise.private_key_path, *logger_);
-  if (!noise) {
-    return MakeError(noise.error().code, "noise.private_key_path: " + noise.error().message);
-  }
-  auto legacy = LoadOrCreateKey(config_.private_key_path, *logger_);
-  if (!legacy) {
-    return MakeError(legacy.error().code, "private_key_path: " + legacy.error().message);
-  }
+  auto noise = LoadKey("noise.private_key_path", config_.noise.private_key_path, *logger_);
+  if (!noise) return noise.error();
+  auto legacy = LoadKey("private_key_path", config_.private_key_path, *logger_);
+  if (!legacy) return legacy.error();
   if (*noise == *legacy) {
     return MakeError(Errc::kInvalidArgument,
                      "noise.private_key_path and private_key_path hold the same key; they must "
@@ -119,10 +123,8 @@ Result<void> App::OpenState() {
 Result<void> App::BuildDerp(const crypto::PrivateKey& noise, const crypto::PrivateKey& legacy) {
   const config::DerpServerConfig& c = config_.derp.server;
   if (!c.enabled) return {};
-  auto key = LoadOrCreateKey(c.private_key_path, *logger_);
-  if (!key) {
-    return MakeError(key.error().code, "derp.server.private_key_path: " + key.error().message);
-  }
+  auto key = LoadKey("derp.server.private_key_path", c.private_key_path, *logger_);
+  if (!key) return key.error();
   if (*key == noise || *key == legacy) {
     return MakeError(Errc::kInvalidArgument,
                      "derp.server.private_key_path holds the same key as noise.private_key_path "

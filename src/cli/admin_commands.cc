@@ -31,29 +31,6 @@ std::string UrlEncode(std::string_view in) {
   return out;
 }
 
-int Fail(Context& ctx, const std::string& message) {
-  *ctx.err << "Error: " << message << "\n";
-  return 1;
-}
-
-// Calls the admin API of the server named by the config; API errors become Error values.
-Result<json> Call(Context& ctx, const std::string& method, const std::string& target,
-                  const json& body = nullptr) {
-  auto config = config::LoadConfig(ctx.config_path);
-  if (!config) return config.error();
-  auto reply = UnixHttpRequest(config->unix_socket, method, target,
-                               body.is_null() ? "" : body.dump());
-  if (!reply) return reply.error();
-  json parsed = json::parse(reply->body, nullptr, false);
-  if (reply->status >= 300) {
-    std::string fallback = "server answered HTTP " + std::to_string(reply->status);
-    std::string message = parsed.is_object() ? parsed.value("error", fallback) : fallback;
-    return MakeError(Errc::kUnavailable, message);
-  }
-  if (parsed.is_discarded()) return MakeError(Errc::kDataLoss, "server sent invalid JSON");
-  return Result<json>(boost::system::in_place_value, std::move(parsed));
-}
-
 // Prints `value` as JSON, or `table_text` in table mode.
 int Print(Context& ctx, const json& value, const std::string& table_text) {
   *ctx.out << (ctx.output == "table" ? table_text : RenderJson(value, ctx.output));
@@ -96,14 +73,36 @@ int Simple(Context& ctx, const Result<json>& r, const std::string& done) {
 
 }  // namespace
 
+int Fail(Context& ctx, const std::string& message) {
+  *ctx.err << "Error: " << message << "\n";
+  return 1;
+}
+
+Result<json> CallAdminApi(Context& ctx, const std::string& method, const std::string& target,
+                          const json& body) {
+  auto config = config::LoadConfig(ctx.config_path);
+  if (!config) return config.error();
+  auto reply = UnixHttpRequest(config->unix_socket, method, target,
+                               body.is_null() ? "" : body.dump());
+  if (!reply) return reply.error();
+  json parsed = json::parse(reply->body, nullptr, false);
+  if (reply->status >= 300) {
+    std::string fallback = "server answered HTTP " + std::to_string(reply->status);
+    std::string message = parsed.is_object() ? parsed.value("error", fallback) : fallback;
+    return MakeError(Errc::kUnavailable, message);
+  }
+  if (parsed.is_discarded()) return MakeError(Errc::kDataLoss, "server sent invalid JSON");
+  return Result<json>(boost::system::in_place_value, std::move(parsed));
+}
+
 int UsersCreate(Context& ctx, const std::string& name, const std::string& display_name,
                 const std::string& email) {
   json body = {{"name", name}, {"display_name", display_name}, {"email", email}};
-  return Simple(ctx, Call(ctx, "POST", "/api/v1/user", body), "User " + name + " created");
+  return Simple(ctx, CallAdminApi(ctx, "POST", "/api/v1/user", body), "User " + name + " created");
 }
 
 int UsersList(Context& ctx) {
-  auto r = Call(ctx, "GET", "/api/v1/user");
+  auto r = CallAdminApi(ctx, "GET", "/api/v1/user");
   if (!r) return Fail(ctx, r.error().message);
   return PrintTable(ctx, *r, {"ID", "Name", "Display name", "Email", "Created"},
                     {"id", "name", "display_name", "email", "created"});
@@ -113,7 +112,7 @@ int UsersDelete(Context& ctx, const std::string& name, bool force) {
   if (!Confirm(ctx, "Do you want to delete user " + name + "?", force)) {
     return Fail(ctx, "aborted");
   }
-  return Simple(ctx, Call(ctx, "DELETE", "/api/v1/user/" + UrlEncode(name)),
+  return Simple(ctx, CallAdminApi(ctx, "DELETE", "/api/v1/user/" + UrlEncode(name)),
                 "User " + name + " deleted");
 }
 
@@ -129,7 +128,7 @@ int PreAuthKeysCreate(Context& ctx, const PreAuthKeyArgs& args) {
   json body = {{"user", args.user},           {"reusable", args.reusable},
                {"ephemeral", args.ephemeral}, {"expiration", expiration},
                {"tags", args.tags}};
-  auto r = Call(ctx, "POST", "/api/v1/preauthkey", body);
+  auto r = CallAdminApi(ctx, "POST", "/api/v1/preauthkey", body);
   if (!r) return Fail(ctx, r.error().message);
   return Print(ctx, *r, r->value("key", "") + "\n");
 }
@@ -137,7 +136,7 @@ int PreAuthKeysCreate(Context& ctx, const PreAuthKeyArgs& args) {
 int PreAuthKeysList(Context& ctx, const std::string& user) {
   std::string target = "/api/v1/preauthkey";
   if (!user.empty()) target += "?user=" + UrlEncode(user);
-  auto r = Call(ctx, "GET", target);
+  auto r = CallAdminApi(ctx, "GET", target);
   if (!r) return Fail(ctx, r.error().message);
   return PrintTable(
       ctx, *r,
@@ -148,12 +147,12 @@ int PreAuthKeysList(Context& ctx, const std::string& user) {
 }
 
 int PreAuthKeysExpire(Context& ctx, const std::string& key) {
-  return Simple(ctx, Call(ctx, "POST", "/api/v1/preauthkey/expire", json{{"key", key}}),
+  return Simple(ctx, CallAdminApi(ctx, "POST", "/api/v1/preauthkey/expire", json{{"key", key}}),
                 "Key expired");
 }
 
 int NodesList(Context& ctx, const std::string& user) {
-  auto r = Call(ctx, "GET", "/api/v1/node");
+  auto r = CallAdminApi(ctx, "GET", "/api/v1/node");
   if (!r) return Fail(ctx, r.error().message);
   json nodes = json::array();
   for (auto& n : *r) {
@@ -170,18 +169,20 @@ int NodesDelete(Context& ctx, uint64_t id, bool force) {
   if (!Confirm(ctx, "Do you want to delete node " + std::to_string(id) + "?", force)) {
     return Fail(ctx, "aborted");
   }
-  return Simple(ctx, Call(ctx, "DELETE", "/api/v1/node/" + std::to_string(id)), "Node deleted");
+  return Simple(ctx, CallAdminApi(ctx, "DELETE", "/api/v1/node/" + std::to_string(id)),
+                "Node deleted");
 }
 
 int NodesExpire(Context& ctx, uint64_t id) {
-  return Simple(ctx, Call(ctx, "POST", "/api/v1/node/" + std::to_string(id) + "/expire"),
+  return Simple(ctx, CallAdminApi(ctx, "POST", "/api/v1/node/" + std::to_string(id) + "/expire"),
                 "Node expired");
 }
 
 int NodesRename(Context& ctx, uint64_t id, const std::string& new_name) {
   return Simple(ctx,
-                Call(ctx, "POST",
-                     "/api/v1/node/" + std::to_string(id) + "/rename/" + UrlEncode(new_name)),
+                CallAdminApi(ctx, "POST",
+                             "/api/v1/node/" + std::to_string(id) + "/rename/" +
+                                 UrlEncode(new_name)),
                 "Node renamed to " + new_name);
 }
 

@@ -3,8 +3,11 @@
 // result as a table or JSON. Internal to the cli folder.
 
 #include <iosfwd>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
+
+#include "base/result.h"
 
 namespace keel::cli {
 
@@ -24,6 +27,15 @@ struct PreAuthKeyArgs {
   std::string expiration = "1h";  // a duration from now; "0" = never expires
   std::vector<std::string> tags;
 };
+
+// Prints "Error: <message>" and returns the exit status 1.
+int Fail(Context& ctx, const std::string& message);
+
+// Calls the admin API of the server named by the config (`body` null: none); a non-2xx
+// answer becomes an Error carrying the server's {"error"} message.
+Result<nlohmann::json> CallAdminApi(Context& ctx, const std::string& method,
+                                    const std::string& target,
+                                    const nlohmann::json& body = nullptr);
 
 int UsersCreate(Context& ctx, const std::string& name, const std::string& display_name,
                 const std::string& email);

@@ -19,15 +19,9 @@ using Action = std::function<int()>;
 
 int Serve(Context& ctx) {
   auto config = config::LoadConfig(ctx.config_path);
-  if (!config) {
-    *ctx.err << "Error: " << config.error().message << "\n";
-    return 1;
-  }
+  if (!config) return Fail(ctx, config.error().message);
   auto app = app::App::Create(*config);
-  if (!app) {
-    *ctx.err << "Error: " << app.error().message << "\n";
-    return 1;
-  }
+  if (!app) return Fail(ctx, app.error().message);
   (*app)->Start();
   (*app)->Wait();
   return 0;

@@ -5,8 +5,6 @@
 
 #include "base/file.h"
 #include "cli/output.h"
-#include "cli/unix_client.h"
-#include "config/config.h"
 #include "policy/compiler.h"
 
 namespace keel::cli {
@@ -14,30 +12,8 @@ namespace {
 
 using nlohmann::json;
 
-int Fail(Context& ctx, const std::string& message) {
-  *ctx.err << "Error: " << message << "\n";
-  return 1;
-}
-
-// One admin API call; a non-2xx answer becomes its {"error"} message.
-Result<json> Call(Context& ctx, const std::string& method, const std::string& target,
-                  const std::string& body) {
-  auto config = config::LoadConfig(ctx.config_path);
-  if (!config) return config.error();
-  auto reply = UnixHttpRequest(config->unix_socket, method, target, body);
-  if (!reply) return reply.error();
-  json parsed = json::parse(reply->body, nullptr, false);
-  if (reply->status >= 300) {
-    std::string fallback = "server answered HTTP " + std::to_string(reply->status);
-    return MakeError(Errc::kUnavailable,
-                     parsed.is_object() ? parsed.value("error", fallback) : fallback);
-  }
-  if (parsed.is_discarded()) return MakeError(Errc::kDataLoss, "server sent invalid JSON");
-  return Result<json>(boost::system::in_place_value, std::move(parsed));
-}
-
 int PolicyGet(Context& ctx) {
-  auto r = Call(ctx, "GET", "/api/v1/policy", "");
+  auto r = CallAdminApi(ctx, "GET", "/api/v1/policy");
   if (!r) return Fail(ctx, r.error().message);
   if (ctx.output == "table") {
     *ctx.out << (*r)["policy"].get<std::string>();
@@ -50,8 +26,8 @@ int PolicyGet(Context& ctx) {
 int PolicySend(Context& ctx, const std::string& file, bool check) {
   auto text = ReadFileText(file);
   if (!text) return Fail(ctx, text.error().message);
-  auto r = Call(ctx, check ? "POST" : "PUT", check ? "/api/v1/policy/check" : "/api/v1/policy",
-                json{{"policy", *text}}.dump());
+  auto r = CallAdminApi(ctx, check ? "POST" : "PUT",
+                        check ? "/api/v1/policy/check" : "/api/v1/policy", json{{"policy", *text}});
   if (!r) return Fail(ctx, r.error().message);
   *ctx.out << (check ? "Policy is valid\n" : "Policy updated\n");
   return 0;

@@ -3,12 +3,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <boost/asio/ip/address.hpp>
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <functional>
 #include <map>
 
+#include "base/bytes.h"
 #include "base/file.h"
 #include "config/duration.h"
 
@@ -124,43 +122,37 @@ std::string CheckLogLevel(const std::string& s) {
   return "unknown level \"" + s + "\" (trace, debug, info, warn, error, critical, off)";
 }
 
-Result<void> SetV4(const YAML::Node& n, const std::string& key, Config& c) {
-  auto s = AsString(n, key);
-  if (!s) return s.error();
-  boost::system::error_code ec;
-  auto net = ip::make_network_v4(*s, ec);
-  if (ec) return KeyError(key, "\"" + *s + "\" is not an IPv4 prefix");
-  net = net.canonical();
-  const auto cgnat = ip::make_network_v4("100.64.0.0/10");
-  if (net != cgnat && !net.is_subnet_of(cgnat)) {
-    return KeyError(key, *s + " is outside 100.64.0.0/10");
-  }
-  c.prefixes.v4 = net;
-  return {};
+// A prefix setter: `parse` is make_network_v4 or _v6; the prefix must lie inside `range`.
+template <class Net, class Get>
+Setter PrefixField(Get get, Net (*parse)(boost::asio::string_view, boost::system::error_code&),
+                   const char* range, const char* family) {
+  return [=](const YAML::Node& n, const std::string& key, Config& c) -> Result<void> {
+    auto s = AsString(n, key);
+    if (!s) return s.error();
+    boost::system::error_code ec;
+    Net net = parse(*s, ec);
+    if (ec) return KeyError(key, "\"" + *s + "\" is not an " + family + " prefix");
+    net = net.canonical();
+    const Net allowed = parse(range, ec);
+    if (net != allowed && !net.is_subnet_of(allowed)) {
+      return KeyError(key, *s + " is outside " + range);
+    }
+    get(c) = net;
+    return {};
+  };
 }
 
-Result<void> SetV6(const YAML::Node& n, const std::string& key, Config& c) {
-  auto s = AsString(n, key);
-  if (!s) return s.error();
-  boost::system::error_code ec;
-  auto net = ip::make_network_v6(*s, ec);
-  if (ec) return KeyError(key, "\"" + *s + "\" is not an IPv6 prefix");
-  net = net.canonical();
-  const auto ula = ip::make_network_v6("fd7a:115c:a1e0::/48");
-  if (net != ula && !net.is_subnet_of(ula)) {
-    return KeyError(key, *s + " is outside fd7a:115c:a1e0::/48");
-  }
-  c.prefixes.v6 = net;
-  return {};
-}
-
-Result<void> SetListen(const YAML::Node& n, const std::string& key, Config& c) {
-  auto s = AsString(n, key);
-  if (!s) return s.error();
-  auto addr = ParseListenAddress(*s);
-  if (!addr) return KeyError(key, addr.error().message);
-  c.listen_addr = *addr;
-  return {};
+// A host:port setter (ParseListenAddress).
+template <class Get>
+Setter ListenField(Get get) {
+  return [get](const YAML::Node& n, const std::string& key, Config& c) -> Result<void> {
+    auto s = AsString(n, key);
+    if (!s) return s.error();
+    auto addr = ParseListenAddress(*s);
+    if (!addr) return KeyError(key, addr.error().message);
+    get(c) = *addr;
+    return {};
+  };
 }
 
 Result<void> SetEphemeralTimeout(const YAML::Node& n, const std::string& key, Config& c) {
@@ -180,15 +172,6 @@ Result<void> SetDerpRegionId(const YAML::Node& n, const std::string& key, Config
     return KeyError(key, "expected a positive integer");
   }
   c.derp.server.region_id = id;
-  return {};
-}
-
-Result<void> SetDerpListen(const YAML::Node& n, const std::string& key, Config& c) {
-  auto s = AsString(n, key);
-  if (!s) return s.error();
-  auto addr = ParseListenAddress(*s);
-  if (!addr) return KeyError(key, addr.error().message);
-  c.derp.server.listen_addr = *addr;
   return {};
 }
 
@@ -229,10 +212,8 @@ std::string CheckHostname(const std::string& s) {
 }
 
 std::string CheckMeshKey(const std::string& s) {
-  bool hex = s.size() == 64 && std::all_of(s.begin(), s.end(), [](char ch) {
-    return (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f') || (ch >= 'A' && ch <= 'F');
-  });
-  return s.empty() || hex ? "" : "must be 64 hex digits (32 bytes)";
+  auto key = HexDecode(s);
+  return s.empty() || (key && key->size() == 32) ? "" : "must be 64 hex digits (32 bytes)";
 }
 
 std::string CheckMeshUrl(const std::string& s) {
@@ -242,30 +223,27 @@ std::string CheckMeshUrl(const std::string& s) {
   return "";
 }
 
-Result<void> SetMagicDns(const YAML::Node& n, const std::string& key, Config& c) {
-  auto b = AsBool(n, key);
-  if (!b) return b.error();
-  c.dns.magic_dns = *b;
-  return {};
-}
-
 const std::map<std::string, Setter>& Fields() {
   static const auto* fields = new std::map<std::string, Setter>{
       {"server_url", StringField([](Config& c) -> auto& { return c.server_url; }, CheckServerUrl)},
-      {"listen_addr", SetListen},
+      {"listen_addr", ListenField([](Config& c) -> auto& { return c.listen_addr; })},
       {"unix_socket", StringField([](Config& c) -> auto& { return c.unix_socket; }, NotEmpty)},
       {"private_key_path",
        StringField([](Config& c) -> auto& { return c.private_key_path; }, NotEmpty)},
       {"noise.private_key_path",
        StringField([](Config& c) -> auto& { return c.noise.private_key_path; }, NotEmpty)},
-      {"prefixes.v4", SetV4},
-      {"prefixes.v6", SetV6},
+      {"prefixes.v4",
+       PrefixField<ip::network_v4>([](Config& c) -> auto& { return c.prefixes.v4; },
+                                   &ip::make_network_v4, "100.64.0.0/10", "IPv4")},
+      {"prefixes.v6",
+       PrefixField<ip::network_v6>([](Config& c) -> auto& { return c.prefixes.v6; },
+                                   &ip::make_network_v6, "fd7a:115c:a1e0::/48", "IPv6")},
       {"prefixes.allocation",
        StringField([](Config& c) -> auto& { return c.prefixes.allocation; })},
       {"database.type", StringField([](Config& c) -> auto& { return c.database.type; })},
       {"database.sqlite.path",
        StringField([](Config& c) -> auto& { return c.database.sqlite.path; }, NotEmpty)},
-      {"dns.magic_dns", SetMagicDns},
+      {"dns.magic_dns", BoolField([](Config& c) -> auto& { return c.dns.magic_dns; })},
       {"dns.base_domain", StringField([](Config& c) -> auto& { return c.dns.base_domain; })},
       {"dns.nameservers.global",
        ListField([](Config& c) -> auto& { return c.dns.nameservers_global; }, CheckNameserver)},
@@ -282,7 +260,8 @@ const std::map<std::string, Setter>& Fields() {
        StringField([](Config& c) -> auto& { return c.derp.server.region_name; }, NotEmpty)},
       {"derp.server.private_key_path",
        StringField([](Config& c) -> auto& { return c.derp.server.private_key_path; }, NotEmpty)},
-      {"derp.server.listen_addr", SetDerpListen},
+      {"derp.server.listen_addr",
+       ListenField([](Config& c) -> auto& { return c.derp.server.listen_addr; })},
       {"derp.server.stun_listen_addr", SetStunListen},
       {"derp.server.ipv4", StringField([](Config& c) -> auto& { return c.derp.server.ipv4; },
                                        CheckIPv4)},

@@ -5,6 +5,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "base/run_blocking.h"
 #include "control/frame.h"
 #include "control/server_internal.h"
 #include "tailcfg/capver.h"
@@ -21,6 +22,14 @@ using Impl = ServerState;
 constexpr size_t kMaxBuffered = 1 << 20;
 // Frames above this size are compressed on the pool rather than the I/O thread.
 constexpr size_t kCompressOnPool = 64 * 1024;
+
+// Responds with a plain-text (or JSON) body and finishes the stream.
+void Reply(http::H2Stream& stream, int status, const std::string& body,
+           const char* content_type = "text/plain; charset=utf-8") {
+  stream.Respond(status, {{"content-type", content_type}});
+  if (!body.empty()) stream.Write(body);
+  stream.Finish();
+}
 
 http::Headers OctetStream() { return {{"content-type", "application/octet-stream"}}; }
 
@@ -200,12 +209,6 @@ awaitable<void> HandleMap(std::shared_ptr<Impl> impl, crypto::MachinePublic mach
 }
 
 }  // namespace
-
-void Reply(http::H2Stream& stream, int status, const std::string& body, const char* content_type) {
-  stream.Respond(status, {{"content-type", content_type}});
-  if (!body.empty()) stream.Write(body);
-  stream.Finish();
-}
 
 awaitable<void> ServeMachine(std::shared_ptr<Impl> impl, crypto::MachinePublic machine,
                              http::Request req, std::shared_ptr<http::H2Stream> stream) {

@@ -71,7 +71,7 @@ OJson SelfNodeJson(const model::Node& n, const MapInputs& in, const PeerView& vi
     if (auto idx = view.policy->IndexOf(n.id)) {
       nlohmann::json caps = view.policy->CapMap(*idx);
       if (caps.is_object()) {
-        for (const auto& [k, v] : caps.items()) w.cap_map[k] = OJson::parse(v.dump());
+        for (const auto& [k, v] : caps.items()) w.cap_map[k] = OJson(v);
       }
     }
   }
@@ -94,7 +94,7 @@ tailcfg::DnsConfig MakeDnsConfig(const MapConfig& config) {
 
 std::string RenderStaticFields(const MapConfig& config) {
   OJson j;
-  j["DERPMap"] = OJson::parse(config.derp_map.dump());
+  j["DERPMap"] = OJson(config.derp_map);
   j["Domain"] = config.domain;
   j["CollectServices"] = false;
   j["Debug"] = OJson{{"DisableLogTail", true}};
@@ -149,6 +149,18 @@ const std::string& PeerCache::Get(const model::Node& node, SystemTime now) {
     e.expired = expired;
     e.json = tailcfg::NodeJson(ToWireNode(node, base_domain_, /*self=*/false, now)).dump();
     ++renders_;
+  }
+  return e.json;
+}
+
+const std::string& PeerCache::Patch(const model::Node& node, uint8_t flags, SystemTime now) {
+  auto [it, inserted] = patches_.try_emplace(node.id);
+  PatchEntry& e = it->second;
+  // Every change to a node bumps its version, so (version, flags) fixes the entry's content.
+  if (inserted || e.version != node.version || e.flags != flags) {
+    e.version = node.version;
+    e.flags = flags;
+    e.json = tailcfg::PeerChangeJson(PatchFor(node, flags, now)).dump();
   }
   return e.json;
 }
@@ -225,7 +237,7 @@ Result<std::string> BuildFullMap(const MapInputs& in) {
   PeerView& view = in.view ? *in.view : local;
   bool had_ssh = !view.ssh.empty();
   bool resend = view.initialized;
-  std::vector<model::NodeId> old_peers = view.peers;
+  std::vector<model::NodeId> old_peers = std::move(view.peers);  // ComputeView refills it
   ComputeView(in.snapshot, in.self, view);
   OJson head;
   head["ControlTime"] = FormatTime(in.now);
@@ -308,8 +320,8 @@ Delta BuildDelta(const MapInputs& in, const PendingChanges& pending) {
   head["ControlTime"] = FormatTime(in.now);
   std::set<model::UserId> users;
   std::set<model::NodeId> full_ids(diff.shown.begin(), diff.shown.end());
-  std::set<model::NodeId> removed = diff.hidden;
-  OJson patches = OJson::array();
+  std::set<model::NodeId> removed = std::move(diff.hidden);
+  std::vector<const std::string*> patches;
   for (const auto& [id, flags] : pending.nodes()) {
     const model::Node* node = FindNode(in.snapshot, id);
     if (id == in.self) {
@@ -331,7 +343,7 @@ Delta BuildDelta(const MapInputs& in, const PendingChanges& pending) {
     if (flags & PendingChanges::kChanged) {
       full_ids.insert(id);
     } else {
-      patches.push_back(tailcfg::PeerChangeJson(PatchFor(*node, flags, in.now)));
+      patches.push_back(&in.cache.Patch(*node, flags, in.now));
     }
   }
   std::vector<const std::string*> changed;
@@ -346,10 +358,10 @@ Delta BuildDelta(const MapInputs& in, const PendingChanges& pending) {
     return delta;
   }
   if (!removed.empty()) head["PeersRemoved"] = OJson(std::vector<model::NodeId>(removed.begin(), removed.end()));
-  if (!patches.empty()) head["PeersChangedPatch"] = std::move(patches);
   if (!users.empty()) head["UserProfiles"] = Profiles(in.snapshot, users);
   delta.json = head.dump();
   if (!changed.empty()) AppendRawMember(delta.json, "PeersChanged", JoinFragments(changed));
+  if (!patches.empty()) AppendRawMember(delta.json, "PeersChangedPatch", JoinFragments(patches));
   if (diff.filters) AppendRawMember(delta.json, "PacketFilters", view.filters);
   // An empty rules list clears a previously sent SSH policy.
   if (diff.ssh) AppendRawMember(delta.json, "SSHPolicy", view.ssh.empty() ? R"({"rules":[]})" : view.ssh);

@@ -5,7 +5,8 @@
 // its own PacketFilters and SSHPolicy; PeerView remembers what a session was last sent so a
 // delta can add newly visible peers, remove hidden ones and resend a changed filter.
 // A node as its peers see it is rendered once per (node id, version, online, expired) into a
-// JSON fragment held by PeerCache; full maps and PeersChanged deltas are assembled by
+// JSON fragment held by PeerCache, and likewise its PeersChangedPatch entry once per (node id,
+// version, pending flags); full maps and deltas are assembled by
 // concatenating those fragments around a per-viewer head (ControlTime, self Node) and the
 // shared static fields (DERP map, DNS) rendered once per configuration; the packet filter and
 // SSH policy come from the viewer's PeerView.
@@ -59,8 +60,17 @@ class PeerCache {
 
   // The peer-view JSON of `node`, rendered only if the cached one is stale.
   const std::string& Get(const model::Node& node, SystemTime now);
-  void Erase(model::NodeId id) { entries_.erase(id); }
-  void Clear() { entries_.clear(); }
+  // The PeersChangedPatch entry of `node` for PendingChanges `flags` (kPatched and/or kOnline):
+  // the same for every viewer, so one change fanned out to every session renders it once.
+  const std::string& Patch(const model::Node& node, uint8_t flags, SystemTime now);
+  void Erase(model::NodeId id) {
+    entries_.erase(id);
+    patches_.erase(id);
+  }
+  void Clear() {
+    entries_.clear();
+    patches_.clear();
+  }
   size_t size() const { return entries_.size(); }
   uint64_t renders() const { return renders_; }  // for tests and metrics
 
@@ -71,8 +81,14 @@ class PeerCache {
     bool expired = false;
     std::string json;
   };
+  struct PatchEntry {
+    uint64_t version = 0;
+    uint8_t flags = 0;
+    std::string json;
+  };
   std::string base_domain_;
   std::unordered_map<model::NodeId, Entry> entries_;
+  std::unordered_map<model::NodeId, PatchEntry> patches_;
   uint64_t renders_ = 0;
 };
 

@@ -156,6 +156,25 @@ TEST_F(MapBuilderTest, DeltaPatchesAndOnline) {
   EXPECT_FALSE(m.contains("PeersChanged"));
 }
 
+TEST_F(MapBuilderTest, PatchesRenderedOncePerNodeVersion) {
+  PendingChanges p;
+  p.Merge({{ChangeKind::kNodePatched, 2}});
+  json from1 = json::parse(BuildDelta(Inputs(1), p).json);
+  auto n2 = std::make_shared<model::Node>(*snap.nodes[2]);
+  n2->endpoints = {"203.0.113.9:9"};  // same version: the cached entry is what viewers get
+  snap.nodes[2] = n2;
+  json from3 = json::parse(BuildDelta(Inputs(3), p).json);
+  EXPECT_EQ(from3["PeersChangedPatch"], from1["PeersChangedPatch"]);
+  EXPECT_EQ(from3["PeersChangedPatch"][0]["Endpoints"], json::parse(R"(["198.51.100.2:41641"])"));
+  n2->version = 2;
+  json bumped = json::parse(BuildDelta(Inputs(3), p).json);
+  EXPECT_EQ(bumped["PeersChangedPatch"][0]["Endpoints"], json::parse(R"(["203.0.113.9:9"])"));
+  PendingChanges online;
+  online.Merge({{ChangeKind::kNodeOnline, 2}});
+  EXPECT_EQ(json::parse(BuildDelta(Inputs(1), online).json)["PeersChangedPatch"][0],
+            json::parse(R"({"NodeID":2,"Online":true})"));
+}
+
 TEST_F(MapBuilderTest, DeltaSelfUpdateAndRemoval) {
   PendingChanges p;
   p.Merge({{ChangeKind::kNodeUpdated, 1}, {ChangeKind::kNodeOnline, 1}});

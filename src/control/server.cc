@@ -3,6 +3,7 @@
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/asio/post.hpp>
 #include <charconv>
+#include <optional>
 
 #include "base/bytes.h"
 #include "control/frame.h"
@@ -118,12 +119,7 @@ awaitable<std::optional<http::Response>> HandleUpgrade(std::shared_ptr<ServerSta
   co_return std::nullopt;
 }
 
-}  // namespace
-
-struct ControlServer::Impl : ServerState {
-  using ServerState::ServerState;
-};
-
+// The host part of a URL ("https://hs.example.com:443/x" -> "hs.example.com").
 std::string UrlHost(const std::string& url) {
   std::string_view rest = url;
   if (auto p = rest.find("://"); p != std::string_view::npos) rest.remove_prefix(p + 3);
@@ -132,6 +128,12 @@ std::string UrlHost(const std::string& url) {
   if (!rest.empty() && rest.front() == '[') return std::string(rest.substr(1, rest.find(']') - 1));
   return std::string(rest.substr(0, rest.find(':')));
 }
+
+}  // namespace
+
+struct ControlServer::Impl : ServerState {
+  using ServerState::ServerState;
+};
 
 ServerState::ServerState(Settings s, ServerKeys k, tailnet::Tailnet& t, asio::thread_pool& p,
                           asio::any_io_executor e, std::shared_ptr<spdlog::logger> l)

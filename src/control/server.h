@@ -3,7 +3,8 @@
 // HTTP/2 inside it), /machine/register, /machine/map long-poll sessions and the small
 // /machine/* helpers. Turns requests into tailnet calls and tailnet changes into MapResponses.
 // Threading: construct, RegisterRoutes and Shutdown on the I/O executor; sessions live there;
-// blocking tailnet calls and heavy map building go to the worker pool.
+// blocking tailnet calls and the compression of large frames go to the worker pool (maps are
+// built on the I/O thread: PeerCache has no lock).
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/thread_pool.hpp>

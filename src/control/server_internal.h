@@ -3,16 +3,10 @@
 // (the /machine/* handlers and map sessions). Threading: everything here lives on the I/O
 // executor; only the lambdas given to RunBlocking run on the pool.
 
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
-#include <optional>
 #include <map>
 #include <random>
 
-#include "base/run_blocking.h"
 #include "control/map_builder.h"
 #include "control/server.h"
 #include "http/h2_server.h"
@@ -31,7 +25,7 @@ struct MapSession {
   void Wake() { timer.cancel(); }
 };
 
-// ServerState derives from this; a separate name keeps it reachable from free functions.
+// ControlServer::Impl derives from this; a public name keeps it reachable from free functions.
 struct ServerState {
   ServerState(Settings s, ServerKeys k, tailnet::Tailnet& t, boost::asio::thread_pool& p,
        boost::asio::any_io_executor e, std::shared_ptr<spdlog::logger> l);
@@ -66,12 +60,5 @@ struct ServerState {
 boost::asio::awaitable<void> ServeMachine(std::shared_ptr<ServerState> impl,
                                           crypto::MachinePublic machine, http::Request req,
                                           std::shared_ptr<http::H2Stream> stream);
-
-// Responds with a plain-text (or JSON) body and finishes the stream.
-void Reply(http::H2Stream& stream, int status, const std::string& body,
-           const char* content_type = "text/plain; charset=utf-8");
-
-// The host part of a URL ("https://hs.example.com:443/x" -> "hs.example.com").
-std::string UrlHost(const std::string& url);
 
 }  // namespace keel::control

@@ -16,11 +16,17 @@ void PutU32(Bytes& out, uint32_t v) {
   out.push_back(static_cast<uint8_t>(v));
 }
 
+// No reserve here: an exact reserve on a growing output buffer would defeat its geometric
+// growth and reallocate on every append.
+void AppendHeader(Bytes& out, FrameType type, size_t length) {
+  out.push_back(static_cast<uint8_t>(type));
+  PutU32(out, static_cast<uint32_t>(length));
+}
+
 Bytes StartFrame(FrameType type, size_t length) {
   Bytes out;
   out.reserve(kFrameHeaderSize + length);
-  out.push_back(static_cast<uint8_t>(type));
-  PutU32(out, static_cast<uint32_t>(length));
+  AppendHeader(out, type, length);
   return out;
 }
 
@@ -71,10 +77,24 @@ Bytes EncodeServerInfo(std::span<const uint8_t> sealed) {
 }
 
 Bytes EncodeRecvPacket(const crypto::Key32& src, std::span<const uint8_t> packet) {
-  Bytes out = StartFrame(FrameType::kRecvPacket, kKeySize + packet.size());
+  Bytes out;
+  out.reserve(kFrameHeaderSize + kKeySize + packet.size());
+  AppendRecvPacket(out, src, packet);
+  return out;
+}
+
+void AppendRecvPacket(Bytes& out, const crypto::Key32& src, std::span<const uint8_t> packet) {
+  AppendHeader(out, FrameType::kRecvPacket, kKeySize + packet.size());
   Append(out, src);
   Append(out, packet);
-  return out;
+}
+
+void AppendForwardPacket(Bytes& out, const crypto::Key32& src, const crypto::Key32& dst,
+                         std::span<const uint8_t> packet) {
+  AppendHeader(out, FrameType::kForwardPacket, 2 * kKeySize + packet.size());
+  Append(out, src);
+  Append(out, dst);
+  Append(out, packet);
 }
 
 Bytes EncodeKeepAlive() { return StartFrame(FrameType::kKeepAlive, 0); }

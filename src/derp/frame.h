@@ -65,6 +65,11 @@ Bytes EncodeServerKey(const crypto::Key32& server_public);
 // `sealed` is nonce ‖ box of the ServerInfo JSON.
 Bytes EncodeServerInfo(std::span<const uint8_t> sealed);
 Bytes EncodeRecvPacket(const crypto::Key32& src, std::span<const uint8_t> packet);
+// Append forms for the per-packet path: the frame goes straight onto a connection's pending
+// output, so a relayed packet is copied once and needs no allocation of its own.
+void AppendRecvPacket(Bytes& out, const crypto::Key32& src, std::span<const uint8_t> packet);
+void AppendForwardPacket(Bytes& out, const crypto::Key32& src, const crypto::Key32& dst,
+                         std::span<const uint8_t> packet);
 Bytes EncodeKeepAlive();
 Bytes EncodePeerGone(const crypto::Key32& peer, PeerGoneReason reason);
 // `ip16` is the 16-byte form (IPv4 as ::ffff:a.b.c.d); `flags` per derp.md §2.4.

@@ -96,7 +96,7 @@ struct MeshLink {
   uint64_t generation = 0;              // bumped per connection; stale writers exit
   bool up = false;
   bool stopped = false;
-  std::deque<Bytes> queue;
+  Bytes pending;  // whole frames, swapped out by the writer as one batch
   size_t packets_queued = 0;
   asio::steady_timer wake, retry, deadline;
   std::unordered_set<crypto::NodePublic, crypto::KeyHash> present;
@@ -113,8 +113,8 @@ void ArmLinkDeadline(const std::shared_ptr<MeshLink>& link, std::chrono::millise
   });
 }
 
-void EnqueueOnLink(MeshLink& link, Bytes frame) {
-  link.queue.push_back(std::move(frame));
+void EnqueueOnLink(MeshLink& link, std::span<const uint8_t> frame) {
+  link.pending.insert(link.pending.end(), frame.begin(), frame.end());
   link.wake.cancel();
 }
 
@@ -161,7 +161,7 @@ asio::awaitable<Result<void>> Dial(asio::any_io_executor ex, std::shared_ptr<Mes
   }
   std::string rest = head.substr(head_len);
   link->socket = nullptr;
-  link->stream = std::make_shared<TlsByteStream>(std::move(tls), std::move(rest));
+  link->stream = std::make_shared<TlsByteStream>(std::move(*tls), std::move(rest));
   co_return Result<void>();
 }
 
@@ -205,20 +205,20 @@ asio::awaitable<void> WriteLink(std::shared_ptr<Relay::Impl> relay,
   auto stream = link->stream;
   Bytes batch;
   while (link->up && link->generation == generation) {
-    if (link->queue.empty()) {
+    if (link->pending.empty()) {
       link->wake.expires_at(asio::steady_timer::time_point::max());
       co_await link->wake.async_wait(kAwait);
       continue;
     }
     batch.clear();
-    for (auto& f : link->queue) batch.insert(batch.end(), f.begin(), f.end());
-    link->queue.clear();
+    std::swap(batch, link->pending);
     link->packets_queued = 0;
     if (!co_await stream->WriteAll(batch)) {
       ++relay->stats.write_failures;
       stream->Close();  // the read loop notices and tears the link down
       break;
     }
+    if (batch.capacity() > 256 * 1024) Bytes().swap(batch);
   }
 }
 
@@ -272,7 +272,7 @@ asio::awaitable<void> RunLink(std::shared_ptr<Relay::Impl> relay, std::shared_pt
     link->CloseTransport();
     link->stream.reset();
     link->socket = nullptr;
-    link->queue.clear();
+    link->pending.clear();
     link->packets_queued = 0;
     for (auto key : std::vector(link->present.begin(), link->present.end())) {
       RemoveForwarder(*relay, link.get(), key);
@@ -314,13 +314,9 @@ bool Relay::Impl::ForwardViaMesh(const crypto::NodePublic& src, const crypto::No
     ++stats.packets_dropped_queue_full;
     return true;
   }
-  Bytes payload;
-  payload.reserve(2 * kKeySize + packet.size());
-  payload.insert(payload.end(), src.raw().begin(), src.raw().end());
-  payload.insert(payload.end(), dst.raw().begin(), dst.raw().end());
-  payload.insert(payload.end(), packet.begin(), packet.end());
   ++link.packets_queued;
-  EnqueueOnLink(link, EncodeFrame(FrameType::kForwardPacket, payload));
+  AppendForwardPacket(link.pending, src.raw(), dst.raw(), packet);
+  link.wake.cancel();
   ++stats.packets_forwarded;
   return true;
 }

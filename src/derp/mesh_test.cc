@@ -3,8 +3,6 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
-#include <future>
 #include <thread>
 
 #include "base/log.h"
@@ -30,10 +28,7 @@ class MeshTest : public ::testing::Test {
 
   template <class Fn>
   auto OnIo(Fn fn) {
-    std::packaged_task<decltype(fn())()> task(std::move(fn));
-    auto fut = task.get_future();
-    asio::post(io_, [&task] { task(); });
-    return fut.get();
+    return testing::RunOnIo(io_, std::move(fn));
   }
 
   MeshTest() : client_ctx_(asio::ssl::context::tls_client) {

@@ -52,7 +52,7 @@ Bytes Relay::Impl::PeerPresentFrame(const Conn& c) const {
                            c.is_mesh ? kPresentMesh : kPresentRegular);
 }
 
-bool Relay::Impl::Enqueue(Conn& c, Bytes frame, bool is_packet) {
+bool Relay::Impl::Admit(Conn& c, bool is_packet) {
   if (c.closed) return false;
   if (is_packet) {
     if (c.packets_queued >= settings.queue_limit) {
@@ -61,8 +61,13 @@ bool Relay::Impl::Enqueue(Conn& c, Bytes frame, bool is_packet) {
     }
     ++c.packets_queued;
   }
-  c.queue.push_back(std::move(frame));
   c.wake.cancel();
+  return true;
+}
+
+bool Relay::Impl::Enqueue(Conn& c, std::span<const uint8_t> frame, bool is_packet) {
+  if (!Admit(c, is_packet)) return false;
+  c.pending.insert(c.pending.end(), frame.begin(), frame.end());
   return true;
 }
 
@@ -129,7 +134,9 @@ void Relay::Impl::RoutePacket(Conn* from, const crypto::NodePublic& src,
     }
     return;
   }
-  if (!Enqueue(*it->second.conns.back(), EncodeRecvPacket(src.raw(), packet), true)) return;
+  Conn& to = *it->second.conns.back();
+  if (!Admit(to, true)) return;
+  AppendRecvPacket(to.pending, src.raw(), packet);
   ++stats.packets_delivered;
   if (auto s = clients.find(src); s != clients.end()) s->second.sent_to.insert(dst);
   auto pair = std::make_pair(src, dst);

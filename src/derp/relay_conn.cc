@@ -98,21 +98,21 @@ asio::awaitable<void> Relay::Impl::WriteLoop(std::shared_ptr<Impl> self, std::sh
                                                        0, self->settings.keepalive_jitter.count()));
   Bytes batch;
   while (!c->closed) {
-    if (c->queue.empty()) {
+    if (c->pending.empty()) {
       c->wake.expires_after(self->settings.keepalive_interval +
                             std::chrono::milliseconds(jitter(self->rng)));
       auto [ec] = co_await c->wake.async_wait(asio::as_tuple(asio::use_awaitable));
       if (c->closed) break;
-      if (!ec && c->queue.empty()) {
-        c->queue.push_back(EncodeKeepAlive());
+      if (!ec && c->pending.empty()) {
+        c->pending = EncodeKeepAlive();
         ++self->stats.keepalives_sent;
       }
       continue;
     }
-    // Batch everything queued into one write.
+    // Everything queued goes out in one write; the two buffers trade places, so a busy
+    // connection reuses their capacity instead of allocating per frame.
     batch.clear();
-    for (auto& f : c->queue) batch.insert(batch.end(), f.begin(), f.end());
-    c->queue.clear();
+    std::swap(batch, c->pending);
     c->packets_queued = 0;
     self->ArmDeadline(c, self->settings.write_timeout);
     auto w = co_await c->stream->WriteAll(batch);

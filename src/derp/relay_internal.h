@@ -4,7 +4,6 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <deque>
 #include <map>
 #include <random>
 #include <unordered_map>
@@ -28,8 +27,9 @@ struct Conn {
   bool is_mesh = false;
   bool registered = false;
   bool closed = false;
-  std::deque<Bytes> queue;  // whole frames, oldest first
-  size_t packets_queued = 0;
+  // Whole frames, oldest first, appended in place; the writer swaps it out as one batch.
+  Bytes pending;
+  size_t packets_queued = 0;  // data packets in `pending`
   boost::asio::steady_timer wake;      // writer's idle wait; expiry means "send a keep-alive"
   boost::asio::steady_timer deadline;  // handshake / write watchdog: closes the stream
   // Token bucket for PeerGone(NotHere) replies to disco packets: burst 3, then 1/s.
@@ -54,7 +54,10 @@ struct Relay::Impl : std::enable_shared_from_this<Relay::Impl> {
                    std::span<const uint8_t> packet);
   void AddWatcher(const std::shared_ptr<Conn>& c);
   void ClosePeer(const crypto::NodePublic& key);
-  bool Enqueue(Conn& c, Bytes frame, bool is_packet);
+  // Applies the queue limit and wakes the writer; on true the caller appends one frame to
+  // c.pending.
+  bool Admit(Conn& c, bool is_packet);
+  bool Enqueue(Conn& c, std::span<const uint8_t> frame, bool is_packet);
   void CloseConn(Conn& c);
   Bytes PeerPresentFrame(const Conn& c) const;
 

@@ -6,10 +6,8 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/udp.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/websocket.hpp>
-#include <future>
 #include <set>
 #include <thread>
 
@@ -29,10 +27,7 @@ class RelayTest : public ::testing::Test {
  protected:
   template <class Fn>
   auto OnIo(Fn fn) {
-    std::packaged_task<decltype(fn())()> task(std::move(fn));
-    auto fut = task.get_future();
-    asio::post(io_, [&task] { task(); });
-    return fut.get();
+    return testing::RunOnIo(io_, std::move(fn));
   }
   void Start(RelaySettings settings = {}) {
     if (getenv("DERP_TEST_DEBUG")) SetLogLevel("debug");

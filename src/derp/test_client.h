@@ -6,10 +6,12 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/write.hpp>
 #include <chrono>
+#include <future>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,6 +21,16 @@
 #include "derp/frame.h"
 
 namespace keel::derp::testing {
+
+// Runs `fn` on the thread running `io` and returns its result: how tests read relay state,
+// which belongs to the I/O thread.
+template <class Fn>
+auto RunOnIo(boost::asio::io_context& io, Fn fn) {
+  std::packaged_task<decltype(fn())()> task(std::move(fn));
+  auto fut = task.get_future();
+  boost::asio::post(io, [&task] { task(); });
+  return fut.get();
+}
 
 struct ReadFrameResult {
   uint8_t type = 0;

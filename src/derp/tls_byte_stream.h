@@ -1,32 +1,33 @@
 #pragma once
-// A ByteStream over a server-side TLS stream, starting with bytes the HTTP parser had already
-// read past the upgrade request. Threading: the socket's executor (ByteStream rules).
+// A ByteStream over a TLS stream, starting with bytes the HTTP parser had already read past
+// the upgrade request. Threading: the stream's executor (ByteStream rules).
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>
-#include <memory>
 #include <string>
 
-#include "base/byte_stream.h"
+#include "http/asio_byte_stream.h"
 
 namespace keel::derp {
 
-class TlsByteStream final : public ByteStream {
+using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+
+}  // namespace keel::derp
+
+namespace keel::http {
+// Compiled once, in tls_byte_stream.cc.
+extern template class AsioByteStream<derp::TlsStream>;
+}  // namespace keel::http
+
+namespace keel::derp {
+
+class TlsByteStream final : public http::AsioByteStream<TlsStream> {
  public:
-  using Stream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+  using Stream = TlsStream;
+  using AsioByteStream::AsioByteStream;
 
-  TlsByteStream(std::unique_ptr<Stream> stream, std::string initial)
-      : stream_(std::move(stream)), initial_(std::move(initial)) {}
-
-  boost::asio::awaitable<Result<size_t>> ReadSome(std::span<uint8_t> out) override;
-  boost::asio::awaitable<Result<void>> WriteAll(std::span<const uint8_t> data) override;
-  void Close() override;
-  boost::asio::any_io_executor executor() override { return stream_->get_executor(); }
-
- private:
-  std::unique_ptr<Stream> stream_;
-  std::string initial_;
-  size_t initial_pos_ = 0;
+ protected:
+  bool IsCleanEnd(const boost::system::error_code& ec) const override;
 };
 
 }  // namespace keel::derp

@@ -119,8 +119,8 @@ asio::awaitable<void> ServeDerp(std::shared_ptr<State> st, std::unique_ptr<SslSt
   // A fast-start client has already sent its ClientInfo behind the request.
   std::string leftover = beast::buffers_to_string(buffer.data());
   buffer.consume(buffer.size());
-  co_await st->relay.Serve(std::make_unique<TlsByteStream>(std::move(stream), std::move(leftover)),
-                           request.remote);
+  auto derp = std::make_unique<TlsByteStream>(std::move(*stream), std::move(leftover));
+  co_await st->relay.Serve(std::move(derp), request.remote);
 }
 
 asio::awaitable<void> ServeConnection(std::shared_ptr<State> st, tcp::socket socket,

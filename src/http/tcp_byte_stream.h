@@ -8,28 +8,23 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <string>
 
-#include "base/byte_stream.h"
+#include "http/asio_byte_stream.h"
 
 namespace keel::http {
 
-class TcpByteStream final : public ByteStream {
+// Compiled once, in tcp_byte_stream.cc.
+extern template class AsioByteStream<boost::asio::generic::stream_protocol::socket>;
+
+class TcpByteStream final : public AsioByteStream<boost::asio::generic::stream_protocol::socket> {
  public:
   using Socket = boost::asio::generic::stream_protocol::socket;
 
-  explicit TcpByteStream(Socket socket, std::string initial = {});
-  explicit TcpByteStream(boost::asio::ip::tcp::socket socket, std::string initial = {});
+  explicit TcpByteStream(Socket socket, std::string initial = {})
+      : AsioByteStream(std::move(socket), std::move(initial)) {}
+  explicit TcpByteStream(boost::asio::ip::tcp::socket socket, std::string initial = {})
+      : AsioByteStream(Socket(std::move(socket)), std::move(initial)) {}
 
-  boost::asio::awaitable<Result<size_t>> ReadSome(std::span<uint8_t> out) override;
-  boost::asio::awaitable<Result<void>> WriteAll(std::span<const uint8_t> data) override;
-  void Close() override;
-  boost::asio::any_io_executor executor() override;
-
-  Socket& socket() { return socket_; }
-
- private:
-  Socket socket_;
-  std::string initial_;  // unread bytes from before the hand-over
-  size_t initial_pos_ = 0;
+  Socket& socket() { return stream(); }
 };
 
 }  // namespace keel::http

@@ -1,13 +1,11 @@
 #pragma once
 // Naming rules shared by the tailnet and the admin surfaces: MagicDNS labels derived from
-// client hostnames (control.md §6.2), user names, and small key helpers. Pure functions,
-// callable from any thread.
+// client hostnames (control.md §6.2) and user names. Pure functions, callable from any thread.
 
 #include <string>
 #include <string_view>
 
 #include "base/result.h"
-#include "crypto/keys.h"
 
 namespace keel::model {
 
@@ -32,14 +30,5 @@ Result<void> ValidateDnsLabel(std::string_view label);
 
 // 1..255 chars of [a-z0-9._@-], starting with a letter or digit.
 Result<void> ValidateUserName(std::string_view name);
-
-// Works without crypto's compiled part, so lower layers can test for "unset".
-template <class Tag>
-bool IsZeroKey(const crypto::TypedKey<Tag>& key) {
-  for (uint8_t b : key.raw()) {
-    if (b != 0) return false;
-  }
-  return true;
-}
 
 }  // namespace keel::model

@@ -66,7 +66,7 @@ TEST(Types, DefaultTimesAreUnset) {
   EXPECT_FALSE(n.IsExpired(std::chrono::system_clock::now()));
   PreAuthKey k;
   EXPECT_FALSE(k.IsExpired(std::chrono::system_clock::now()));
-  EXPECT_TRUE(IsZeroKey(n.node_key));
+  EXPECT_TRUE(n.node_key.IsZero());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@ struct NoiseStream::Impl {
   RecordWriter writer;
   RecordReader reader;
   Bytes raw_prefix;
+  Bytes wire;  // sealed output, reused across writes
   bool write_failed = false;
   // Both buffers stay empty until the first read: an idle connection costs no 4 KiB.
   Bytes ciphertext;
@@ -68,8 +69,10 @@ boost::asio::awaitable<Result<void>> NoiseStream::WriteAll(std::span<const uint8
   if (s.write_failed) co_return MakeError(Errc::kFailedPrecondition, "noise stream write failed");
   if (data.empty() && s.raw_prefix.empty()) co_return Result<void>{};
   // Prefix and every record go out in one inner write: one syscall, one TCP segment train.
-  Bytes wire = std::move(s.raw_prefix);
-  s.raw_prefix = Bytes();
+  // The buffer is kept, so a steady stream of writes does not allocate per write.
+  Bytes& wire = s.wire;
+  wire.clear();
+  if (!s.raw_prefix.empty()) std::swap(wire, s.raw_prefix);
   if (!data.empty()) {
     auto sealed = s.writer.Append(data, wire);
     if (!sealed) {
@@ -80,6 +83,7 @@ boost::asio::awaitable<Result<void>> NoiseStream::WriteAll(std::span<const uint8
   auto written = co_await s.inner->WriteAll(wire);
   // After a partial write the peer's nonce counter no longer matches ours.
   if (!written) s.write_failed = true;
+  if (wire.capacity() > 64 * 1024) Bytes().swap(wire);
   co_return written;
 }
 

@@ -12,22 +12,6 @@ using nlohmann::json;
 CompiledPolicy::CompiledPolicy() = default;
 CompiledPolicy::~CompiledPolicy() = default;
 
-namespace {
-
-std::vector<IpRange> PrefixRanges(const IpSet& s) {
-  std::vector<IpRange> out;
-  for (const auto& p : s.PrefixStrings()) out.push_back(*ParseIpRange(p));
-  return out;
-}
-
-std::string RangeText(const IpRange& r) {
-  IpSet s;
-  s.Add(r);
-  return s.Strings().front();
-}
-
-}  // namespace
-
 size_t CompiledPolicy::NodeCount() const { return nodes_.size(); }
 
 std::optional<size_t> CompiledPolicy::IndexOf(uint64_t node_id) const {
@@ -119,9 +103,8 @@ Result<void> CompiledPolicy::Build() {
       // (not even 0.0.0.0/0).
       for (const auto& [prefix, who] : policy_->route_approvers) {
         if (ok || IsExitRoute(*r)) break;
-        IpSet s;
-        s.Add(prefix);
-        if (!s.ContainsRange(*r)) continue;
+        bool covers = prefix.first.v6 == r->first.v6 && !(r->first < prefix.first) && !(prefix.last < r->last);
+        if (!covers) continue;
         ok = std::any_of(who.begin(), who.end(), [&](const Alias& a) { return NodeIn(i, a); });
       }
       if (!ok) continue;
@@ -130,11 +113,11 @@ Result<void> CompiledPolicy::Build() {
         n.is_exit = true;
       } else {
         n.subnet_routes.Add(*r);
-        if (!subnet_routes_all_.ContainsRange(*r) ||
-            std::find(subnet_route_strings_.begin(), subnet_route_strings_.end(), RangeText(*r)) ==
-                subnet_route_strings_.end()) {
+        std::string route = r->ToString();
+        if (std::find(subnet_route_strings_.begin(), subnet_route_strings_.end(), route) ==
+            subnet_route_strings_.end()) {
           subnet_routes_all_.Add(*r);
-          subnet_route_strings_.push_back(RangeText(*r));
+          subnet_route_strings_.push_back(std::move(route));
         }
       }
     }
@@ -166,7 +149,7 @@ Result<void> CompiledPolicy::Build() {
       }
       if (!rule.via.empty()) {
         if (d.alias.Is("autogroup:internet")) cr.via_internet = true;
-        else for (const auto& r : PrefixRanges(Resolve(d.alias))) cr.via_dsts.push_back(r);
+        else for (const auto& r : Resolve(d.alias).Prefixes()) cr.via_dsts.push_back(r);
         continue;
       }
       IpSet resolved = Resolve(d.alias);
@@ -174,28 +157,31 @@ Result<void> CompiledPolicy::Build() {
         resolved = IpSet::All();
         for (const auto& p : d.ports) cr.entries.push_back({"*", {}, true, p});
       } else {
-        for (const auto& r : PrefixRanges(resolved)) {
-          for (const auto& p : d.ports) cr.entries.push_back({RangeText(r), r, false, p});
+        for (const auto& r : resolved.Prefixes()) {
+          for (const auto& p : d.ports) cr.entries.push_back({r.ToString(), r, false, p});
         }
       }
       if (!rule.app.is_null()) {
-        cr.app_dsts.push_back(d.alias.kind == Alias::Kind::kStar ? PrefixRanges(TailnetAddressSpace())
-                                                                 : PrefixRanges(resolved));
+        cr.app_dsts.push_back(d.alias.kind == Alias::Kind::kStar ? TailnetAddressSpace().Prefixes()
+                                                                 : resolved.Prefixes());
       }
       dst_all.AddSet(resolved);
     }
+    for (const auto& ranges : cr.app_dsts) {
+      for (const auto& rg : ranges) cr.app_back_srcs.push_back(rg.ToString());
+    }
+    bool star_dst = std::any_of(rule.dsts.begin(), rule.dsts.end(),
+                                [](const DstSpec& d) { return d.alias.kind == Alias::Kind::kStar; });
+    if (!cr.app_back_srcs.empty() && star_dst) {
+      cr.app_back_srcs.insert(cr.app_back_srcs.end(), subnet_route_strings_.begin(), subnet_route_strings_.end());
+    }
+    const IpSet via_set = IpSet::FromRanges(cr.via_dsts);
+    const bool dst_internet = dst_all.Overlaps(InternetSet());
     for (size_t i = 0; i < nodes_.size(); ++i) {
       const Node& n = nodes_[i];
-      bool hit = n.ip_set.Overlaps(dst_all) || n.subnet_routes.Overlaps(dst_all) ||
-                 (n.is_exit && dst_all.Overlaps(InternetSet()));
-      if (!rule.via.empty()) {
-        bool has_via = std::any_of(rule.via.begin(), rule.via.end(), [&](const std::string& t) {
-          return std::find(n.in.tags.begin(), n.in.tags.end(), t) != n.in.tags.end();
-        });
-        IpSet via_set;
-        for (const auto& r : cr.via_dsts) via_set.Add(r);
-        hit = has_via && (n.subnet_routes.Overlaps(via_set) || (cr.via_internet && n.is_exit));
-      }
+      bool hit = rule.via.empty()
+                     ? n.ip_set.Overlaps(dst_all) || n.subnet_routes.Overlaps(dst_all) || (n.is_exit && dst_internet)
+                     : HasViaTag(n, rule) && (n.subnet_routes.Overlaps(via_set) || (cr.via_internet && n.is_exit));
       if (hit) SetBit(cr.dst_nodes, i);
     }
     if (cr.has_self) {
@@ -219,6 +205,7 @@ Result<void> CompiledPolicy::Build() {
     }
     rules_.push_back(std::move(cr));
   }
+  BuildSsh();
   return {};
 }
 

@@ -74,6 +74,7 @@ class CompiledPolicy {
   struct Node;
   struct Entry;
   struct CRule;
+  struct CSshRule;
 
   CompiledPolicy();
   ~CompiledPolicy();
@@ -92,6 +93,7 @@ class CompiledPolicy {
   std::vector<size_t> SelfTargets(const Alias& src) const;
   bool NodeIn(size_t node, const Alias& a) const;
   nlohmann::json SshRules(size_t node, bool* node_specific) const;
+  void BuildSsh();
   void AssignIdentities();
   void AppendSpecial(size_t node, size_t rule, nlohmann::json& out) const;
   void AppendCompanions(const Node& n, const nlohmann::json& app, const std::vector<std::string>& srcs,
@@ -102,6 +104,7 @@ class CompiledPolicy {
   std::vector<Node> nodes_;
   std::unordered_map<uint64_t, size_t> by_id_;
   std::vector<CRule> rules_;
+  std::vector<CSshRule> ssh_rules_;  // one per policy ssh entry
   IpSet subnet_routes_all_;
   std::vector<std::string> subnet_route_strings_;
   // Single-address filter entries by address; wider entries are scanned (they are few).

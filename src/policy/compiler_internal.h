@@ -2,6 +2,8 @@
 // Internal structures of CompiledPolicy shared by compiler.cc, ssh.cc and policy_tests.cc.
 // Immutable after CompiledPolicy::Build.
 
+#include <algorithm>
+#include <map>
 #include <optional>
 #include <string>
 #include <unordered_map>
@@ -42,7 +44,20 @@ struct CompiledPolicy::CRule {
   std::vector<IpRange> via_dsts;        // via: resolved destination prefixes
   bool via_internet = false;
   std::vector<std::vector<IpRange>> app_dsts;  // per destination alias, for CapGrant
+  std::vector<std::string> app_back_srcs;      // SrcIPs of companion caps: app_dsts as text
   std::vector<uint64_t> src_nodes, dst_nodes;  // bitsets over node index
+};
+
+// The node-independent part of one ssh entry: its sources grouped the way SSHPolicy lists them.
+struct CompiledPolicy::CSshRule {
+  const SshRule* rule = nullptr;
+  IpSet src;
+  nlohmann::json users;  // the sshUsers map every rule of the entry carries
+  bool has_localpart = false;
+  std::map<uint64_t, std::string> localparts;  // user id -> login, for localpart:*@domain users
+  std::map<uint64_t, std::vector<IpAddr>> by_user;  // untagged source addresses per owner
+  std::vector<IpAddr> tagged;                        // tagged source addresses
+  std::vector<IpAddr> all;                           // by_user (in user order), then tagged
 };
 
 std::string EmailDomain(const std::string& email);
@@ -53,10 +68,11 @@ bool UserMatches(const PolicyUser& u, std::string_view name);
 // (malformed localpart strings are ordinary login names).
 std::optional<std::string> LocalpartDomain(const std::string& user);
 
-inline std::string RangeTextOf(const IpRange& r) {
-  IpSet s;
-  s.Add(r);
-  return s.Strings().front();
+// Whether the node carries one of the rule's via tags.
+inline bool HasViaTag(const CompiledPolicy::Node& n, const Rule& rule) {
+  return std::any_of(rule.via.begin(), rule.via.end(), [&](const std::string& t) {
+    return std::find(n.in.tags.begin(), n.in.tags.end(), t) != n.in.tags.end();
+  });
 }
 
 inline bool TestBit(const std::vector<uint64_t>& b, size_t i) { return (b[i / 64] >> (i % 64)) & 1; }

@@ -44,10 +44,8 @@ nlohmann::json CompiledPolicy::PacketFilter(size_t node) const {
   }
   for (auto [r, e] : wide_entries_) {
     const Entry& en = rules_[r].entries[e];
-    IpSet s;
-    if (!en.star) s.Add(en.range);
-    bool keep = en.star || s.Overlaps(n.ip_set) || n.subnet_routes.Overlaps(en.range) ||
-                (n.is_exit && s.SubsetOf(InternetSet()));
+    bool keep = en.star || n.ip_set.Overlaps(en.range) || n.subnet_routes.Overlaps(en.range) ||
+                (n.is_exit && InternetSet().ContainsRange(en.range));
     if (keep) kept[r].push_back(e);
   }
   for (size_t r = 0; r < rules_.size(); ++r) {
@@ -99,20 +97,14 @@ void CompiledPolicy::AppendSpecial(size_t node, size_t r, json& out) const {
     }
   }
   if (!rule.via.empty()) {
-    bool has_via = std::any_of(rule.via.begin(), rule.via.end(), [&](const std::string& t) {
-      return std::find(n.in.tags.begin(), n.in.tags.end(), t) != n.in.tags.end();
-    });
-    if (!has_via || rule.dsts.empty()) return;
+    if (!HasViaTag(n, rule) || rule.dsts.empty()) return;
     std::vector<std::string> prefixes;
     for (const auto& d : cr.via_dsts) {
-      if (n.subnet_routes.Overlaps(d)) {
-        IpSet s;
-        s.Add(d);
-        prefixes.push_back(s.PrefixStrings().front());
-      }
+      if (n.subnet_routes.Overlaps(d)) prefixes.push_back(d.CidrString());
     }
     if (cr.via_internet && n.is_exit) {
-      for (const auto& p : InternetSet().PrefixStrings()) prefixes.push_back(p);
+      static const std::vector<std::string> kInternet = InternetSet().PrefixStrings();
+      prefixes.insert(prefixes.end(), kInternet.begin(), kInternet.end());
     }
     if (prefixes.empty() || rule.app.is_object()) return;
     json dsts = json::array();
@@ -134,11 +126,7 @@ void CompiledPolicy::AppendSpecial(size_t node, size_t r, json& out) const {
           if (!(ip < rg.first) && !(rg.last < ip)) dsts.push_back(HostPrefix(ip));
         }
       }
-      if (n.subnet_routes.Overlaps(rg)) {
-        IpSet s;
-        s.Add(rg);
-        dsts.push_back(s.PrefixStrings().front());
-      }
+      if (n.subnet_routes.Overlaps(rg)) dsts.push_back(rg.CidrString());
     }
     std::sort(dsts.begin(), dsts.end());
     dsts.erase(std::unique(dsts.begin(), dsts.end()), dsts.end());
@@ -146,15 +134,7 @@ void CompiledPolicy::AppendSpecial(size_t node, size_t r, json& out) const {
   }
   if (!grants.empty()) out.push_back({{"SrcIPs", cr.src_strings}, {"CapGrant", grants}});
   // Companion capabilities flow back from destination to source (e.g. drive-sharer).
-  std::vector<std::string> back_srcs;
-  for (const auto& ranges : cr.app_dsts) {
-    for (const auto& rg : ranges) back_srcs.push_back(RangeTextOf(rg));
-  }
-  if (back_srcs.empty()) return;
-  bool star_dst = std::any_of(rule.dsts.begin(), rule.dsts.end(),
-                              [](const DstSpec& d) { return d.alias.kind == Alias::Kind::kStar; });
-  if (star_dst) back_srcs.insert(back_srcs.end(), subnet_route_strings_.begin(), subnet_route_strings_.end());
-  AppendCompanions(n, rule.app, back_srcs, cr.src_nodes_only, out);
+  if (!cr.app_back_srcs.empty()) AppendCompanions(n, rule.app, cr.app_back_srcs, cr.src_nodes_only, out);
 }
 
 // One reversed rule per companion capability the grant carries, reduced to the node: its
@@ -166,7 +146,7 @@ void CompiledPolicy::AppendCompanions(const Node& n, const json& app, const std:
     if (dsts.Contains(ip)) d.push_back(HostPrefix(ip));
   }
   for (const auto& rg : dsts.Ranges()) {
-    if (n.subnet_routes.Overlaps(rg)) d.push_back(RangeTextOf(rg));
+    if (n.subnet_routes.Overlaps(rg)) d.push_back(rg.ToString());
   }
   if (d.empty()) return;
   for (const auto& [cap, companion] : Companions()) {

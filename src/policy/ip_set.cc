@@ -1,12 +1,13 @@
 #include "policy/ip_set.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
-#include <cstring>
+#include <boost/asio/ip/address.hpp>
+#include <charconv>
 
 namespace keel::policy {
 namespace {
+
+namespace ip = boost::asio::ip;
 
 U128 Mask(int host_bits) {
   if (host_bits >= 128) return ~U128{0};
@@ -17,82 +18,80 @@ bool Adjacent(const IpAddr& a, const IpAddr& b) {  // b == a + 1
   return a.v6 == b.v6 && a.value != Mask(a.Bits()) && a.value + 1 == b.value;
 }
 
-std::string RangeString(const IpRange& r, bool allow_range) {
-  if (r.first == r.last) return r.first.ToString();
+// Host bits of the range when it is exactly one prefix, else -1.
+int PrefixHostBits(const IpRange& r) {
   U128 span = r.last.value - r.first.value;
-  int bits = r.first.Bits();
-  for (int host = 0; host <= bits; ++host) {
-    if (span == Mask(host) && (r.first.value & Mask(host)) == 0) {
-      return r.first.ToString() + "/" + std::to_string(bits - host);
-    }
+  for (int host = 0; host <= r.first.Bits(); ++host) {
+    if (span == Mask(host) && (r.first.value & Mask(host)) == 0) return host;
   }
-  if (!allow_range) return {};
-  return r.first.ToString() + "-" + r.last.ToString();
+  return -1;
 }
 
 }  // namespace
 
 std::string IpAddr::ToString() const {
-  char buf[INET6_ADDRSTRLEN];
-  if (!v6) {
-    uint32_t v = htonl(static_cast<uint32_t>(value));
-    inet_ntop(AF_INET, &v, buf, sizeof buf);
-  } else {
-    unsigned char b[16];
-    for (int i = 0; i < 16; ++i) b[i] = static_cast<unsigned char>(value >> (8 * (15 - i)));
-    inet_ntop(AF_INET6, b, buf, sizeof buf);
-  }
-  return buf;
+  if (!v6) return ip::address_v4(static_cast<uint32_t>(value)).to_string();
+  ip::address_v6::bytes_type b;
+  for (int i = 0; i < 16; ++i) b[i] = static_cast<unsigned char>(value >> (8 * (15 - i)));
+  return ip::address_v6(b).to_string();
+}
+
+std::string IpRange::ToString() const {
+  if (first == last) return first.ToString();
+  int host = PrefixHostBits(*this);
+  if (host >= 0) return first.ToString() + "/" + std::to_string(first.Bits() - host);
+  return first.ToString() + "-" + last.ToString();
+}
+
+std::string IpRange::CidrString() const {
+  return first.ToString() + "/" + std::to_string(first.Bits() - PrefixHostBits(*this));
 }
 
 std::optional<IpAddr> ParseIpAddr(std::string_view text) {
-  std::string s(text);
-  if (s.find(':') == std::string::npos) {
-    in_addr a{};
-    if (inet_pton(AF_INET, s.c_str(), &a) != 1) return std::nullopt;
-    return IpAddr{false, ntohl(a.s_addr)};
-  }
-  if (s.find('%') != std::string::npos) return std::nullopt;
-  unsigned char b[16];
-  if (inet_pton(AF_INET6, s.c_str(), b) != 1) return std::nullopt;
+  if (text.find('%') != std::string_view::npos) return std::nullopt;  // no zone ids
+  boost::system::error_code ec;
+  ip::address a = ip::make_address(text, ec);
+  if (ec) return std::nullopt;
+  if (a.is_v4()) return IpAddr{false, a.to_v4().to_uint()};
   U128 v = 0;
-  for (unsigned char c : b) v = (v << 8) | c;
+  for (unsigned char c : a.to_v6().to_bytes()) v = (v << 8) | c;
   return IpAddr{true, v};
 }
 
 IpRange PrefixRange(IpAddr addr, int bits) {
   U128 host = Mask(addr.Bits() - bits);
-  if (addr.Bits() - bits >= 128) host = ~U128{0};
   IpAddr lo{addr.v6, addr.value & ~host & Mask(addr.Bits())};
   IpAddr hi{addr.v6, lo.value | host};
   return {lo, hi};
 }
 
-std::optional<IpRange> ParseIpRange(std::string_view text) {
-  if (auto dash = text.find('-'); dash != std::string_view::npos) {
-    auto a = ParseIpAddr(text.substr(0, dash));
-    auto b = ParseIpAddr(text.substr(dash + 1));
-    if (!a || !b || a->v6 != b->v6 || *b < *a) return std::nullopt;
-    return IpRange{*a, *b};
-  }
+std::optional<IpRange> ParseIpPrefix(std::string_view text) {
   auto slash = text.find('/');
   auto addr = ParseIpAddr(text.substr(0, slash));
   if (!addr) return std::nullopt;
   if (slash == std::string_view::npos) return IpRange{*addr, *addr};
   std::string_view bits_text = text.substr(slash + 1);
-  if (bits_text.empty() || bits_text.size() > 3) return std::nullopt;
-  int bits = 0;
-  for (char c : bits_text) {
-    if (c < '0' || c > '9') return std::nullopt;
-    bits = bits * 10 + (c - '0');
+  unsigned bits = 0;
+  auto [end, err] = std::from_chars(bits_text.data(), bits_text.data() + bits_text.size(), bits);
+  if (bits_text.empty() || bits_text.size() > 3 || err != std::errc() ||
+      end != bits_text.data() + bits_text.size() || bits > static_cast<unsigned>(addr->Bits())) {
+    return std::nullopt;
   }
-  if (bits > addr->Bits()) return std::nullopt;
-  return PrefixRange(*addr, bits);
+  return PrefixRange(*addr, static_cast<int>(bits));
+}
+
+std::optional<IpRange> ParseIpRange(std::string_view text) {
+  auto dash = text.find('-');
+  if (dash == std::string_view::npos) return ParseIpPrefix(text);
+  auto a = ParseIpAddr(text.substr(0, dash));
+  auto b = ParseIpAddr(text.substr(dash + 1));
+  if (!a || !b || a->v6 != b->v6 || *b < *a) return std::nullopt;
+  return IpRange{*a, *b};
 }
 
 IpSet IpSet::Of(std::initializer_list<std::string_view> prefixes) {
   IpSet s;
-  for (auto p : prefixes) s.Add(*ParseIpRange(p));
+  for (auto p : prefixes) s.Add(*ParseIpPrefix(p));
   return s;
 }
 
@@ -146,7 +145,11 @@ void IpSet::AddSet(const IpSet& other) {
     ranges_ = other.ranges_;
     return;
   }
-  for (const auto& r : other.ranges_) Add(r);
+  if (other.ranges_.empty()) return;
+  // One sort-and-merge instead of a linear Add per range.
+  std::vector<IpRange> all = ranges_;
+  all.insert(all.end(), other.ranges_.begin(), other.ranges_.end());
+  *this = FromRanges(std::move(all));
 }
 
 void IpSet::Remove(const IpRange& r) {
@@ -194,12 +197,18 @@ bool IpSet::SubsetOf(const IpSet& other) const {
 
 std::vector<std::string> IpSet::Strings() const {
   std::vector<std::string> out;
-  for (const auto& r : ranges_) out.push_back(RangeString(r, true));
+  for (const auto& r : ranges_) out.push_back(r.ToString());
   return out;
 }
 
 std::vector<std::string> IpSet::PrefixStrings() const {
   std::vector<std::string> out;
+  for (const auto& p : Prefixes()) out.push_back(p.CidrString());
+  return out;
+}
+
+std::vector<IpRange> IpSet::Prefixes() const {
+  std::vector<IpRange> out;
   for (const auto& r : ranges_) {
     U128 lo = r.first.value;
     const int bits = r.first.Bits();
@@ -209,8 +218,8 @@ std::vector<std::string> IpSet::PrefixStrings() const {
              lo + Mask(host + 1) >= lo) {
         ++host;
       }
-      out.push_back(IpAddr{r.first.v6, lo}.ToString() + "/" + std::to_string(bits - host));
       U128 end = lo + Mask(host);
+      out.push_back({IpAddr{r.first.v6, lo}, IpAddr{r.first.v6, end}});
       if (end >= r.last.value) break;
       lo = end + 1;
     }
@@ -221,7 +230,7 @@ std::vector<std::string> IpSet::PrefixStrings() const {
 const IpSet& TailnetAddressSpace() {
   static const IpSet kSet = [] {
     IpSet s = IpSet::Of({"100.64.0.0/10", "fd7a:115c:a1e0::/48"});
-    s.Remove(*ParseIpRange("100.115.92.0/23"));
+    s.Remove(*ParseIpPrefix("100.115.92.0/23"));
     return s;
   }();
   return kSet;
@@ -232,7 +241,7 @@ const IpSet& InternetSet() {
     IpSet s = IpSet::Of({"0.0.0.0/0", "2000::/3"});
     for (auto p : {"fc00::/7", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
                    "fd7a:115c:a1e0::/48", "100.64.0.0/10", "fe80::/10", "169.254.0.0/16"}) {
-      s.Remove(*ParseIpRange(p));
+      s.Remove(*ParseIpPrefix(p));
     }
     return s;
   }();

@@ -28,11 +28,17 @@ struct IpRange {
   IpAddr first;
   IpAddr last;
   friend bool operator==(const IpRange&, const IpRange&) = default;
+  // Tailscale's textual form: a single address bare, a CIDR where exact, "a-b" otherwise.
+  std::string ToString() const;
+  // "addr/bits" of a range that is exactly one prefix (a single address gets /32 or /128).
+  std::string CidrString() const;
 };
 
 std::optional<IpAddr> ParseIpAddr(std::string_view text);
-// Accepts "a.b.c.d", "a.b.c.d/n", "x::y", "x::y/n" and "a-b" ranges. The prefix may have
-// host bits set (they are masked off), as Tailscale's control plane accepts.
+// Accepts "a.b.c.d", "a.b.c.d/n", "x::y" and "x::y/n". The prefix may have host bits set
+// (they are masked off), as Tailscale's control plane accepts.
+std::optional<IpRange> ParseIpPrefix(std::string_view text);
+// ParseIpPrefix, and also "a-b" ranges (as filter SrcIPs may hold).
 std::optional<IpRange> ParseIpRange(std::string_view text);
 IpRange PrefixRange(IpAddr addr, int bits);
 
@@ -56,8 +62,10 @@ class IpSet {
   bool ContainsRange(const IpRange& r) const;
   bool SubsetOf(const IpSet& other) const;
   const std::vector<IpRange>& Ranges() const { return ranges_; }
-  // Tailscale's textual form: single addresses bare, CIDRs where exact, "a-b" otherwise.
+  // Each range's IpRange::ToString.
   std::vector<std::string> Strings() const;
+  // The set as the fewest CIDR prefixes.
+  std::vector<IpRange> Prefixes() const;
   std::vector<std::string> PrefixStrings() const;
   friend bool operator==(const IpSet&, const IpSet&) = default;
 

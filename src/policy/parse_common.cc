@@ -33,7 +33,6 @@ std::string Trim(const std::string& s) {
   return s.substr(a, s.find_last_not_of(" \t\n\r") - a + 1);
 }
 
-
 Result<Alias> Parser::ParseAlias(const std::string& raw) const {
   std::string s = Trim(raw);
   if (s.size() > 2 && s.front() == '[' && s.back() == ']') s = s.substr(1, s.size() - 2);
@@ -64,7 +63,7 @@ Result<Alias> Parser::ParseAlias(const std::string& raw) const {
     a.range = it->second;
     return a;
   }
-  if (auto r = ParseIpRange(s); r && s.find('-') == std::string::npos) {
+  if (auto r = ParseIpPrefix(s)) {
     a.kind = Alias::Kind::kPrefix;
     a.range = *r;
     return a;
@@ -110,13 +109,9 @@ Result<std::vector<PortRange>> Parser::Ports(const std::string& spec, std::strin
 Result<DstSpec> Parser::ParseDst(const std::string& s) const {
   size_t colon = s.rfind(':');
   if (colon == std::string::npos) return ctx_.Fail(s, "destination needs a port (alias:port)");
-  std::string alias = s.substr(0, colon);
-  if (alias.size() > 2 && alias.front() == '[' && alias.back() == ']') {
-    alias = alias.substr(1, alias.size() - 2);
-  }
   auto ports = Ports(s.substr(colon + 1), s);
   if (!ports) return ports.error();
-  auto a = ParseAlias(alias);
+  auto a = ParseAlias(s.substr(0, colon));  // strips IPv6 brackets
   if (!a) return a.error();
   return DstSpec{*a, *ports};
 }

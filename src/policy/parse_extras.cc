@@ -34,8 +34,8 @@ Result<void> ParseApprovers(Policy& p, const json& doc, const Ctx& ctx, const Pa
   KEEL_TRY(CheckKeys(ctx, aa, {"routes", "exitNode"}, "autoApprovers"));
   if (aa.contains("routes")) {
     for (const auto& [prefix, who] : aa["routes"].items()) {
-      auto r = ParseIpRange(prefix);
-      if (!r || prefix.find('-') != std::string::npos) return ctx.Fail(prefix, "invalid route prefix");
+      auto r = ParseIpPrefix(prefix);
+      if (!r) return ctx.Fail(prefix, "invalid route prefix");
       auto aliases = ps.Aliases(who, prefix);
       if (!aliases) return aliases.error();
       p.route_approvers.push_back({*r, *aliases});
@@ -69,8 +69,10 @@ Result<void> ParseNodeAttrs(Policy& p, const json& doc, const Ctx& ctx, const Pa
       auto pools = Strings(ctx, e["ipPool"], "ipPool");
       if (!pools) return pools.error();
       for (const auto& pool : *pools) {
+        static const IpSet kCgnat = IpSet::Of({"100.64.0.0/10"});
+        static const IpSet kReserved = IpSet::Of({"100.100.0.0/16", "100.115.92.0/23"});
         auto r = ParseIpRange(pool);
-        if (!r || !IpSet::Of({"100.64.0.0/10"}).ContainsRange(*r) || IpSet::Of({"100.100.0.0/16", "100.115.92.0/23"}).Overlaps(*r)) {
+        if (!r || !kCgnat.ContainsRange(*r) || kReserved.Overlaps(*r)) {
           return ctx.Fail(pool, "nodeAttrs ipPool must be within 100.64.0.0/10 and avoid reserved ranges");
         }
       }

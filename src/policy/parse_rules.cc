@@ -42,7 +42,6 @@ Result<void> CheckSelfSources(const Ctx& ctx, const std::vector<Alias>& srcs, bo
 }
 
 // User-grantable capabilities: {domain}/{path} without a URL scheme, and nothing in the
-
 // tailscale.com domain except the few the control plane lets users grant.
 Result<void> CheckCapName(const Ctx& ctx, const std::string& cap) {
   static const std::set<std::string, std::less<>> kGrantable = {
@@ -77,8 +76,8 @@ Result<void> ParseGroups(Policy& p, const json& doc, const Ctx& ctx) {
 Result<void> ParseHostsAndTags(Policy& p, const json& doc, const Ctx& ctx) {
   if (doc.contains("hosts")) {
     for (const auto& [name, v] : doc["hosts"].items()) {
-      auto r = v.is_string() ? ParseIpRange(v.get<std::string>()) : std::nullopt;
-      if (!r || v.get<std::string>().find('-') != std::string::npos) {
+      auto r = v.is_string() ? ParseIpPrefix(v.get<std::string>()) : std::nullopt;
+      if (!r) {
         return ctx.Fail(name, "host must be an IP address or CIDR prefix");
       }
       p.hosts[name] = *r;

@@ -50,43 +50,51 @@ std::optional<std::string> LocalpartDomain(const std::string& user) {
   return pattern.substr(at + 1);
 }
 
+// Everything about an ssh entry that does not depend on the destination node, once per compile.
+void CompiledPolicy::BuildSsh() {
+  for (const SshRule& r : policy_->ssh) {
+    CSshRule c;
+    c.rule = &r;
+    for (const auto& a : r.srcs) c.src.AddSet(Resolve(a));
+    c.users = BaseUserMap(r);
+    for (const auto& u : r.users) {
+      auto domain = LocalpartDomain(u);
+      if (!domain) continue;
+      c.has_localpart = true;
+      for (const auto& pu : users_) {
+        if (EmailDomain(pu.email) == *domain) {
+          c.localparts[pu.id] = pu.email.substr(0, pu.email.rfind('@'));
+        }
+      }
+    }
+    for (const auto& o : nodes_) {
+      if (!o.ip_set.Overlaps(c.src)) continue;
+      if (o.tagged()) c.tagged.insert(c.tagged.end(), o.ips.begin(), o.ips.end());
+      else if (o.in.user) c.by_user[o.in.user->id].insert(c.by_user[o.in.user->id].end(), o.ips.begin(), o.ips.end());
+    }
+    for (const auto& [uid, ips] : c.by_user) c.all.insert(c.all.end(), ips.begin(), ips.end());
+    c.all.insert(c.all.end(), c.tagged.begin(), c.tagged.end());
+    ssh_rules_.push_back(std::move(c));
+  }
+}
+
 // Mirrors the hosted control plane: sources are grouped per owning user (by user id), tagged
 // sources last; with localpart logins each user's rule is followed by one mapping the user to
 // their own login. Check rules precede accept rules.
 nlohmann::json CompiledPolicy::SshRules(size_t node, bool* node_specific) const {
   const Node& n = nodes_[node];
   json checks = json::array(), accepts = json::array();
-  for (const SshRule& r : policy_->ssh) {
-    IpSet src;
-    for (const auto& a : r.srcs) src.AddSet(Resolve(a));
-    if (src.Empty()) continue;
-    const json users = BaseUserMap(r);
-    std::map<uint64_t, std::string> localparts;  // user id -> login
-    bool has_localpart = false;
-    for (const auto& u : r.users) {
-      auto domain = LocalpartDomain(u);
-      if (!domain) continue;
-      has_localpart = true;
-      for (const auto& pu : users_) {
-        size_t at = pu.email.rfind('@');
-        if (at != std::string::npos && pu.email.substr(at + 1) == *domain) localparts[pu.id] = pu.email.substr(0, at);
-      }
-    }
-    std::map<uint64_t, std::vector<IpAddr>> by_user;
-    std::vector<IpAddr> tagged;
-    for (const auto& o : nodes_) {
-      if (!o.ip_set.Overlaps(src)) continue;
-      if (o.tagged()) tagged.insert(tagged.end(), o.ips.begin(), o.ips.end());
-      else if (o.in.user) by_user[o.in.user->id].insert(by_user[o.in.user->id].end(), o.ips.begin(), o.ips.end());
-    }
+  for (const CSshRule& c : ssh_rules_) {
+    const SshRule& r = *c.rule;
+    if (c.src.Empty()) continue;
     json& bucket = r.check ? checks : accepts;
     auto emit = [&](const std::vector<IpAddr>& ips, std::optional<uint64_t> uid) {
       if (ips.empty()) return;
-      json rule = {{"principals", Principals(ips)}, {"sshUsers", users}, {"action", ActionJson(r)}};
+      json rule = {{"principals", Principals(ips)}, {"sshUsers", c.users}, {"action", ActionJson(r)}};
       if (r.has_accept_env) rule["acceptEnv"] = r.accept_env;
       bucket.push_back(rule);
       if (!uid) return;
-      if (auto it = localparts.find(*uid); it != localparts.end()) {
+      if (auto it = c.localparts.find(*uid); it != c.localparts.end()) {
         rule["sshUsers"] = {{it->second, it->second}};
         bucket.push_back(std::move(rule));
       }
@@ -101,23 +109,26 @@ nlohmann::json CompiledPolicy::SshRules(size_t node, bool* node_specific) const 
       }
     }
     const bool owned = !n.tagged() && n.in.user;
-    if (self && owned) emit(by_user[n.in.user->id], n.in.user->id);
+    auto own = [&]() -> const std::vector<IpAddr>& {  // the owner's devices among the sources
+      static const std::vector<IpAddr> kNone;
+      auto it = c.by_user.find(n.in.user->id);
+      return it == c.by_user.end() ? kNone : it->second;
+    };
+    if (self && owned) emit(own(), n.in.user->id);
     if (!others) continue;
-    if (in_dst && has_localpart) {
-      for (const auto& [uid, ips] : by_user) emit(ips, uid);
-      emit(tagged, std::nullopt);
+    if (in_dst && c.has_localpart) {
+      for (const auto& [uid, ips] : c.by_user) emit(ips, uid);
+      emit(c.tagged, std::nullopt);
     } else if (in_dst) {
-      std::vector<IpAddr> all;
-      for (const auto& [uid, ips] : by_user) all.insert(all.end(), ips.begin(), ips.end());
-      all.insert(all.end(), tagged.begin(), tagged.end());
-      emit(all, std::nullopt);
-    } else if (has_localpart && n.ip_set.Overlaps(src)) {
+      emit(c.all, std::nullopt);
+    } else if (c.has_localpart && n.ip_set.Overlaps(c.src)) {
       // A source outside the destinations still gets its own user's localpart mapping.
       if (n.tagged()) {
         *node_specific = true;
         emit(n.ips, std::nullopt);
+      } else if (owned) {
+        emit(own(), n.in.user->id);
       }
-      else if (owned) emit(by_user[n.in.user->id], n.in.user->id);
     }
   }
   for (auto& a : accepts) checks.push_back(std::move(a));

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 
@@ -47,6 +48,20 @@ class Statement {
   SqliteDb* db_;
   sqlite3_stmt* stmt_;
 };
+
+// Steps `st` to completion, appending `row(st)` (a Result<T>) for every row.
+template <class T, class RowFn>
+Result<std::vector<T>> CollectRows(Statement& st, RowFn row) {
+  std::vector<T> out;
+  while (true) {
+    auto more = st.Step();
+    if (!more) return more.error();
+    if (!*more) return out;
+    auto item = row(static_cast<const Statement&>(st));
+    if (!item) return item.error();
+    out.push_back(std::move(*item));
+  }
+}
 
 class SqliteDb {
  public:

@@ -108,13 +108,8 @@ Result<std::vector<std::string>> SqliteStore::AppliedMigrations() {
   std::lock_guard lock(mu_);
   auto st = db_->Prepare("SELECT id FROM schema_migrations ORDER BY id");
   if (!st) return st.error();
-  std::vector<std::string> out;
-  while (true) {
-    auto row = st->Step();
-    if (!row) return row.error();
-    if (!*row) return out;
-    out.push_back(st->Text(0));
-  }
+  return CollectRows<std::string>(
+      *st, [](const Statement& s) -> Result<std::string> { return s.Text(0); });
 }
 
 }  // namespace keel::store

@@ -91,7 +91,41 @@ Result<Node> NodeFromRow(const Statement& s) {
   return n;
 }
 
+Result<User> UserFromRow(const Statement& s) {
+  User u;
+  u.id = static_cast<model::UserId>(s.Int(0));
+  u.name = s.Text(1);
+  u.display_name = s.Text(2);
+  u.email = s.Text(3);
+  u.created = TimeFromDb(s, 4);
+  return u;
+}
+
+Result<PreAuthKey> PreAuthKeyFromRow(const Statement& s) {
+  PreAuthKey k;
+  k.id = static_cast<model::PreAuthKeyId>(s.Int(0));
+  k.prefix = s.Text(1);
+  k.secret_hash = s.Text(2);
+  k.user_id = static_cast<model::UserId>(s.Int(3));
+  k.reusable = s.Int(4) != 0;
+  k.ephemeral = s.Int(5) != 0;
+  k.used = s.Int(6) != 0;
+  auto tags = ListFromJson(s.Text(7));
+  if (!tags) return tags.error();
+  k.tags = std::move(*tags);
+  k.created = TimeFromDb(s, 8);
+  k.expiration = TimeFromDb(s, 9);
+  return k;
+}
+
 }  // namespace
+
+Result<void> SqliteTx::RunWithId(const char* sql, uint64_t id) {
+  auto st = db_.Prepare(sql);
+  if (!st) return st.error();
+  st->Bind(1, static_cast<int64_t>(id));
+  return st->Run();
+}
 
 Result<void> SqliteTx::ExpectOneRow(std::string_view what) {
   if (db_.Changes() == 0) return MakeError(Errc::kNotFound, std::string(what) + " not found");
@@ -110,29 +144,14 @@ Result<User> SqliteTx::InsertUser(User user) {
 }
 
 Result<void> SqliteTx::DeleteUser(model::UserId id) {
-  auto st = db_.Prepare("DELETE FROM users WHERE id = ?");
-  if (!st) return st.error();
-  st->Bind(1, static_cast<int64_t>(id));
-  KEEL_TRY(st->Run());
+  KEEL_TRY(RunWithId("DELETE FROM users WHERE id = ?", id));
   return ExpectOneRow("user");
 }
 
 Result<std::vector<User>> SqliteTx::ListUsers() {
   auto st = db_.Prepare("SELECT id, name, display_name, email, created_at FROM users ORDER BY id");
   if (!st) return st.error();
-  std::vector<User> out;
-  while (true) {
-    auto row = st->Step();
-    if (!row) return row.error();
-    if (!*row) return out;
-    User u;
-    u.id = static_cast<model::UserId>(st->Int(0));
-    u.name = st->Text(1);
-    u.display_name = st->Text(2);
-    u.email = st->Text(3);
-    u.created = TimeFromDb(*st, 4);
-    out.push_back(std::move(u));
-  }
+  return CollectRows<User>(*st, UserFromRow);
 }
 
 Result<void> SqliteTx::WriteNode(const char* sql, const Node& n, bool with_id) {
@@ -146,7 +165,8 @@ Result<void> SqliteTx::WriteNode(const char* sql, const Node& n, bool with_id) {
   st->BindOpt(8, IpToDb(n.ipv4)).BindOpt(9, IpToDb(n.ipv6));
   st->Bind(10, ListToJson(n.endpoints)).Bind(11, int64_t{n.home_derp});
   st->Bind(12, n.hostinfo_json);
-  st->BindOpt(13, TimeToDb(n.created)).BindOpt(14, TimeToDb(n.last_seen)).BindOpt(15, TimeToDb(n.expiry));
+  st->BindOpt(13, TimeToDb(n.created)).BindOpt(14, TimeToDb(n.last_seen));
+  st->BindOpt(15, TimeToDb(n.expiry));
   st->Bind(16, int64_t{n.ephemeral});
   std::optional<int64_t> key_id;
   if (n.auth_key_id) key_id = static_cast<int64_t>(*n.auth_key_id);
@@ -177,25 +197,14 @@ Result<void> SqliteTx::UpdateNode(const Node& node) {
 }
 
 Result<void> SqliteTx::DeleteNode(model::NodeId id) {
-  auto st = db_.Prepare("DELETE FROM nodes WHERE id = ?");
-  if (!st) return st.error();
-  st->Bind(1, static_cast<int64_t>(id));
-  KEEL_TRY(st->Run());
+  KEEL_TRY(RunWithId("DELETE FROM nodes WHERE id = ?", id));
   return ExpectOneRow("node");
 }
 
 Result<std::vector<Node>> SqliteTx::ListNodes() {
   auto st = db_.Prepare(std::string("SELECT ") + kNodeColumns + " FROM nodes ORDER BY id");
   if (!st) return st.error();
-  std::vector<Node> out;
-  while (true) {
-    auto row = st->Step();
-    if (!row) return row.error();
-    if (!*row) return out;
-    auto node = NodeFromRow(*st);
-    if (!node) return node.error();
-    out.push_back(std::move(*node));
-  }
+  return CollectRows<Node>(*st, NodeFromRow);
 }
 
 Result<PreAuthKey> SqliteTx::InsertPreAuthKey(PreAuthKey key) {
@@ -225,10 +234,7 @@ Result<void> SqliteTx::UpdatePreAuthKey(const PreAuthKey& key) {
 }
 
 Result<void> SqliteTx::DeletePreAuthKeysOfUser(model::UserId user) {
-  auto st = db_.Prepare("DELETE FROM pre_auth_keys WHERE user_id = ?");
-  if (!st) return st.error();
-  st->Bind(1, static_cast<int64_t>(user));
-  return st->Run();
+  return RunWithId("DELETE FROM pre_auth_keys WHERE user_id = ?", user);
 }
 
 Result<std::vector<PreAuthKey>> SqliteTx::ListPreAuthKeys() {
@@ -236,26 +242,7 @@ Result<std::vector<PreAuthKey>> SqliteTx::ListPreAuthKeys() {
       "SELECT id, prefix, secret_hash, user_id, reusable, ephemeral, used, tags, created_at, "
       "expiration FROM pre_auth_keys ORDER BY id");
   if (!st) return st.error();
-  std::vector<PreAuthKey> out;
-  while (true) {
-    auto row = st->Step();
-    if (!row) return row.error();
-    if (!*row) return out;
-    PreAuthKey k;
-    k.id = static_cast<model::PreAuthKeyId>(st->Int(0));
-    k.prefix = st->Text(1);
-    k.secret_hash = st->Text(2);
-    k.user_id = static_cast<model::UserId>(st->Int(3));
-    k.reusable = st->Int(4) != 0;
-    k.ephemeral = st->Int(5) != 0;
-    k.used = st->Int(6) != 0;
-    auto tags = ListFromJson(st->Text(7));
-    if (!tags) return tags.error();
-    k.tags = std::move(*tags);
-    k.created = TimeFromDb(*st, 8);
-    k.expiration = TimeFromDb(*st, 9);
-    out.push_back(std::move(k));
-  }
+  return CollectRows<PreAuthKey>(*st, PreAuthKeyFromRow);
 }
 
 Result<std::optional<std::string>> SqliteTx::GetSetting(std::string_view key) {

@@ -32,6 +32,8 @@ class SqliteTx final : public Tx {
   // Binds the node's columns as ?1..?18 and, if `with_id`, its id as ?19.
   Result<void> WriteNode(const char* sql, const model::Node& node, bool with_id);
   Result<void> ExpectOneRow(std::string_view what);
+  // Runs `sql`, whose only parameter is the id.
+  Result<void> RunWithId(const char* sql, uint64_t id);
 
   SqliteDb& db_;
 };

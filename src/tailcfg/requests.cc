@@ -88,13 +88,15 @@ class FieldReader {
     return {};
   }
 
-  // nullptr if absent or null; error if present and not an object.
-  Result<const json*> Object(const char* name) const {
-    const json* v = Find(name);
-    if (!v) return static_cast<const json*>(nullptr);
-    if (!v->is_object()) return Bad(name, "expected an object");
-    return v;
+  // `out` is nullptr if absent or null; error if present and not an object.
+  Result<void> Object(const char* name, const json*& out) const {
+    out = Find(name);
+    if (out && !out->is_object()) return Bad(name, "expected an object");
+    return {};
   }
+
+  // A reader for the object member `name` (which Object returned).
+  FieldReader Nested(const json& obj, const char* name) const { return {obj, prefix_ + "." + name}; }
 
  private:
   const json& obj_;
@@ -110,27 +112,28 @@ Result<json> ParseObject(std::string_view body, const char* type) {
 
 // Hostinfo is stored opaquely; only the fields keel acts on are read here.
 struct HostinfoFields {
-  std::string json_text;
+  std::optional<std::string> json_text;  // nullopt: absent or null
   std::string hostname;
   std::optional<std::vector<std::string>> request_tags;
   std::optional<int> preferred_derp;
 };
 
-Result<HostinfoFields> ReadHostinfo(const json& hi, const std::string& prefix) {
-  HostinfoFields out;
-  out.json_text = hi.dump();
-  FieldReader r(hi, prefix + ".Hostinfo");
+Result<void> ReadHostinfo(const FieldReader& request, HostinfoFields& out) {
+  const json* hi = nullptr;
+  KEEL_TRY(request.Object("Hostinfo", hi));
+  if (!hi) return {};
+  out.json_text = hi->dump();
+  FieldReader r = request.Nested(*hi, "Hostinfo");
   KEEL_TRY(r.String("Hostname", out.hostname));
   KEEL_TRY(r.StringList("RequestTags", out.request_tags));
-  auto net_info = r.Object("NetInfo");
-  if (!net_info) return net_info.error();
-  if (*net_info) {
+  const json* net_info = nullptr;
+  KEEL_TRY(r.Object("NetInfo", net_info));
+  if (net_info && net_info->contains("PreferredDERP")) {
     int derp = 0;
-    FieldReader ni(**net_info, prefix + ".Hostinfo.NetInfo");
-    KEEL_TRY(ni.Int("PreferredDERP", derp));
-    if ((*net_info)->contains("PreferredDERP")) out.preferred_derp = derp;
+    KEEL_TRY(r.Nested(*net_info, "NetInfo").Int("PreferredDERP", derp));
+    out.preferred_derp = derp;
   }
-  return out;
+  return {};
 }
 
 }  // namespace
@@ -146,22 +149,18 @@ Result<RegisterRequest> DecodeRegisterRequest(std::string_view body) {
   KEEL_TRY(r.Time("Expiry", req.expiry));
   KEEL_TRY(r.String("Followup", req.followup));
   KEEL_TRY(r.Bool("Ephemeral", req.ephemeral));
-  auto auth = r.Object("Auth");
-  if (!auth) return auth.error();
-  if (*auth) {
+  const json* auth = nullptr;
+  KEEL_TRY(r.Object("Auth", auth));
+  if (auth) {
     std::string key;
-    KEEL_TRY(FieldReader(**auth, "RegisterRequest.Auth").String("AuthKey", key));
+    KEEL_TRY(r.Nested(*auth, "Auth").String("AuthKey", key));
     req.auth_key = std::move(key);
   }
-  auto hi = r.Object("Hostinfo");
-  if (!hi) return hi.error();
-  if (*hi) {
-    auto fields = ReadHostinfo(**hi, "RegisterRequest");
-    if (!fields) return fields.error();
-    req.hostinfo_json = std::move(fields->json_text);
-    req.hostname = std::move(fields->hostname);
-    if (fields->request_tags) req.request_tags = std::move(*fields->request_tags);
-  }
+  HostinfoFields hi;
+  KEEL_TRY(ReadHostinfo(r, hi));
+  if (hi.json_text) req.hostinfo_json = std::move(*hi.json_text);
+  req.hostname = std::move(hi.hostname);
+  if (hi.request_tags) req.request_tags = std::move(*hi.request_tags);
   return req;
 }
 
@@ -179,14 +178,10 @@ Result<MapRequest> DecodeMapRequest(std::string_view body) {
   KEEL_TRY(r.Bool("KeepAlive", req.keep_alive));
   KEEL_TRY(r.Bool("ReadOnly", req.read_only));
   KEEL_TRY(r.String("Compress", req.compress));
-  auto hi = r.Object("Hostinfo");
-  if (!hi) return hi.error();
-  if (*hi) {
-    auto fields = ReadHostinfo(**hi, "MapRequest");
-    if (!fields) return fields.error();
-    req.hostinfo_json = std::move(fields->json_text);
-    req.preferred_derp = fields->preferred_derp;
-  }
+  HostinfoFields hi;
+  KEEL_TRY(ReadHostinfo(r, hi));
+  req.hostinfo_json = std::move(hi.json_text);
+  req.preferred_derp = hi.preferred_derp;
   return req;
 }
 

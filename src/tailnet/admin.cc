@@ -21,7 +21,7 @@ Result<model::User> Tailnet::CreateUser(const std::string& name, const std::stri
   user.display_name = display_name.empty() ? name : display_name;
   user.email = email;
   user.created = impl_->clock.Now();
-  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) -> Result<void> {
+  KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) -> Result<void> {
     auto r = tx.InsertUser(user);
     if (!r) return r.error();
     user = *r;
@@ -44,7 +44,7 @@ Result<void> Tailnet::DeleteUser(const std::string& name) {
     return MakeError(Errc::kFailedPrecondition, "user \"" + name + "\" still owns " +
                                                     std::to_string(owned) + " node(s)");
   }
-  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) -> Result<void> {
+  KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) -> Result<void> {
     KEEL_TRY(tx.DeletePreAuthKeysOfUser(id));
     return tx.DeleteUser(id);
   }));
@@ -84,7 +84,7 @@ Result<CreatedPreAuthKey> Tailnet::CreatePreAuthKey(const std::string& user, boo
   key.tags = std::move(tags);
   key.created = impl_->clock.Now();
   key.expiration = expiration;
-  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) -> Result<void> {
+  KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) -> Result<void> {
     auto r = tx.InsertPreAuthKey(key);
     if (!r) return r.error();
     key = *r;
@@ -118,7 +118,7 @@ Result<void> Tailnet::ExpirePreAuthKey(const std::string& key_text) {
   SystemTime now = impl_->clock.Now();
   if (key->IsExpired(now)) return {};
   key->expiration = now;
-  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) { return tx.UpdatePreAuthKey(*key); }));
+  KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) { return tx.UpdatePreAuthKey(*key); }));
   impl_->keys[key->id] = *key;
   return {};
 }
@@ -138,7 +138,7 @@ Result<model::Node> Tailnet::ExpireNode(model::NodeId id) {
   if (cur == nullptr) return MakeError(Errc::kNotFound, "node " + std::to_string(id) + " not found");
   model::Node node = *cur;
   node.expiry = impl_->clock.Now();
-  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) { return tx.UpdateNode(node); }));
+  KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) { return tx.UpdateNode(node); }));
   Impl::PutNode(d, node, ChangeKind::kNodePatched);
   impl_->Commit(std::move(d));
   return *impl_->Current()->FindNode(id);
@@ -159,7 +159,7 @@ Result<model::Node> Tailnet::RenameNode(model::NodeId id, const std::string& new
   }
   model::Node node = *cur;
   node.given_name = new_name;
-  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) { return tx.UpdateNode(node); }));
+  KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) { return tx.UpdateNode(node); }));
   Impl::PutNode(d, node, ChangeKind::kNodeUpdated);
   impl_->Commit(std::move(d));
   return *impl_->Current()->FindNode(id);

@@ -31,13 +31,11 @@ struct Range {
   bool Contains(T a) const { return (a & mask) == net; }
 };
 
-Range<uint32_t> Range4(const char* cidr) {
-  auto n = make_network_v4(cidr);
+Range<uint32_t> Range4(const boost::asio::ip::network_v4& n) {
   return {n.network().to_uint(), n.netmask().to_uint()};
 }
 
-Range<U128> Range6(const char* cidr) {
-  auto n = make_network_v6(cidr);
+Range<U128> Range6(const boost::asio::ip::network_v6& n) {
   unsigned bits = n.prefix_length();
   U128 mask = bits == 0 ? 0 : ~U128{0} << (128 - bits);
   return {ToU128(n.network()) & mask, mask};
@@ -48,15 +46,12 @@ Range<U128> Range6(const char* cidr) {
 IpAllocator::IpAllocator(boost::asio::ip::network_v4 prefix4,
                          boost::asio::ip::network_v6 prefix6) {
   // Skip the network and broadcast (all-ones) addresses of each prefix.
-  uint32_t net4 = prefix4.network().to_uint();
-  uint32_t host4 = ~prefix4.netmask().to_uint();
-  first4_ = net4 + 1;
-  last4_ = (net4 | host4) - 1;
-  unsigned bits6 = prefix6.prefix_length();
-  U128 mask6 = bits6 == 0 ? 0 : ~U128{0} << (128 - bits6);
-  U128 net6 = ToU128(prefix6.network()) & mask6;
-  first6_ = net6 + 1;
-  last6_ = (net6 | ~mask6) - 1;
+  auto r4 = Range4(prefix4);
+  first4_ = r4.net + 1;
+  last4_ = (r4.net | ~r4.mask) - 1;
+  auto r6 = Range6(prefix6);
+  first6_ = r6.net + 1;
+  last6_ = (r6.net | ~r6.mask) - 1;
   Reset();
 }
 
@@ -79,15 +74,16 @@ void IpAllocator::Release(const std::optional<V4>& v4, const std::optional<V6>& 
 
 bool IpAllocator::IsReservedV4(const V4& a) {
   static const uint32_t kQuad100 = make_address_v4("100.100.100.100").to_uint();
-  static const Range<uint32_t> kChromeOs = Range4("100.115.92.0/23");
+  static const Range<uint32_t> kChromeOs = Range4(make_network_v4("100.115.92.0/23"));
   uint32_t v = a.to_uint();
   return v == kQuad100 || kChromeOs.Contains(v);
 }
 
 bool IpAllocator::IsReservedV6(const V6& a) {
   static const U128 kQuad100v6 = ToU128(make_address_v6("fd7a:115c:a1e0::53"));
-  static const Range<U128> k4via6 = Range6("fd7a:115c:a1e0:b1a::/64");
-  static const Range<U128> k4to6 = Range6("fd7a:115c:a1e0:ab12:4843:cd96:6200::/104");
+  static const Range<U128> k4via6 = Range6(make_network_v6("fd7a:115c:a1e0:b1a::/64"));
+  static const Range<U128> k4to6 =
+      Range6(make_network_v6("fd7a:115c:a1e0:ab12:4843:cd96:6200::/104"));
   U128 v = ToU128(a);
   return v == kQuad100v6 || k4via6.Contains(v) || k4to6.Contains(v);
 }

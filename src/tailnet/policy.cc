@@ -119,7 +119,7 @@ Result<void> Tailnet::SetPolicy(const std::string& text, PolicySource source) {
   }
   SystemTime now = impl_->clock.Now();
   if (source == PolicySource::kDatabase) {
-    KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) -> Result<void> {
+    KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) -> Result<void> {
       KEEL_TRY(tx.PutSetting(kPolicyKey, text));
       return tx.PutSetting(kPolicyUpdatedKey, FormatTime(now));
     }));
@@ -150,7 +150,7 @@ PolicyInfo Tailnet::GetPolicy() const {
 Result<void> Tailnet::Impl::LoadStoredPolicy(Snapshot& next) {
   std::optional<std::string> text;
   std::optional<std::string> updated;
-  KEEL_TRY(InTx(store, [&](store::Tx& tx) -> Result<void> {
+  KEEL_TRY(store.Transaction([&](store::Tx& tx) -> Result<void> {
     auto t = tx.GetSetting(kPolicyKey);
     if (!t) return t.error();
     auto u = tx.GetSetting(kPolicyUpdatedKey);

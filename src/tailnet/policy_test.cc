@@ -1,18 +1,12 @@
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
-#include <filesystem>
 
-#include "base/log.h"
 #include "policy/compiler.h"
-#include "store/sqlite_store.h"
-#include "tailnet/tailnet.h"
+#include "tailnet/test_fixture.h"
 
 namespace keel::tailnet {
 namespace {
-
-namespace fs = std::filesystem;
 
 constexpr const char* kAliceToBob = R"({
   // alice may reach bob's port 22 only
@@ -26,32 +20,13 @@ crypto::Key32 K(int n) {
   return k;
 }
 
-class PolicyTailnetTest : public ::testing::Test {
+class PolicyTailnetTest : public TailnetFixture {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("keel_tailnet_policy_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     settings_.load_stored_policy = true;
-    Reopen();
+    TailnetFixture::SetUp();
     ASSERT_TRUE(tn_->CreateUser("alice"));
     ASSERT_TRUE(tn_->CreateUser("bob"));
-  }
-  void TearDown() override {
-    tn_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
-  }
-  void Reopen() {
-    tn_.reset();
-    store_.reset();
-    store_ = store::SqliteStore::Open((dir_ / "keel.db").string()).value();
-    auto log = GetLogger("tailnet-policy-test");
-    log->set_level(spdlog::level::critical);
-    tn_ = std::make_unique<Tailnet>(settings_, *store_, clock_, log);
-    ASSERT_TRUE(tn_->Load());
   }
   model::NodeId Join(int n, const std::string& user, const std::string& host) {
     RegisterInput in;
@@ -69,12 +44,6 @@ class PolicyTailnetTest : public ::testing::Test {
     EXPECT_TRUE(idx.has_value());
     return idx ? snap->policy->Peers(*idx) : std::vector<uint64_t>{};
   }
-
-  fs::path dir_;
-  Settings settings_;
-  RealClock clock_;
-  std::unique_ptr<store::SqliteStore> store_;
-  std::unique_ptr<Tailnet> tn_;
 };
 
 TEST_F(PolicyTailnetTest, NoPolicyByDefault) {
@@ -100,8 +69,9 @@ TEST_F(PolicyTailnetTest, SetCompilesAndPublishesFull) {
 TEST_F(PolicyTailnetTest, BadPolicyRefusedOldKept) {
   ASSERT_TRUE(tn_->SetPolicy(kAliceToBob, PolicySource::kDatabase));
   auto before = tn_->snapshot()->policy;
-  auto bad = tn_->SetPolicy(R"({"acls": [{"action": "accept", "src": ["group:nope"], "dst": ["*:*"]}]})",
-                            PolicySource::kDatabase);
+  constexpr const char* kUnknownGroup =
+      R"({"acls": [{"action": "accept", "src": ["group:nope"], "dst": ["*:*"]}]})";
+  auto bad = tn_->SetPolicy(kUnknownGroup, PolicySource::kDatabase);
   ASSERT_FALSE(bad);
   EXPECT_FALSE(bad.error().message.empty());
   EXPECT_EQ(tn_->snapshot()->policy, before);

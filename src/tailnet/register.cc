@@ -77,7 +77,7 @@ Result<RegisterOutcome> Tailnet::Impl::Logout(const model::Node& node) {
   }
   model::Node updated = node;
   updated.expiry = clock.Now();  // clamp: never store the client's 1970
-  KEEL_TRY(InTx(store, [&](store::Tx& tx) { return tx.UpdateNode(updated); }));
+  KEEL_TRY(store.Transaction([&](store::Tx& tx) { return tx.UpdateNode(updated); }));
   PutNode(d, updated, ChangeKind::kNodePatched);
   Commit(std::move(d));
   out.node = *Current()->FindNode(node.id);
@@ -142,7 +142,7 @@ Result<RegisterOutcome> Tailnet::Impl::ReauthInPlace(const RegisterInput& in, mo
   model::PreAuthKey used_key = key;
   used_key.used = true;
   bool mark_used = !key.used;
-  KEEL_TRY(InTx(store, [&](store::Tx& tx) -> Result<void> {
+  KEEL_TRY(store.Transaction([&](store::Tx& tx) -> Result<void> {
     KEEL_TRY(tx.UpdateNode(node));
     if (mark_used) KEEL_TRY(tx.UpdatePreAuthKey(used_key));
     return {};
@@ -183,7 +183,7 @@ Result<RegisterOutcome> Tailnet::Impl::CreateNode(const RegisterInput& in,
   node.ipv6 = addrs->second;
   model::PreAuthKey used_key = key;
   used_key.used = true;
-  auto r = InTx(store, [&](store::Tx& tx) -> Result<void> {
+  auto r = store.Transaction([&](store::Tx& tx) -> Result<void> {
     auto inserted = tx.InsertNode(node);
     if (!inserted) return inserted.error();
     node.id = inserted->id;
@@ -203,7 +203,7 @@ Result<RegisterOutcome> Tailnet::Impl::CreateNode(const RegisterInput& in,
 }
 
 Result<RegisterOutcome> Tailnet::Impl::RotateFromOldKey(const RegisterInput& in) {
-  if (model::IsZeroKey(in.old_node_key)) return Refused(kInteractive);
+  if (in.old_node_key.IsZero()) return Refused(kInteractive);
   const model::Node* old = Current()->FindByNodeKey(in.old_node_key);
   if (old == nullptr || old->machine_key != in.machine_key || old->IsExpired(clock.Now())) {
     return Refused(kInteractive);
@@ -211,7 +211,7 @@ Result<RegisterOutcome> Tailnet::Impl::RotateFromOldKey(const RegisterInput& in)
   Draft d = Begin();
   model::Node node = *old;
   node.node_key = in.node_key;
-  KEEL_TRY(InTx(store, [&](store::Tx& tx) { return tx.UpdateNode(node); }));
+  KEEL_TRY(store.Transaction([&](store::Tx& tx) { return tx.UpdateNode(node); }));
   PutNode(d, node, ChangeKind::kNodePatched);
   Commit(std::move(d));
   log->info("node {} ({}) rotated its node key", node.id, node.given_name);

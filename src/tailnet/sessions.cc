@@ -39,15 +39,17 @@ Result<model::Node> Tailnet::ApplyMapUpdate(const crypto::MachinePublic& machine
                                             const crypto::NodePublic& node_key,
                                             const MapUpdate& update) {
   std::lock_guard lock(impl_->mu);
-  Draft d = impl_->Begin();
-  const model::Node* cur = d.next->FindByNodeKey(node_key);
+  // Most map requests change nothing: read the published snapshot and copy it (Begin) only
+  // once there is something to publish.
+  auto snap = impl_->Current();
+  const model::Node* cur = snap->FindByNodeKey(node_key);
   if (cur == nullptr) return MakeError(Errc::kNotFound, "unknown node key");
   if (cur->machine_key != machine) {
     return MakeError(Errc::kPermissionDenied, "node key belongs to another machine");
   }
   model::Node node = *cur;
   bool patched = false, updated = false, dirty = false;
-  if (update.disco_key && !model::IsZeroKey(*update.disco_key) &&
+  if (update.disco_key && !update.disco_key->IsZero() &&
       *update.disco_key != node.disco_key) {
     node.disco_key = *update.disco_key;
     patched = true;
@@ -78,20 +80,21 @@ Result<model::Node> Tailnet::ApplyMapUpdate(const crypto::MachinePublic& machine
       if (hostname != node.hostname) {
         if (model::IsAutoDerivedGivenName(node.given_name, node.hostname)) {
           node.given_name =
-              Impl::UniqueGivenName(*d.next, node.id, model::GivenNameBase(hostname));
+              Impl::UniqueGivenName(*snap, node.id, model::GivenNameBase(hostname));
         }
         node.hostname = hostname;
       }
     }
   }
   if (!patched && !updated && !dirty) return node;
-  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) { return tx.UpdateNode(node); }));
+  KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) { return tx.UpdateNode(node); }));
   std::optional<ChangeKind> kind;
   if (updated) {
     kind = ChangeKind::kNodeUpdated;
   } else if (patched) {
     kind = ChangeKind::kNodePatched;
   }
+  Draft d = impl_->Begin();
   Impl::PutNode(d, node, kind);
   impl_->Commit(std::move(d));
   return *impl_->Current()->FindNode(node.id);
@@ -99,13 +102,14 @@ Result<model::Node> Tailnet::ApplyMapUpdate(const crypto::MachinePublic& machine
 
 void Tailnet::StreamOpened(model::NodeId id) {
   std::lock_guard lock(impl_->mu);
-  Draft d = impl_->Begin();
-  const model::Node* cur = d.next->FindNode(id);
+  auto snap = impl_->Current();
+  const model::Node* cur = snap->FindNode(id);
   if (cur == nullptr) return;
   impl_->ephemeral_deadlines.erase(id);
   if (++impl_->streams[id] > 1 || cur->online) return;
   model::Node node = *cur;
   node.online = true;
+  Draft d = impl_->Begin();
   Impl::PutNode(d, std::move(node), ChangeKind::kNodeOnline);
   impl_->Commit(std::move(d));
 }
@@ -116,19 +120,19 @@ void Tailnet::StreamClosed(model::NodeId id) {
   if (it == impl_->streams.end()) return;
   if (--it->second > 0) return;
   impl_->streams.erase(it);
-  Draft d = impl_->Begin();
-  const model::Node* cur = d.next->FindNode(id);
+  const model::Node* cur = impl_->Current()->FindNode(id);
   if (cur == nullptr) return;
   model::Node node = *cur;
   SystemTime now = impl_->clock.Now();
   node.online = false;
   node.last_seen = now;
-  auto r = InTx(impl_->store, [&](store::Tx& tx) { return tx.UpdateNode(node); });
+  auto r = impl_->store.Transaction([&](store::Tx& tx) { return tx.UpdateNode(node); });
   // Going offline is a fact whether or not last_seen could be saved.
   if (!r) impl_->log->warn("node {}: saving last_seen failed: {}", id, r.error().message);
   if (node.ephemeral) {
     impl_->ephemeral_deadlines[id] = now + impl_->settings.ephemeral_inactivity_timeout;
   }
+  Draft d = impl_->Begin();
   Impl::PutNode(d, std::move(node), ChangeKind::kNodeOffline);
   impl_->Commit(std::move(d));
 }

@@ -7,10 +7,6 @@
 
 namespace keel::tailnet {
 
-Result<void> InTx(store::Store& store, const std::function<Result<void>(store::Tx&)>& fn) {
-  return store.Transaction(fn);
-}
-
 // ---------------------------------------------------------------- publication
 
 std::shared_ptr<const Snapshot> Tailnet::Impl::Current() const {
@@ -81,7 +77,7 @@ std::string Tailnet::Impl::UniqueGivenName(const Snapshot& s, model::NodeId self
 Result<void> Tailnet::Impl::DeleteNodeLocked(Draft& d, model::NodeId id) {
   const model::Node* node = d.next->FindNode(id);
   if (node == nullptr) return MakeError(Errc::kNotFound, "node " + std::to_string(id) + " not found");
-  KEEL_TRY(InTx(store, [&](store::Tx& tx) { return tx.DeleteNode(id); }));
+  KEEL_TRY(store.Transaction([&](store::Tx& tx) { return tx.DeleteNode(id); }));
   ips.Release(node->ipv4, node->ipv6);
   streams.erase(id);
   ephemeral_deadlines.erase(id);
@@ -109,7 +105,7 @@ Result<void> Tailnet::Load() {
   std::vector<model::User> users;
   std::vector<model::Node> nodes;
   std::vector<model::PreAuthKey> keys;
-  KEEL_TRY(InTx(impl_->store, [&](store::Tx& tx) -> Result<void> {
+  KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) -> Result<void> {
     auto u = tx.ListUsers();
     if (!u) return u.error();
     auto n = tx.ListNodes();
@@ -121,9 +117,10 @@ Result<void> Tailnet::Load() {
     keys = std::move(*k);
     return {};
   }));
-  auto next = std::make_shared<Snapshot>();
-  next->version = impl_->Current()->version + 1;
-  for (auto& u : users) next->users[u.id] = std::move(u);
+  // A fresh snapshot (not a copy of the current one): the store is the whole truth.
+  Draft d{std::make_shared<Snapshot>(), {Change{ChangeKind::kFull, 0}}};
+  d.next->version = impl_->Current()->version + 1;
+  for (auto& u : users) d.next->users[u.id] = std::move(u);
   impl_->ips.Reset();
   impl_->streams.clear();
   impl_->ephemeral_deadlines.clear();
@@ -135,14 +132,12 @@ Result<void> Tailnet::Load() {
       impl_->ephemeral_deadlines[n.id] = now + impl_->settings.ephemeral_inactivity_timeout;
     }
     n.online = false;
-    n.version = next->version;
-    next->by_node_key[n.node_key.raw()] = n.id;
-    next->nodes[n.id] = std::make_shared<const model::Node>(std::move(n));
+    Impl::PutNode(d, std::move(n), std::nullopt);
   }
   impl_->keys.clear();
   for (auto& k : keys) impl_->keys[k.id] = std::move(k);
-  if (impl_->settings.load_stored_policy) KEEL_TRY(impl_->LoadStoredPolicy(*next));
-  impl_->Commit(Draft{std::move(next), {Change{ChangeKind::kFull, 0}}});
+  if (impl_->settings.load_stored_policy) KEEL_TRY(impl_->LoadStoredPolicy(*d.next));
+  impl_->Commit(std::move(d));
   impl_->log->info("tailnet loaded: {} users, {} nodes, {} pre-auth keys", users.size(),
                    nodes.size(), keys.size());
   return {};

@@ -86,7 +86,4 @@ struct Tailnet::Impl {
   RegisterOutcome Success(const model::Node& node) const;
 };
 
-// Runs `fn` in a store transaction; shorthand for the many single-write mutations.
-Result<void> InTx(store::Store& store, const std::function<Result<void>(store::Tx&)>& fn);
-
 }  // namespace keel::tailnet

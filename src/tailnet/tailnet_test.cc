@@ -1,29 +1,16 @@
 #include "tailnet/tailnet.h"
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
-#include <filesystem>
 
-#include "base/log.h"
-#include "store/sqlite_store.h"
+#include "tailnet/test_fixture.h"
 
 namespace keel::tailnet {
 namespace {
 
-namespace fs = std::filesystem;
 using Kind = RegisterOutcome::Kind;
 using std::chrono::seconds;
-
-class FakeClock final : public Clock {
- public:
-  SystemTime Now() const override { return now_; }
-  void Advance(std::chrono::nanoseconds d) { now_ += d; }
-
- private:
-  SystemTime now_ = SystemTime(seconds(1'800'000'000));
-};
 
 crypto::Key32 K(int n) {
   crypto::Key32 k{};
@@ -35,32 +22,11 @@ crypto::Key32 K(int n) {
 crypto::MachinePublic M(int n) { return crypto::MachinePublic(K(n)); }
 crypto::NodePublic N(int n) { return crypto::NodePublic(K(n)); }
 
-class TailnetTest : public ::testing::Test {
+class TailnetTest : public TailnetFixture {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("keel_tailnet_test_" + std::to_string(getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
-    Reopen();
+    TailnetFixture::SetUp();
     alice_ = tn_->CreateUser("alice").value();
-  }
-  void TearDown() override {
-    tn_.reset();
-    store_.reset();
-    fs::remove_all(dir_);
-  }
-
-  // A fresh Tailnet and store over the same file, as after a restart.
-  void Reopen() {
-    tn_.reset();
-    store_.reset();
-    store_ = store::SqliteStore::Open((dir_ / "keel.db").string()).value();
-    auto log = GetLogger("tailnet-test");
-    log->set_level(spdlog::level::warn);  // 1000-node tests would flood the output
-    tn_ = std::make_unique<Tailnet>(settings_, *store_, clock_, log);
-    ASSERT_TRUE(tn_->Load());
   }
 
   std::string NewKey(bool reusable = false, bool ephemeral = false,
@@ -88,11 +54,6 @@ class TailnetTest : public ::testing::Test {
     return tn_->Register(in).value();
   }
 
-  fs::path dir_;
-  Settings settings_;
-  FakeClock clock_;
-  std::unique_ptr<store::SqliteStore> store_;
-  std::unique_ptr<Tailnet> tn_;
   model::User alice_;
 };
 
@@ -280,7 +241,9 @@ TEST_F(TailnetTest, MapUpdateRequiresMachineKeyAndReportsChangeKinds) {
     seen.insert(seen.end(), c.begin(), c.end());
   });
   ASSERT_TRUE(tn_->ApplyMapUpdate(M(1), N(101), u));
+  auto published = tn_->snapshot();
   ASSERT_TRUE(tn_->ApplyMapUpdate(M(1), N(101), u));  // unchanged: no change
+  EXPECT_EQ(tn_->snapshot(), published);               // ...and no new snapshot
   MapUpdate hi;
   hi.hostinfo_json = R"({"Hostname":"box","NetInfo":{"PreferredDERP":1}})";
   ASSERT_TRUE(tn_->ApplyMapUpdate(M(1), N(101), hi));  // NetInfo only: stored, no change

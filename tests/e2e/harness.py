@@ -189,6 +189,40 @@ def http_get(url, timeout=5.0):
 
 # --- the harness ------------------------------------------------------------------------------
 
+def keel_config_yaml(d, http_port, derp_yaml):
+    """A keel config keeping all its state under directory d, serving 127.0.0.1:http_port."""
+    return f"""server_url: http://127.0.0.1:{http_port}
+listen_addr: 127.0.0.1:{http_port}
+unix_socket: {d}/keel.sock
+private_key_path: {d}/private.key
+noise:
+  private_key_path: {d}/noise_private.key
+prefixes:
+  v4: 100.64.0.0/10
+  v6: fd7a:115c:a1e0::/48
+database:
+  type: sqlite
+  sqlite:
+    path: {d}/db.sqlite
+dns:
+  magic_dns: true
+  base_domain: {BASE_DOMAIN}
+{derp_yaml}log:
+  level: debug
+"""
+
+
+def embedded_derp_yaml(d, derp_port, stun_port, extra=""):
+    """The derp: section enabling keel's own relay; `extra` adds lines under derp.server."""
+    return f"""derp:
+  server:
+    enabled: true
+    private_key_path: {d}/derp_server_private.key
+    listen_addr: 127.0.0.1:{derp_port}
+    stun_listen_addr: 127.0.0.1:{stun_port}
+""" + extra
+
+
 class Harness:
     """One keel (control server plus its DERP relay and STUN) and numbered tailscaled clients
     in a private temporary directory.
@@ -264,46 +298,20 @@ class Harness:
   server:
     enabled: false
 """
-        d = self.keel_dir
-        text = f"""derp:
-  server:
-    enabled: true
-    private_key_path: {d}/derp_server_private.key
-    listen_addr: 127.0.0.1:{self.derp_port}
-    stun_listen_addr: 127.0.0.1:{self.stun_port}
-"""
+        extra = ""
         if self.derp_cert_path:
-            text += f"""    hostname: {DERP_HOSTNAME}
+            extra = f"""    hostname: {DERP_HOSTNAME}
     ipv4: 127.0.0.1
     tls_cert_path: {self.derp_cert_path}
     tls_key_path: {self.derp_key_path}
 """
-        return text
+        return embedded_derp_yaml(self.keel_dir, self.derp_port, self.stun_port, extra)
 
     # keel ------------------------------------------------------------------------------------
 
     def write_config(self):
-        d = self.keel_dir
         with open(self.config_path, "w") as f:
-            f.write(f"""server_url: {self.server_url}
-listen_addr: 127.0.0.1:{self.keel_port}
-unix_socket: {d}/keel.sock
-private_key_path: {d}/private.key
-noise:
-  private_key_path: {d}/noise_private.key
-prefixes:
-  v4: 100.64.0.0/10
-  v6: fd7a:115c:a1e0::/48
-database:
-  type: sqlite
-  sqlite:
-    path: {d}/db.sqlite
-dns:
-  magic_dns: true
-  base_domain: {BASE_DOMAIN}
-{self._derp_config()}log:
-  level: debug
-""")
+            f.write(keel_config_yaml(self.keel_dir, self.keel_port, self._derp_config()))
 
     def start_keel(self):
         if not os.path.exists(self.config_path):

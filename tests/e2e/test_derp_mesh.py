@@ -50,31 +50,14 @@ class MeshRelay:
         return f"https://127.0.0.1:{self.derp_port}/derp"
 
     def write_config(self, peer):
-        d = self.dir
-        with open(self.config_path, "w") as f:
-            f.write(f"""server_url: http://127.0.0.1:{self.http_port}
-listen_addr: 127.0.0.1:{self.http_port}
-unix_socket: {d}/keel.sock
-private_key_path: {d}/private.key
-noise:
-  private_key_path: {d}/noise_private.key
-database:
-  type: sqlite
-  sqlite:
-    path: {d}/db.sqlite
-derp:
-  server:
-    enabled: true
-    private_key_path: {d}/derp_server_private.key
-    listen_addr: 127.0.0.1:{self.derp_port}
-    stun_listen_addr: 127.0.0.1:{self.stun_port}
+        derp = harness.embedded_derp_yaml(self.dir, self.derp_port, self.stun_port, f"""\
     verify_clients: false
     mesh_key: {MESH_KEY}
     mesh_with:
       - {peer.url()}
-log:
-  level: debug
 """)
+        with open(self.config_path, "w") as f:
+            f.write(harness.keel_config_yaml(self.dir, self.http_port, derp))
 
     def start(self):
         self.start_mark()
