@@ -1,14 +1,16 @@
 // Runs keel's DERP relay on its own, for bench/derp_relay_bench.sh: a derp::Relay behind a
 // derp::TlsServer with a fresh self-signed certificate for 127.0.0.1, admitting every client.
-// Prints "port <n>" on stdout once listening and runs until SIGTERM or SIGINT.
-// Single-threaded on purpose: the relay is built for one I/O thread (relay.h).
+// Prints "port <n>" on stdout once listening and runs until SIGTERM or SIGINT. Connections are
+// spread over --threads loops, as in `keel serve` (derp.server.threads).
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <CLI/CLI.hpp>
 #include <csignal>
 #include <cstdio>
 #include <string>
+#include <thread>
 
+#include "base/io_threads.h"
 #include "base/log.h"
 #include "crypto/x25519.h"
 #include "derp/relay.h"
@@ -23,12 +25,14 @@ struct Flags {
   size_t queue_limit = 32;
   std::string log_level = "warn";
   std::string mesh_key;
+  size_t threads = std::max(1u, std::thread::hardware_concurrency());
 };
 
 int Run(const Flags& flags) {
   keel::SetLogLevel(flags.log_level);
   auto logger = keel::GetLogger("derp-relay");
   boost::asio::io_context io;
+  keel::IoThreads loops(flags.threads);
   keel::derp::RelaySettings settings;
   settings.server_key = keel::crypto::GeneratePrivateKey();
   settings.queue_limit = flags.queue_limit;
@@ -40,7 +44,9 @@ int Run(const Flags& flags) {
     logger->error("certificate: {}", cert.error().message);
     return 1;
   }
-  auto server = keel::derp::TlsServer::Create(io.get_executor(), relay, *cert, {},
+  keel::derp::TlsServerSettings tls_settings;
+  tls_settings.conn_executor = [&loops] { return loops.Next(); };
+  auto server = keel::derp::TlsServer::Create(io.get_executor(), relay, *cert, tls_settings,
                                               keel::GetLogger("derp-tls"));
   if (!server) {
     logger->error("tls server: {}", server.error().message);
@@ -74,6 +80,8 @@ int main(int argc, char** argv) {
   app.add_option("--queue-limit", flags.queue_limit, "queued packets per client before drops");
   app.add_option("--log-level", flags.log_level, "trace..off");
   app.add_option("--mesh-key", flags.mesh_key, "64 hex; empty disables mesh frames");
+  app.add_option("--threads", flags.threads, "event loops that serve connections")
+      ->check(CLI::Range(1, 64));
   CLI11_PARSE(app, argc, argv);
   return Run(flags);
 }

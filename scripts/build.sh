@@ -2,6 +2,7 @@
 # Configures and builds keel with CMake + Ninja.
 #   scripts/build.sh              -> build/       (RelWithDebInfo)
 #   scripts/build.sh --sanitize   -> build-asan/  (AddressSanitizer + UBSan)
+#   scripts/build.sh --tsan       -> build-tsan/  (ThreadSanitizer)
 # Extra arguments after the options are passed to ninja (e.g. a target name).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -15,6 +16,10 @@ for arg in "$@"; do
     --sanitize)
       build_dir="$root/build-asan"
       cmake_args+=(-DKEEL_SANITIZE=ON -DKEEL_BUILD_BENCH=OFF)
+      ;;
+    --tsan)
+      build_dir="$root/build-tsan"
+      cmake_args+=(-DKEEL_TSAN=ON -DKEEL_BUILD_BENCH=OFF)
       ;;
     *) ninja_args+=("$arg") ;;
   esac

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test: installs build dependencies and the pinned Tailscale
-# clients, builds keel twice (build/ and build-asan/), runs the unit tests under
-# AddressSanitizer, then the whole suite (unit + e2e) on the normal build. The last lines printed
-# are ctest's own summary of that full run; the exit code is non-zero if either run failed.
+# clients, builds keel (build/), again under AddressSanitizer (build-asan/) and the DERP relay's
+# tests under ThreadSanitizer (build-tsan/: the relay is the multi-threaded part), runs the
+# sanitizer runs, then the whole suite (unit + e2e) on the normal build. The last lines printed
+# are ctest's own summary of that full run; the exit code is non-zero if any run failed.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -16,12 +17,20 @@ for v in "${tailscale_versions[@]}"; do
 done
 ./scripts/build.sh
 ./scripts/build.sh --sanitize
+./scripts/build.sh --tsan derp_test
 
 jobs=$(nproc)
-asan_rc=0
-(cd build-asan && ctest --output-on-failure --no-label-summary -L unit -j "$jobs") || asan_rc=$?
-if [[ $asan_rc -ne 0 ]]; then
+sanitizer_rc=0
+(cd build-asan && ctest --output-on-failure --no-label-summary -L unit -j "$jobs") || sanitizer_rc=$?
+if [[ $sanitizer_rc -ne 0 ]]; then
   echo "test: unit tests FAILED under AddressSanitizer (see above); running the full suite anyway"
+fi
+tsan_rc=0
+(cd build-tsan && TSAN_OPTIONS=halt_on_error=1 ctest --output-on-failure --no-label-summary \
+  -R '^derp_test$') || tsan_rc=$?
+if [[ $tsan_rc -ne 0 ]]; then
+  echo "test: derp_test FAILED under ThreadSanitizer (see above); running the full suite anyway"
+  sanitizer_rc=$tsan_rc
 fi
 
 rc=0
@@ -29,4 +38,4 @@ rc=0
 if [[ $rc -ne 0 ]]; then
   exit "$rc"
 fi
-exit "$asan_rc"
+exit "$sanitizer_rc"

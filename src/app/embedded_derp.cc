@@ -1,7 +1,12 @@
 #include "app/embedded_derp.h"
 
+#include <algorithm>
 #include <filesystem>
+#include <thread>
 
+#include "base/bytes.h"
+#include "base/file.h"
+#include "base/io_threads.h"
 #include "base/log.h"
 #include "control/server.h"
 #include "derp/relay.h"
@@ -37,6 +42,22 @@ Result<derp::TlsCertificate> LoadCertificate(const config::DerpServerConfig& c) 
   return cert;
 }
 
+// derp.server.mesh_key, or the key in the file at mesh_key_path (surrounding space ignored).
+Result<std::string> LoadMeshKey(const config::DerpServerConfig& c) {
+  if (c.mesh_key_path.empty()) return c.mesh_key;
+  auto text = ReadFileText(c.mesh_key_path);
+  if (!text) return Named("derp.server.mesh_key_path", text.error());
+  std::string key = *text;
+  key.erase(0, key.find_first_not_of(" \t\r\n"));
+  key.erase(key.find_last_not_of(" \t\r\n") + 1);
+  auto raw = HexDecode(key);
+  if (!raw || raw->size() != 32) {
+    return MakeError(Errc::kInvalidArgument, "derp.server.mesh_key_path: " + c.mesh_key_path +
+                                                 " does not hold 64 hex digits");
+  }
+  return key;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<EmbeddedDerp>> EmbeddedDerp::Create(
@@ -44,13 +65,20 @@ Result<std::unique_ptr<EmbeddedDerp>> EmbeddedDerp::Create(
     boost::asio::any_io_executor executor, std::function<bool(const crypto::NodePublic&)> admit) {
   auto cert = LoadCertificate(config);
   if (!cert) return cert.error();
+  auto mesh_key = LoadMeshKey(config);
+  if (!mesh_key) return mesh_key.error();
   std::unique_ptr<EmbeddedDerp> d(new EmbeddedDerp());
+  size_t threads = config.threads > 0 ? static_cast<size_t>(config.threads)
+                                      : std::max(1u, std::thread::hardware_concurrency());
+  d->loops_ = std::make_unique<IoThreads>(threads);
   derp::RelaySettings rs;
   rs.server_key = server_key;
   rs.verify_client = std::move(admit);
-  rs.mesh_key = config.mesh_key;
+  rs.mesh_key = *mesh_key;
   d->relay_ = std::make_unique<derp::Relay>(executor, std::move(rs), GetLogger("derp"));
-  auto tls = derp::TlsServer::Create(executor, *d->relay_, *cert, {}, GetLogger("derp-tls"));
+  derp::TlsServerSettings ts;
+  ts.conn_executor = [loops = d->loops_.get()] { return loops->Next(); };
+  auto tls = derp::TlsServer::Create(executor, *d->relay_, *cert, ts, GetLogger("derp-tls"));
   if (!tls) return Named("derp.server TLS", tls.error());
   d->tls_ = std::move(*tls);
   d->stun_ = std::make_unique<derp::StunServer>(executor, GetLogger("stun"));
@@ -66,6 +94,9 @@ Result<std::unique_ptr<EmbeddedDerp>> EmbeddedDerp::Create(
 
 EmbeddedDerp::~EmbeddedDerp() {
   if (tls_) tls_->Stop();
+  if (relay_) relay_->Stop();
+  // The loops drain what the listener and the relay closed before anything they use goes.
+  if (loops_) loops_->Join();
   tls_.reset();
   stun_.reset();
   relay_.reset();

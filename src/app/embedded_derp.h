@@ -3,7 +3,8 @@
 // STUN responder and the DERP map region that advertises them, plus the final DERP map
 // (derp.paths merged with that region). Outbound mesh links start with the relay.
 // Threading: Create and RegisterRoutes before the I/O thread runs (or on it); Stop on the
-// I/O thread; destroy after the HTTP server that carries the relay's routes.
+// I/O thread; destroy after the HTTP server that carries the relay's routes. Relay connections
+// accepted on the TLS listener run on derp.server.threads loops of their own.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <functional>
@@ -16,6 +17,9 @@
 #include "config/config.h"
 #include "crypto/keys.h"
 
+namespace keel {
+class IoThreads;
+}
 namespace keel::derp {
 class Relay;
 class TlsServer;
@@ -51,6 +55,7 @@ class EmbeddedDerp {
   Result<void> Listen(const config::DerpServerConfig& config);
   void BuildRegion(const config::DerpServerConfig& config, const std::string& pin);
 
+  std::unique_ptr<IoThreads> loops_;  // where relay connections live (derp.server.threads)
   std::unique_ptr<derp::Relay> relay_;
   std::unique_ptr<derp::TlsServer> tls_;
   std::unique_ptr<derp::StunServer> stun_;

@@ -175,6 +175,15 @@ Result<void> SetDerpRegionId(const YAML::Node& n, const std::string& key, Config
   return {};
 }
 
+Result<void> SetDerpThreads(const YAML::Node& n, const std::string& key, Config& c) {
+  int threads = 0;
+  if (!n.IsScalar() || !YAML::convert<int>::decode(n, threads) || threads < 0 || threads > 256) {
+    return KeyError(key, "expected a number of threads from 0 (one per core) to 256");
+  }
+  c.derp.server.threads = threads;
+  return {};
+}
+
 Result<void> SetStunListen(const YAML::Node& n, const std::string& key, Config& c) {
   auto s = AsString(n, key);
   if (!s) return s.error();
@@ -277,6 +286,9 @@ const std::map<std::string, Setter>& Fields() {
        BoolField([](Config& c) -> auto& { return c.derp.server.verify_clients; })},
       {"derp.server.mesh_key",
        StringField([](Config& c) -> auto& { return c.derp.server.mesh_key; }, CheckMeshKey)},
+      {"derp.server.mesh_key_path",
+       StringField([](Config& c) -> auto& { return c.derp.server.mesh_key_path; })},
+      {"derp.server.threads", SetDerpThreads},
       {"derp.server.mesh_with",
        ListField([](Config& c) -> auto& { return c.derp.server.mesh_with; }, CheckMeshUrl)},
       {"derp.server.automatically_add_embedded_derp_region",
@@ -345,8 +357,11 @@ Result<void> ValidateDerpServer(const Config& c) {
     return KeyError("derp.server.tls_cert_path",
                     "set both tls_cert_path and tls_key_path, or neither");
   }
-  if (!d.mesh_with.empty() && d.mesh_key.empty()) {
-    return KeyError("derp.server.mesh_with", "needs derp.server.mesh_key");
+  if (!d.mesh_key.empty() && !d.mesh_key_path.empty()) {
+    return KeyError("derp.server.mesh_key_path", "set mesh_key or mesh_key_path, not both");
+  }
+  if (!d.mesh_with.empty() && d.mesh_key.empty() && d.mesh_key_path.empty()) {
+    return KeyError("derp.server.mesh_with", "needs derp.server.mesh_key or mesh_key_path");
   }
   return {};
 }

@@ -81,8 +81,13 @@ struct DerpServerConfig {
   std::string tls_key_path;
   // Admit only clients whose node key is registered and not expired.
   bool verify_clients = true;
-  // Shared secret of the relays of one region: 64 hex digits, given inline. Empty = no mesh.
+  // Shared secret of the relays of one region: 64 hex digits, given inline or in a file of
+  // its own (mesh_key_path, read at start; keeps the secret out of the config). Neither = no
+  // mesh.
   std::string mesh_key;
+  std::string mesh_key_path;
+  // Event loops (threads) that serve relay connections; 0 = one per core.
+  int threads = 0;
   // Other keel relays of the same region, "https://host:port/derp"; needs mesh_key.
   std::vector<std::string> mesh_with;
   bool automatically_add_embedded_derp_region = true;

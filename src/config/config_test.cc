@@ -113,6 +113,7 @@ derp:
     tls_cert_path: /etc/keel/derp.crt
     tls_key_path: /etc/keel/derp.key
     verify_clients: false
+    threads: 3
     mesh_key: )" + key + R"(
     mesh_with: ["https://127.0.0.1:8444/derp"]
     automatically_add_embedded_derp_region: true
@@ -134,6 +135,7 @@ derp:
   EXPECT_FALSE(d.verify_clients);
   EXPECT_EQ(d.mesh_key, key);
   EXPECT_EQ(d.mesh_with, std::vector<std::string>{"https://127.0.0.1:8444/derp"});
+  EXPECT_EQ(d.threads, 3);
   EXPECT_TRUE(d.drop_other_regions);
 
   auto off = ParseConfig("derp:\n  server:\n    enabled: false\n    stun_listen_addr: \"\"\n");
@@ -159,6 +161,10 @@ TEST(ConfigTest, DerpServerBadValues) {
   has("derp:\n  server:\n    mesh_with: [http://x/derp]\n", "derp.server.mesh_with");
   has("derp:\n  server:\n    mesh_with: [https://127.0.0.1:1/derp]\n", "needs derp.server.mesh_key");
   has("derp:\n  server:\n    bogus: 1\n", "derp.server.bogus");
+  has("derp:\n  server:\n    threads: -1\n", "derp.server.threads");
+  has("derp:\n  server:\n    threads: many\n", "derp.server.threads");
+  has("derp:\n  server:\n    mesh_key: " + std::string(64, 'a') + "\n    mesh_key_path: /k\n",
+      "not both");
   // Cross-key checks.
   has("derp:\n  server:\n    listen_addr: 0.0.0.0:8443\n", "derp.server.ipv4");
   has("derp:\n  server:\n    private_key_path: data/private.key\n", "must differ");

@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -70,10 +71,13 @@ Result<ParsedUrl> ParseMeshUrl(const std::string& url) {
 
 }  // namespace
 
-struct MeshLink {
+// Runs on the relay's executor; the fields marked below are shared with the threads that
+// route packets to it.
+struct MeshLink : std::enable_shared_from_this<MeshLink> {
   MeshLink(asio::any_io_executor ex, std::string u, ParsedUrl p)
-      : url(std::move(u)), parsed(std::move(p)), ssl_ctx(asio::ssl::context::tls_client),
-        wake(ex), retry(ex), deadline(ex) {
+      : executor(ex), url(std::move(u)), parsed(std::move(p)),
+        ssl_ctx(asio::ssl::context::tls_client), wake(ex), retry(ex), deadline(ex),
+        write_deadline(ex) {
     // Trust comes from the mesh key, not the certificate (see Relay::AddMeshPeer).
     ssl_ctx.set_verify_mode(asio::ssl::verify_none);
     ssl_ctx.set_options(asio::ssl::context::no_tlsv1 | asio::ssl::context::no_tlsv1_1);
@@ -88,47 +92,63 @@ struct MeshLink {
     wake.cancel();
   }
 
+  // Wakes the writer if it sleeps. REQUIRES: the relay's mu.
+  void WakeLocked() {
+    if (!writer_idle) return;
+    writer_idle = false;
+    asio::dispatch(executor, [self = shared_from_this()] { self->wake.cancel(); });
+  }
+
+  asio::any_io_executor executor;
   std::string url;
   ParsedUrl parsed;
   asio::ssl::context ssl_ctx;
   tcp::socket* socket = nullptr;        // while dialing, before `stream` exists
   std::shared_ptr<ByteStream> stream;   // while connected
   uint64_t generation = 0;              // bumped per connection; stale writers exit
-  bool up = false;
   bool stopped = false;
+  asio::steady_timer wake, retry, deadline, write_deadline;
+  // Guarded by the relay's mu.
+  bool up = false;
+  bool writer_idle = false;
   Bytes pending;  // whole frames, swapped out by the writer as one batch
   size_t packets_queued = 0;
-  asio::steady_timer wake, retry, deadline;
   std::unordered_set<crypto::NodePublic, crypto::KeyHash> present;
 };
 
 namespace {
 
-void ArmLinkDeadline(const std::shared_ptr<MeshLink>& link, std::chrono::milliseconds d) {
-  link->deadline.expires_after(d);
+// Closes the link's transport when `timer` fires (handshake, read idle or write deadline).
+void ArmLinkTimer(const std::shared_ptr<MeshLink>& link, asio::steady_timer& timer,
+                  std::chrono::milliseconds d) {
+  timer.expires_after(d);
   std::weak_ptr<MeshLink> weak = link;
-  link->deadline.async_wait([weak](boost::system::error_code ec) {
+  timer.async_wait([weak](boost::system::error_code ec) {
     if (ec) return;
     if (auto l = weak.lock()) l->CloseTransport();
   });
 }
 
-void EnqueueOnLink(MeshLink& link, std::span<const uint8_t> frame) {
+void EnqueueOnLink(Relay::Impl& relay, MeshLink& link, std::span<const uint8_t> frame) {
+  std::lock_guard lock(relay.mu);
   link.pending.insert(link.pending.end(), frame.begin(), frame.end());
-  link.wake.cancel();
+  link.WakeLocked();
 }
 
-void AddForwarder(Relay::Impl& relay, MeshLink* link, const crypto::NodePublic& key) {
+void AddForwarderLocked(Relay::Impl& relay, MeshLink* link, const crypto::NodePublic& key) {
   if (!link->present.insert(key).second) return;
   relay.forwarders[key].push_back(link);
 }
 
-void RemoveForwarder(Relay::Impl& relay, MeshLink* link, const crypto::NodePublic& key) {
+void RemoveForwarderLocked(Relay::Impl& relay, MeshLink* link, const crypto::NodePublic& key) {
   if (link->present.erase(key) == 0) return;
   auto it = relay.forwarders.find(key);
   if (it == relay.forwarders.end()) return;
   std::erase(it->second, link);
-  if (it->second.empty()) relay.forwarders.erase(it);
+  if (!it->second.empty()) return;
+  relay.forwarders.erase(it);
+  // Gone from the whole region unless it is connected here too.
+  if (!relay.clients.contains(key)) relay.NotePeerGoneLocked(key);
 }
 
 // TCP, TLS and the HTTP upgrade; leaves link->stream set on success.
@@ -204,17 +224,31 @@ asio::awaitable<void> WriteLink(std::shared_ptr<Relay::Impl> relay,
                                 std::shared_ptr<MeshLink> link, uint64_t generation) {
   auto stream = link->stream;
   Bytes batch;
-  while (link->up && link->generation == generation) {
-    if (link->pending.empty()) {
+  while (link->generation == generation) {
+    bool idle = false;
+    {
+      std::lock_guard lock(relay->mu);
+      if (!link->up) break;
+      idle = link->pending.empty();
+      link->writer_idle = idle;
+      if (!idle) {
+        batch.clear();
+        std::swap(batch, link->pending);
+        link->packets_queued = 0;
+      }
+    }
+    if (idle) {
       link->wake.expires_at(asio::steady_timer::time_point::max());
       co_await link->wake.async_wait(kAwait);
+      std::lock_guard lock(relay->mu);
+      link->writer_idle = false;
       continue;
     }
-    batch.clear();
-    std::swap(batch, link->pending);
-    link->packets_queued = 0;
-    if (!co_await stream->WriteAll(batch)) {
-      ++relay->stats.write_failures;
+    ArmLinkTimer(link, link->write_deadline, relay->settings.write_timeout);
+    bool written = static_cast<bool>(co_await stream->WriteAll(batch));
+    link->write_deadline.cancel();
+    if (!written) {
+      relay->Count(&RelayStats::write_failures);
       stream->Close();  // the read loop notices and tears the link down
       break;
     }
@@ -227,7 +261,7 @@ asio::awaitable<Result<void>> ReadLink(Relay::Impl& relay, std::shared_ptr<MeshL
                                        FrameReader& reader) {
   auto idle = 3 * relay.settings.keepalive_interval + relay.settings.keepalive_jitter;
   for (;;) {
-    ArmLinkDeadline(link, idle);
+    ArmLinkTimer(link, link->deadline, idle);
     auto f = co_await reader.ReadFrame();
     if (!f) co_return f.error();
     auto type = static_cast<FrameType>(f->type);
@@ -236,13 +270,14 @@ asio::awaitable<Result<void>> ReadLink(Relay::Impl& relay, std::shared_ptr<MeshL
       crypto::Key32 k{};
       std::copy_n(f->payload.begin(), kKeySize, k.begin());
       crypto::NodePublic key(k);
+      std::lock_guard lock(relay.mu);
       if (type == FrameType::kPeerGone) {
-        RemoveForwarder(relay, link.get(), key);
+        RemoveForwarderLocked(relay, link.get(), key);
       } else if (k != relay.public_key) {
-        AddForwarder(relay, link.get(), key);
+        AddForwarderLocked(relay, link.get(), key);
       }
     } else if (type == FrameType::kPing && f->payload.size() == 8) {
-      EnqueueOnLink(*link, EncodeFrame(FrameType::kPong, f->payload));
+      EnqueueOnLink(relay, *link, EncodeFrame(FrameType::kPong, f->payload));
     }
   }
 }
@@ -250,32 +285,39 @@ asio::awaitable<Result<void>> ReadLink(Relay::Impl& relay, std::shared_ptr<MeshL
 asio::awaitable<void> RunLink(std::shared_ptr<Relay::Impl> relay, std::shared_ptr<MeshLink> link) {
   while (!relay->stopped && !link->stopped) {
     bool is_self = false;
-    ArmLinkDeadline(link, relay->settings.handshake_timeout);
+    ArmLinkTimer(link, link->deadline, relay->settings.handshake_timeout);
     Result<void> r = co_await Dial(relay->executor, link);
     link->socket = nullptr;  // a failed Dial has destroyed the socket it pointed to
     if (r && !link->stopped) {
       FrameReader reader(*link->stream);
       r = co_await MeshHandshake(*relay, *link, reader, is_self);
       if (r && !link->stopped) {
-        link->up = true;
-        ++relay->stats.mesh_links_up;
+        {
+          std::lock_guard lock(relay->mu);
+          link->up = true;
+          ++relay->stats.mesh_links_up;
+        }
         relay->logger->info("derp mesh: connected to {}", link->url);
         asio::co_spawn(relay->executor, WriteLink(relay, link, link->generation), asio::detached);
         r = co_await ReadLink(*relay, link, reader);
-        --relay->stats.mesh_links_up;
+        relay->Count(&RelayStats::mesh_links_up, -1);
       }
     }
     // Tear down: forget everything this peer told us.
     link->deadline.cancel();
-    link->up = false;
+    link->write_deadline.cancel();
     ++link->generation;
     link->CloseTransport();
     link->stream.reset();
     link->socket = nullptr;
-    link->pending.clear();
-    link->packets_queued = 0;
-    for (auto key : std::vector(link->present.begin(), link->present.end())) {
-      RemoveForwarder(*relay, link.get(), key);
+    {
+      std::lock_guard lock(relay->mu);
+      link->up = false;
+      link->pending.clear();
+      link->packets_queued = 0;
+      for (auto key : std::vector(link->present.begin(), link->present.end())) {
+        RemoveForwarderLocked(*relay, link.get(), key);
+      }
     }
     if (is_self) {
       relay->logger->info("derp mesh: {} is this relay; ignoring it", link->url);
@@ -299,12 +341,15 @@ Result<void> Relay::Impl::AddMeshPeer(const std::string& url) {
   auto parsed = ParseMeshUrl(url);
   if (!parsed) return parsed.error();
   auto link = std::make_shared<MeshLink>(executor, url, std::move(*parsed));
-  mesh_links.push_back(link);
+  {
+    std::lock_guard lock(mu);
+    mesh_links.push_back(link);
+  }
   asio::co_spawn(executor, RunLink(shared_from_this(), link), asio::detached);
   return Result<void>();
 }
 
-bool Relay::Impl::ForwardViaMesh(const crypto::NodePublic& src, const crypto::NodePublic& dst,
+bool Relay::Impl::ForwardViaMeshLocked(const crypto::NodePublic& src, const crypto::NodePublic& dst,
                                  std::span<const uint8_t> packet) {
   auto it = forwarders.find(dst);
   if (it == forwarders.end() || it->second.empty()) return false;
@@ -316,15 +361,17 @@ bool Relay::Impl::ForwardViaMesh(const crypto::NodePublic& src, const crypto::No
   }
   ++link.packets_queued;
   AppendForwardPacket(link.pending, src.raw(), dst.raw(), packet);
-  link.wake.cancel();
+  link.WakeLocked();
   ++stats.packets_forwarded;
   return true;
 }
 
 void Relay::Impl::StopMesh() {
+  std::lock_guard lock(mu);
   for (auto& link : mesh_links) {
     link->stopped = true;
     link->up = false;
+    link->write_deadline.cancel();
     link->CloseTransport();
     link->retry.cancel();
     link->deadline.cancel();

@@ -134,9 +134,16 @@ TEST_F(MeshTest, ClientsOnDifferentRelaysReachEachOther) {
     return 0;
   });
 
-  // When c2 leaves B, A forgets it.
+  // When c2 leaves B, A forgets it and tells c1, which heard from c2 through A.
   c2.Close();
   EXPECT_TRUE(Eventually([&] { return !a.relay->IsReachableViaMesh(c2.public_key()); }));
+  auto gone = c1.ReadNonKeepAlive();
+  ASSERT_TRUE(gone);
+  EXPECT_EQ(gone->type, static_cast<uint8_t>(FrameType::kPeerGone));
+  ASSERT_EQ(gone->payload.size(), 33u);
+  EXPECT_TRUE(std::equal(gone->payload.begin(), gone->payload.begin() + 32,
+                         c2.public_key().raw().begin()));
+  EXPECT_EQ(gone->payload[32], static_cast<uint8_t>(PeerGoneReason::kDisconnected));
 }
 
 TEST_F(MeshTest, WrongMeshKeyLearnsNothing) {

@@ -2,6 +2,7 @@
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 
 #include "crypto/x25519.h"
@@ -13,7 +14,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-constexpr size_t kMaxTrackedPairs = 10000;
 constexpr uint8_t kPresentRegular = 0x01;
 constexpr uint8_t kPresentMesh = 0x02;
 
@@ -52,45 +52,82 @@ Bytes Relay::Impl::PeerPresentFrame(const Conn& c) const {
                            c.is_mesh ? kPresentMesh : kPresentRegular);
 }
 
-bool Relay::Impl::Admit(Conn& c, bool is_packet) {
-  if (c.closed) return false;
+void Relay::Impl::Count(uint64_t RelayStats::*counter, int64_t delta) {
+  std::lock_guard lock(mu);
+  stats.*counter += static_cast<uint64_t>(delta);
+}
+
+bool Relay::Impl::AdmitLocked(const std::shared_ptr<Conn>& c, bool is_packet) {
+  if (c->closed) return false;
   if (is_packet) {
-    if (c.packets_queued >= settings.queue_limit) {
+    if (c->packets_queued >= settings.queue_limit) {
       ++stats.packets_dropped_queue_full;
       return false;
     }
-    ++c.packets_queued;
+    ++c->packets_queued;
   }
-  c.wake.cancel();
+  if (c->writer_idle) {
+    c->writer_idle = false;
+    // Inline when this thread runs the connection's loop, posted otherwise.
+    asio::dispatch(c->executor, [c] { c->wake.cancel(); });
+  }
   return true;
 }
 
-bool Relay::Impl::Enqueue(Conn& c, std::span<const uint8_t> frame, bool is_packet) {
-  if (!Admit(c, is_packet)) return false;
-  c.pending.insert(c.pending.end(), frame.begin(), frame.end());
+bool Relay::Impl::EnqueueLocked(const std::shared_ptr<Conn>& c, std::span<const uint8_t> frame,
+                                bool is_packet) {
+  if (!AdmitLocked(c, is_packet)) return false;
+  c->pending.insert(c->pending.end(), frame.begin(), frame.end());
   return true;
 }
 
-void Relay::Impl::CloseConn(Conn& c) {
-  if (c.closed) return;
-  c.closed = true;
-  c.stream->Close();
-  c.wake.cancel();
-  c.deadline.cancel();
+void Relay::Impl::Enqueue(const std::shared_ptr<Conn>& c, std::span<const uint8_t> frame) {
+  std::lock_guard lock(mu);
+  EnqueueLocked(c, frame, false);
+}
+
+void Relay::Impl::CloseConnLocked(const std::shared_ptr<Conn>& c) {
+  if (c->closed) return;
+  c->closed = true;
+  asio::dispatch(c->executor, [c] {
+    c->stream->Close();
+    c->wake.cancel();
+    c->deadline.cancel();
+  });
+}
+
+void Relay::Impl::CloseConn(const std::shared_ptr<Conn>& c) {
+  std::lock_guard lock(mu);
+  CloseConnLocked(c);
 }
 
 void Relay::Impl::Register(const std::shared_ptr<Conn>& c) {
+  std::lock_guard lock(mu);
   auto& client = clients[c->key];
   if (client.conns.empty()) ++stats.current_clients;
   client.conns.push_back(c);
   c->registered = true;
   ++stats.current_connections;
   Bytes present = PeerPresentFrame(*c);
-  for (auto& w : watchers) Enqueue(*w, present, false);
+  for (auto& w : watchers) EnqueueLocked(w, present, false);
+}
+
+void Relay::Impl::NotePeerGoneLocked(const crypto::NodePublic& key) {
+  auto it = sent_to.find(key);
+  if (it == sent_to.end()) return;
+  Bytes gone = EncodePeerGone(key.raw(), PeerGoneReason::kDisconnected);
+  for (const auto& [dst, count] : it->second) {
+    auto d = clients.find(dst);
+    if (d == clients.end() || d->second.conns.empty()) continue;
+    if (EnqueueLocked(d->second.conns.back(), gone, false)) ++stats.peer_gone_sent;
+  }
+  sent_to.erase(it);
 }
 
 void Relay::Impl::Unregister(const std::shared_ptr<Conn>& c) {
+  std::lock_guard lock(mu);
   std::erase(watchers, c);
+  all_conns.erase(c);
   if (!c->registered) return;
   c->registered = false;
   --stats.current_connections;
@@ -98,28 +135,23 @@ void Relay::Impl::Unregister(const std::shared_ptr<Conn>& c) {
   if (it == clients.end()) return;
   std::erase(it->second.conns, c);
   if (!it->second.conns.empty()) return;
-  // Last connection of this key: tell everyone who heard from it (unless it is still
-  // reachable through a mesh peer), and the watchers.
-  Bytes gone = EncodePeerGone(c->key.raw(), PeerGoneReason::kDisconnected);
-  bool via_mesh = forwarders.contains(c->key);
-  for (const auto& dst : it->second.sent_to) {
-    if (via_mesh) break;
-    auto d = clients.find(dst);
-    if (d == clients.end() || d->second.conns.empty()) continue;
-    if (Enqueue(*d->second.conns.back(), gone, false)) ++stats.peer_gone_sent;
-  }
-  for (auto& w : watchers) Enqueue(*w, gone, false);
   clients.erase(it);
   --stats.current_clients;
+  // Last connection of this key: tell everyone who heard from it (unless it is still
+  // reachable through a mesh peer), and the watchers.
+  if (!forwarders.contains(c->key)) NotePeerGoneLocked(c->key);
+  Bytes gone = EncodePeerGone(c->key.raw(), PeerGoneReason::kDisconnected);
+  for (auto& w : watchers) EnqueueLocked(w, gone, false);
 }
 
-void Relay::Impl::RoutePacket(Conn* from, const crypto::NodePublic& src,
+void Relay::Impl::RoutePacket(const std::shared_ptr<Conn>& from, const crypto::NodePublic& src,
                               const crypto::NodePublic& dst, std::span<const uint8_t> packet) {
+  std::lock_guard lock(mu);
   ++stats.packets_received;
   auto it = clients.find(dst);
-  if (it == clients.end() || it->second.conns.empty()) {
+  if (it == clients.end()) {
     // Local clients win over mesh peers; forwarded packets are never forwarded again.
-    if (from != nullptr && ForwardViaMesh(src, dst, packet)) return;
+    if (from != nullptr && ForwardViaMeshLocked(src, dst, packet)) return;
     ++stats.packets_dropped_unknown_dest;
     if (from == nullptr || !IsDiscoPacket(packet)) return;
     // Tell the sender the peer is not here, so it stops waiting on this region for it.
@@ -129,37 +161,37 @@ void Relay::Impl::RoutePacket(Conn* from, const crypto::NodePublic& src,
     from->not_here_refill = now;
     if (from->not_here_tokens < 1) return;
     from->not_here_tokens -= 1;
-    if (Enqueue(*from, EncodePeerGone(dst.raw(), PeerGoneReason::kNotHere), false)) {
+    if (EnqueueLocked(from, EncodePeerGone(dst.raw(), PeerGoneReason::kNotHere), false)) {
       ++stats.peer_gone_sent;
     }
     return;
   }
-  Conn& to = *it->second.conns.back();
-  if (!Admit(to, true)) return;
-  AppendRecvPacket(to.pending, src.raw(), packet);
+  const auto& to = it->second.conns.back();
+  if (!AdmitLocked(to, true)) return;
+  AppendRecvPacket(to->pending, src.raw(), packet);
   ++stats.packets_delivered;
-  if (auto s = clients.find(src); s != clients.end()) s->second.sent_to.insert(dst);
-  auto pair = std::make_pair(src, dst);
-  if (auto p = pair_counts.find(pair); p != pair_counts.end()) {
-    ++p->second;
-  } else if (pair_counts.size() < kMaxTrackedPairs) {
-    pair_counts.emplace(pair, 1);
+  // Remember who heard from `src` (local, or remote behind a mesh peer we know of).
+  if (auto s = sent_to.find(src); s != sent_to.end()) {
+    ++s->second[dst];
+  } else if (from != nullptr || forwarders.contains(src)) {
+    sent_to[src][dst] = 1;
   }
 }
 
 void Relay::Impl::AddWatcher(const std::shared_ptr<Conn>& c) {
+  std::lock_guard lock(mu);
   if (std::find(watchers.begin(), watchers.end(), c) != watchers.end()) return;
   watchers.push_back(c);
   for (const auto& [key, client] : clients) {
-    if (!client.conns.empty()) Enqueue(*c, PeerPresentFrame(*client.conns.back()), false);
+    if (!client.conns.empty()) EnqueueLocked(c, PeerPresentFrame(*client.conns.back()), false);
   }
 }
 
 void Relay::Impl::ClosePeer(const crypto::NodePublic& key) {
+  std::lock_guard lock(mu);
   auto it = clients.find(key);
   if (it == clients.end()) return;
-  auto conns = it->second.conns;  // CloseConn does not unregister, but stay safe
-  for (auto& c : conns) CloseConn(*c);
+  for (auto& c : it->second.conns) CloseConnLocked(c);
 }
 
 Relay::Relay(asio::any_io_executor executor, RelaySettings settings,
@@ -171,41 +203,50 @@ Relay::~Relay() { Stop(); }
 const crypto::Key32& Relay::public_key() const { return impl_->public_key; }
 
 asio::awaitable<void> Relay::Serve(std::unique_ptr<ByteStream> stream, std::string remote) {
-  auto c = std::make_shared<Conn>(impl_->executor, std::move(stream), std::move(remote));
+  auto c = std::make_shared<Conn>(std::move(stream), std::move(remote));
   co_await Impl::ServeConn(impl_, std::move(c));
 }
 
 void Relay::SetHealth(std::string problem) {
+  std::lock_guard lock(impl_->mu);
   impl_->health = std::move(problem);
+  Bytes frame = EncodeHealth(impl_->health);
   for (auto& [key, client] : impl_->clients) {
-    for (auto& c : client.conns) impl_->Enqueue(*c, EncodeHealth(impl_->health), false);
+    for (auto& c : client.conns) impl_->EnqueueLocked(c, frame, false);
   }
 }
 
 Result<void> Relay::AddMeshPeer(const std::string& url) { return impl_->AddMeshPeer(url); }
 
 bool Relay::IsReachableViaMesh(const crypto::NodePublic& key) const {
+  std::lock_guard lock(impl_->mu);
   return impl_->forwarders.contains(key);
 }
 
 void Relay::Stop() {
   impl_->stopped = true;
   impl_->StopMesh();
-  auto conns = impl_->all_conns;
-  for (auto& c : conns) impl_->CloseConn(*c);
+  std::lock_guard lock(impl_->mu);
+  for (auto& c : impl_->all_conns) impl_->CloseConnLocked(c);
 }
 
-RelayStats Relay::stats() const { return impl_->stats; }
+RelayStats Relay::stats() const {
+  std::lock_guard lock(impl_->mu);
+  return impl_->stats;
+}
 
 uint64_t Relay::PacketsBetween(const crypto::NodePublic& src,
                                const crypto::NodePublic& dst) const {
-  auto it = impl_->pair_counts.find({src, dst});
-  return it == impl_->pair_counts.end() ? 0 : it->second;
+  std::lock_guard lock(impl_->mu);
+  auto s = impl_->sent_to.find(src);
+  if (s == impl_->sent_to.end()) return 0;
+  auto d = s->second.find(dst);
+  return d == s->second.end() ? 0 : d->second;
 }
 
 bool Relay::IsConnected(const crypto::NodePublic& key) const {
-  auto it = impl_->clients.find(key);
-  return it != impl_->clients.end() && !it->second.conns.empty();
+  std::lock_guard lock(impl_->mu);
+  return impl_->clients.contains(key);
 }
 
 }  // namespace keel::derp

@@ -3,8 +3,10 @@
 // and serves the HTTP endpoints around /derp. Transport-agnostic: it speaks DERP over any
 // ByteStream handed to Serve, so the plain HTTP router, the WebSocket upgrade and the TLS
 // listener (tls_server.h) all feed the same relay.
-// Threading: one I/O thread. Construct, call every method and run every coroutine on the
-// executor passed in; no locks inside.
+// Threading: construct and call the public methods on the executor passed in, where mesh links
+// also run. Serve may be called on any other loop (each run by one thread at a time, e.g. an
+// IoThreads loop): a connection lives on its stream's executor, and packets cross between
+// loops through the relay's lock (relay_internal.h).
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -24,6 +26,7 @@ namespace keel::derp {
 struct RelaySettings {
   crypto::PrivateKey server_key;  // long-term DERP key; distinct from the Noise machine key
   // Admission check for a client's node key; empty admits everyone. Mesh peers bypass it.
+  // Called on the connection's loop, so it must be safe to call from any thread.
   std::function<bool(const crypto::NodePublic&)> verify_client;
   std::string mesh_key;  // 64 hex shared by a region's nodes; empty disables mesh frames
   size_t queue_limit = 32;  // queued data packets per connection before new ones are dropped

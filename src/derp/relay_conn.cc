@@ -2,7 +2,9 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <random>
 
 #include "derp/frame_reader.h"
 #include "derp/relay_internal.h"
@@ -33,7 +35,7 @@ void Relay::Impl::ArmDeadline(const std::shared_ptr<Conn>& c, std::chrono::milli
     if (ec) return;
     auto conn = weak.lock();
     auto impl = self.lock();
-    if (conn && impl) impl->CloseConn(*conn);
+    if (conn && impl) impl->CloseConn(conn);
   });
 }
 
@@ -46,13 +48,16 @@ asio::awaitable<Result<void>> Relay::Impl::Handshake(std::shared_ptr<Conn> c) {
 }
 
 asio::awaitable<void> Relay::Impl::ServeConn(std::shared_ptr<Impl> self, std::shared_ptr<Conn> c) {
-  if (self->stopped) {
-    c->stream->Close();
-    co_return;
+  {
+    std::lock_guard lock(self->mu);
+    if (self->stopped) {
+      c->stream->Close();
+      co_return;
+    }
+    c->id = self->next_id++;
+    self->all_conns.insert(c);
+    ++self->stats.connections_accepted;
   }
-  c->id = self->next_id++;
-  self->all_conns.insert(c);
-  ++self->stats.connections_accepted;
   FrameReader reader(*c->stream);
   Result<void> result = co_await self->Handshake(c);
   // The first frame must be ClientInfo; everything after it is handled in HandleFrame once
@@ -69,61 +74,79 @@ asio::awaitable<void> Relay::Impl::ServeConn(std::shared_ptr<Impl> self, std::sh
   }
   if (!result) {
     if (result.error().code == Errc::kInvalidArgument) {
-      ++self->stats.bad_input_closes;
+      self->Count(&RelayStats::bad_input_closes);
     } else if (result.error().code != Errc::kPermissionDenied) {
-      ++self->stats.handshake_failures;
+      self->Count(&RelayStats::handshake_failures);
     }
     self->logger->debug("derp {}: handshake: {}", c->remote, result.error().message);
   }
-  while (result && !c->closed) {
+  while (result) {
     auto frame = co_await reader.ReadFrame();
     if (!frame) {
       result = frame.error();
-      if (result.error().code == Errc::kInvalidArgument) ++self->stats.bad_input_closes;
+      if (result.error().code == Errc::kInvalidArgument) {
+        self->Count(&RelayStats::bad_input_closes);
+      }
       break;
     }
     result = self->HandleFrame(c, frame->type, frame->payload);
     if (!result) {
-      ++self->stats.bad_input_closes;
+      self->Count(&RelayStats::bad_input_closes);
       self->logger->debug("derp {}: {}", c->remote, result.error().message);
     }
   }
-  self->CloseConn(*c);
+  self->CloseConn(c);
   self->Unregister(c);
-  self->all_conns.erase(c);
 }
 
 asio::awaitable<void> Relay::Impl::WriteLoop(std::shared_ptr<Impl> self, std::shared_ptr<Conn> c) {
+  thread_local std::minstd_rand rng{std::random_device{}()};
   std::uniform_int_distribution<int64_t> jitter(0, std::max<int64_t>(
                                                        0, self->settings.keepalive_jitter.count()));
   Bytes batch;
-  while (!c->closed) {
-    if (c->pending.empty()) {
-      c->wake.expires_after(self->settings.keepalive_interval +
-                            std::chrono::milliseconds(jitter(self->rng)));
-      auto [ec] = co_await c->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+  for (;;) {
+    bool idle = false;
+    {
+      std::lock_guard lock(self->mu);
       if (c->closed) break;
-      if (!ec && c->pending.empty()) {
+      idle = c->pending.empty();
+      c->writer_idle = idle;
+    }
+    if (idle) {
+      c->wake.expires_after(self->settings.keepalive_interval +
+                            std::chrono::milliseconds(jitter(rng)));
+      auto [ec] = co_await c->wake.async_wait(asio::as_tuple(asio::use_awaitable));
+      std::lock_guard lock(self->mu);
+      c->writer_idle = false;
+      if (!ec && !c->closed && c->pending.empty()) {
         c->pending = EncodeKeepAlive();
         ++self->stats.keepalives_sent;
       }
       continue;
     }
-    // Everything queued goes out in one write; the two buffers trade places, so a busy
-    // connection reuses their capacity instead of allocating per frame.
-    batch.clear();
-    std::swap(batch, c->pending);
-    c->packets_queued = 0;
+    // Let the readers that are ready run first, so that their packets share this write: one
+    // TLS record and one send for many frames.
+    co_await asio::post(c->executor, asio::use_awaitable);
+    {
+      // Everything queued goes out in one write; the two buffers trade places, so a busy
+      // connection reuses their capacity instead of allocating per frame.
+      std::lock_guard lock(self->mu);
+      if (c->closed) break;
+      batch.clear();
+      std::swap(batch, c->pending);
+      c->packets_queued = 0;
+    }
     self->ArmDeadline(c, self->settings.write_timeout);
     auto w = co_await c->stream->WriteAll(batch);
     c->deadline.cancel();
     if (!w) {
+      std::lock_guard lock(self->mu);
       if (!c->closed) ++self->stats.write_failures;
       break;
     }
     if (batch.capacity() > 256 * 1024) Bytes().swap(batch);
   }
-  self->CloseConn(*c);
+  self->CloseConn(c);
 }
 
 Result<void> Relay::Impl::HandleFrame(const std::shared_ptr<Conn>& c, uint8_t type,
@@ -140,7 +163,7 @@ Result<void> Relay::Impl::HandleFrame(const std::shared_ptr<Conn>& c, uint8_t ty
       c->key = crypto::NodePublic(info->client_public);
       c->is_mesh = MeshKeyMatches(settings.mesh_key, json->mesh_key);
       if (!c->is_mesh && settings.verify_client && !settings.verify_client(c->key)) {
-        ++stats.clients_rejected;
+        Count(&RelayStats::clients_rejected);
         logger->info("derp {}: rejected {}", c->remote, c->key.ToText());
         return MakeError(Errc::kPermissionDenied, "client not admitted");
       }
@@ -148,18 +171,21 @@ Result<void> Relay::Impl::HandleFrame(const std::shared_ptr<Conn>& c, uint8_t ty
       auto sealed = crypto::BoxSeal(AsBytes(R"({"version":2})"), settings.server_key,
                                     info->client_public);
       if (!sealed) return MakeError(Errc::kInvalidArgument, "bad client key");
-      // ServerInfo goes first, before anything another client could queue for this one.
-      Enqueue(*c, EncodeServerInfo(*sealed), false);
-      if (!health.empty()) Enqueue(*c, EncodeHealth(health), false);
+      {
+        // ServerInfo goes first, before anything another client could queue for this one.
+        std::lock_guard lock(mu);
+        EnqueueLocked(c, EncodeServerInfo(*sealed), false);
+        if (!health.empty()) EnqueueLocked(c, EncodeHealth(health), false);
+      }
       Register(c);
-      asio::co_spawn(executor, WriteLoop(shared_from_this(), c), asio::detached);
+      asio::co_spawn(c->executor, WriteLoop(shared_from_this(), c), asio::detached);
       logger->debug("derp {}: {} connected", c->remote, c->key.ToText());
       return Result<void>();
     }
     case FrameType::kSendPacket: {
       auto f = ParseSendPacket(p);
       if (!f) return f.error();
-      RoutePacket(c.get(), c->key, crypto::NodePublic(f->dst), f->packet);
+      RoutePacket(c, c->key, crypto::NodePublic(f->dst), f->packet);
       return Result<void>();
     }
     case FrameType::kForwardPacket: {
@@ -177,8 +203,8 @@ Result<void> Relay::Impl::HandleFrame(const std::shared_ptr<Conn>& c, uint8_t ty
     case FrameType::kPing: {
       auto f = ParsePing(p);
       if (!f) return f.error();
-      ++stats.pings;
-      Enqueue(*c, EncodePong(*f), false);
+      Count(&RelayStats::pings);
+      Enqueue(c, EncodePong(*f));
       return Result<void>();
     }
     case FrameType::kWatchConns: {
@@ -195,7 +221,7 @@ Result<void> Relay::Impl::HandleFrame(const std::shared_ptr<Conn>& c, uint8_t ty
       return Result<void>();
     }
     default:
-      ++stats.unknown_frames;  // includes Pong and server-to-client types: skip
+      Count(&RelayStats::unknown_frames);  // includes Pong and server-to-client types: skip
       return Result<void>();
   }
 }

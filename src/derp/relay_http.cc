@@ -39,12 +39,13 @@ asio::awaitable<std::optional<http::Response>> UpgradeHandler(Relay* relay, http
   if (kind == DerpUpgradeKind::kNone) {
     co_return http::Response::Text(426, "DERP requires connection upgrade");
   }
-  // A fast-start client expects no 101, but the Router's Upgrader always writes one. Real
-  // clients only ask for fast start over TLS (tls_server.cc), never on this plain route.
+  // A fast-start client expects no 101 and has already sent its ClientInfo behind the request.
   // (No co_await inside ?: : GCC 12 miscompiles it.)
   Result<std::unique_ptr<ByteStream>> stream = MakeError(Errc::kInternal, "unset");
   if (kind == DerpUpgradeKind::kWebSocket) {
     stream = co_await up.AcceptWebSocket("derp");
+  } else if (WantsFastStart(request)) {
+    stream = up.TakeOver();
   } else {
     stream = co_await up.Accept(DerpUpgradeHeaders(relay->public_key()));
   }

@@ -104,6 +104,18 @@ TEST_F(RelayTest, SendIsDeliveredWithSourceKey) {
   EXPECT_EQ(OnIo([&] { return relay_->PacketsBetween(a->public_key(), b->public_key()); }), 1u);
 }
 
+TEST_F(RelayTest, FastStartOnPlainHttpGetsNoUpgradeResponse) {
+  Start();
+  TestClient a(port_, nullptr);
+  // The first bytes back must be the ServerKey frame, not "HTTP/1.1 101".
+  ASSERT_TRUE(a.Connect(relay_->public_key(), /*fast_start=*/true));
+  auto b = Connected();
+  ASSERT_TRUE(b->Send(a.public_key(), Bytes{4, 2}));
+  auto f = a.ReadNonKeepAlive();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->type, static_cast<uint8_t>(FrameType::kRecvPacket));
+}
+
 TEST_F(RelayTest, UnknownPeerIsDroppedAndDiscoGetsNotHere) {
   Start();
   auto a = Connected();

@@ -6,6 +6,7 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -13,7 +14,9 @@
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <vector>
 
 #include "derp/tls_byte_stream.h"
@@ -28,18 +31,27 @@ using SslStream = TlsByteStream::Stream;
 
 struct TlsServer::State {
   State(asio::any_io_executor ex, Relay& r, TlsServerSettings s, std::shared_ptr<spdlog::logger> l)
-      : executor(std::move(ex)), relay(r), settings(s), logger(std::move(l)),
+      : executor(std::move(ex)), relay(r), settings(std::move(s)), logger(std::move(l)),
         ctx(asio::ssl::context::tls_server) {}
 
+  // The loop a new connection goes to.
+  asio::any_io_executor ConnExecutor() {
+    return settings.conn_executor ? settings.conn_executor() : executor;
+  }
+
+  // Constant after Create (the SSL_CTX is safe to share between threads).
   asio::any_io_executor executor;
   Relay& relay;
   TlsServerSettings settings;
   std::shared_ptr<spdlog::logger> logger;
   asio::ssl::context ctx;
+  // Only on `executor`.
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors;
-  std::map<uint64_t, SslStream*> live;  // connections not yet handed to the relay
-  uint64_t next_id = 1;
-  bool stopped = false;
+  std::atomic<bool> stopped{false};
+  // Connections not yet handed to the relay, each with the loop it runs on.
+  std::mutex mu;
+  std::map<uint64_t, std::pair<asio::any_io_executor, SslStream*>> live;  // guarded by mu
+  uint64_t next_id = 1;                                                    // guarded by mu
 };
 
 namespace {
@@ -123,12 +135,27 @@ asio::awaitable<void> ServeDerp(std::shared_ptr<State> st, std::unique_ptr<SslSt
   co_await st->relay.Serve(std::move(derp), request.remote);
 }
 
+void Forget(State& st, uint64_t id) {
+  std::lock_guard lock(st.mu);
+  st.live.erase(id);
+}
+
+// Runs on the connection's own loop, which may be another thread than the acceptor's.
 asio::awaitable<void> ServeConnection(std::shared_ptr<State> st, tcp::socket socket,
                                       std::string remote) {
+  auto ex = socket.get_executor();
   auto stream = std::make_unique<SslStream>(std::move(socket), st->ctx);
-  uint64_t id = st->next_id++;
-  st->live[id] = stream.get();
-  asio::steady_timer watchdog(st->executor);
+  uint64_t id = 0;
+  {
+    std::lock_guard lock(st->mu);
+    id = st->next_id++;
+    st->live[id] = {ex, stream.get()};
+  }
+  if (st->stopped) {  // Stop ran before this connection was listed: it closes itself
+    Forget(*st, id);
+    co_return;
+  }
+  asio::steady_timer watchdog(ex);
   ArmWatchdog(watchdog, stream.get(), st->settings.handshake_timeout);
   auto [hs_ec] = co_await stream->async_handshake(asio::ssl::stream_base::server,
                                                   asio::as_tuple(asio::use_awaitable));
@@ -145,7 +172,7 @@ asio::awaitable<void> ServeConnection(std::shared_ptr<State> st, tcp::socket soc
     http::Request request = ToRequest(req, remote);
     if (request.path == "/derp" && ClassifyDerpUpgrade(request) == DerpUpgradeKind::kRaw) {
       watchdog.cancel();
-      st->live.erase(id);
+      Forget(*st, id);
       co_await ServeDerp(st, std::move(stream), buffer, std::move(request));
       co_return;
     }
@@ -159,14 +186,15 @@ asio::awaitable<void> ServeConnection(std::shared_ptr<State> st, tcp::socket soc
     if (!co_await WriteResponse(*stream, resp, req)) break;
   }
   watchdog.cancel();
-  st->live.erase(id);
+  Forget(*st, id);
   boost::system::error_code ignored;
   stream->lowest_layer().close(ignored);
 }
 
 asio::awaitable<void> AcceptLoop(std::shared_ptr<State> st, tcp::acceptor* acceptor) {
   for (;;) {
-    auto [ec, socket] = co_await acceptor->async_accept(asio::as_tuple(asio::use_awaitable));
+    auto [ec, socket] =
+        co_await acceptor->async_accept(st->ConnExecutor(), asio::as_tuple(asio::use_awaitable));
     if (st->stopped || !acceptor->is_open()) co_return;
     if (ec) {
       asio::steady_timer pause(st->executor, std::chrono::milliseconds(100));
@@ -177,8 +205,8 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<State> st, tcp::acceptor* accep
     socket.set_option(tcp::no_delay(true), ignored);
     auto ep = socket.remote_endpoint(ignored);
     std::string remote = ep.address().to_string() + ":" + std::to_string(ep.port());
-    asio::co_spawn(st->executor, ServeConnection(st, std::move(socket), std::move(remote)),
-                   asio::detached);
+    auto ex = socket.get_executor();
+    asio::co_spawn(ex, ServeConnection(st, std::move(socket), std::move(remote)), asio::detached);
   }
 }
 
@@ -223,7 +251,17 @@ void TlsServer::Stop() {
   state_->stopped = true;
   boost::system::error_code ignored;
   for (auto& a : state_->acceptors) a->close(ignored);
-  for (auto& [id, stream] : state_->live) stream->lowest_layer().close(ignored);
+  // Each connection is closed on its own loop, if it is still there by then.
+  std::lock_guard lock(state_->mu);
+  for (const auto& [id, conn] : state_->live) {
+    asio::post(conn.first, [st = state_, id = id] {
+      std::lock_guard lock(st->mu);
+      auto it = st->live.find(id);
+      if (it == st->live.end()) return;
+      boost::system::error_code ec;
+      it->second.second->lowest_layer().close(ec);
+    });
+  }
 }
 
 }  // namespace keel::derp

@@ -5,10 +5,12 @@
 // go to the Relay; /derp/probe, /derp/latency-check and /generate_204 are answered; anything
 // else is 404. The certificate list carries the DERP meta certificate after the chain so that
 // clients use fast start.
-// Threading: construct, Listen and Stop on the relay's executor; everything runs there.
+// Threading: construct, Listen and Stop on the relay's executor, where the acceptors run; each
+// connection runs on the loop settings.conn_executor picks for it.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <spdlog/logger.h>
 #include <string>
@@ -24,6 +26,9 @@ struct TlsServerSettings {
   std::chrono::milliseconds request_timeout{30000};    // each HTTP request before upgrade
   size_t max_header_bytes = 16 * 1024;
   bool meta_cert = true;  // offer the fast-start meta certificate
+  // Picks the loop each accepted connection runs on (e.g. IoThreads::Next); empty: the
+  // server's own executor. Every loop must be run by one thread at a time.
+  std::function<boost::asio::any_io_executor()> conn_executor;
 };
 
 class TlsServer {

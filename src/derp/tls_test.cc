@@ -8,8 +8,10 @@
 #include <boost/asio/post.hpp>
 #include <filesystem>
 #include <future>
+#include <map>
 #include <thread>
 
+#include "base/io_threads.h"
 #include "base/log.h"
 #include "derp/test_client.h"
 #include "derp/tls_cert.h"
@@ -148,6 +150,115 @@ TEST_F(TlsRelayTest, ProbesOverTls) {
   ASSERT_TRUE(c.WriteText("GET /nothing HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));
   auto head = c.ReadResponseHead();
   EXPECT_TRUE(head.starts_with("HTTP/1.1 404")) << head;
+}
+
+// Connections spread over two loops besides the relay's own, as `keel serve` runs them.
+class MultiLoopRelayTest : public ::testing::Test {
+ protected:
+  MultiLoopRelayTest() : client_ctx_(asio::ssl::context::tls_client) {
+    RelaySettings s;
+    s.server_key = crypto::GeneratePrivateKey();
+    relay_ = std::make_unique<Relay>(io_.get_executor(), std::move(s), GetLogger("derp"));
+    TlsServerSettings ts;
+    ts.conn_executor = [this] { return loops_.Next(); };
+    auto cert = GenerateSelfSignedCertificate("127.0.0.1").value();
+    tls_ = TlsServer::Create(io_.get_executor(), *relay_, cert, ts, GetLogger("derp-tls")).value();
+    port_ = tls_->Listen("127.0.0.1", 0).value();
+    client_ctx_.set_verify_mode(asio::ssl::verify_none);
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~MultiLoopRelayTest() override {
+    if (!stopped_) StopAll();
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  // Stops the listener and the relay, then lets the loops drain; returns how long that took.
+  std::chrono::milliseconds StopAll() {
+    stopped_ = true;
+    auto start = std::chrono::steady_clock::now();
+    testing::RunOnIo(io_, [this] {
+      tls_->Stop();
+      relay_->Stop();
+      return 0;
+    });
+    loops_.Join();
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() -
+                                                                 start);
+  }
+  std::unique_ptr<TestClient> Connected() {
+    auto c = std::make_unique<TestClient>(port_, &client_ctx_);
+    EXPECT_TRUE(c->Connect(relay_->public_key()));
+    return c;
+  }
+  RelayStats Stats() {
+    return testing::RunOnIo(io_, [this] { return relay_->stats(); });
+  }
+
+  IoThreads loops_{2};  // first member: destroyed after everything placed on it
+  asio::io_context io_;
+  asio::executor_work_guard<asio::io_context::executor_type> work_{io_.get_executor()};
+  std::unique_ptr<Relay> relay_;
+  std::unique_ptr<TlsServer> tls_;
+  asio::ssl::context client_ctx_;
+  uint16_t port_ = 0;
+  std::thread thread_;
+  bool stopped_ = false;
+};
+
+TEST_F(MultiLoopRelayTest, EveryPairDeliversInOrderAcrossLoops) {
+  // Accepts alternate between the two loops, so this mixes same-loop and cross-loop pairs.
+  constexpr int kClients = 4;
+  constexpr uint8_t kPerPair = 10;  // 30 inbound per client, under the queue limit of 32
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < kClients; ++i) clients.push_back(Connected());
+  for (int i = 0; i < kClients; ++i) {
+    for (int j = 0; j < kClients; ++j) {
+      if (i == j) continue;
+      for (uint8_t n = 0; n < kPerPair; ++n) {
+        ASSERT_TRUE(clients[i]->Send(clients[j]->public_key(), Bytes{static_cast<uint8_t>(i), n}));
+      }
+    }
+  }
+  for (int j = 0; j < kClients; ++j) {
+    std::map<int, uint8_t> next;  // sender -> next sequence number expected
+    for (int k = 0; k < (kClients - 1) * kPerPair; ++k) {
+      auto f = clients[j]->ReadNonKeepAlive();
+      ASSERT_TRUE(f) << "client " << j << " got " << k << " packets";
+      ASSERT_EQ(f->type, static_cast<uint8_t>(FrameType::kRecvPacket));
+      ASSERT_EQ(f->payload.size(), 32u + 2u);
+      int from = f->payload[32];
+      ASSERT_TRUE(std::equal(f->payload.begin(), f->payload.begin() + 32,
+                             clients[from]->public_key().raw().begin()));
+      EXPECT_EQ(f->payload[33], next[from]++) << "from " << from << " to " << j;
+    }
+  }
+  auto stats = Stats();
+  EXPECT_EQ(stats.packets_delivered, uint64_t{kClients * (kClients - 1) * kPerPair});
+  EXPECT_EQ(stats.packets_dropped_queue_full, 0u);
+  EXPECT_EQ(stats.current_clients, uint64_t{kClients});
+}
+
+TEST_F(MultiLoopRelayTest, PeerGoneCrossesLoops) {
+  auto a = Connected();  // first loop
+  auto b = Connected();  // second loop
+  ASSERT_TRUE(a->Send(b->public_key(), Bytes{1}));
+  ASSERT_EQ(b->ReadNonKeepAlive()->type, static_cast<uint8_t>(FrameType::kRecvPacket));
+  a.reset();
+  auto f = b->ReadNonKeepAlive();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->type, static_cast<uint8_t>(FrameType::kPeerGone));
+  EXPECT_EQ(f->payload.size(), 33u);
+}
+
+TEST_F(MultiLoopRelayTest, StopClosesConnectionsOnEveryLoop) {
+  auto a = Connected();
+  auto b = Connected();
+  TestClient idle(port_, &client_ctx_);  // TLS up, no upgrade yet: still the listener's
+  EXPECT_LT(StopAll(), std::chrono::milliseconds(1500));  // drained, not cut off at the grace
+  EXPECT_TRUE(a->ClosedByPeer());
+  EXPECT_TRUE(b->ClosedByPeer());
+  EXPECT_TRUE(idle.ClosedByPeer());
 }
 
 }  // namespace

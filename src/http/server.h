@@ -30,6 +30,9 @@ class Upgrader {
   // Writes "101 Switching Protocols" with `headers` and hands over the raw connection,
   // including any bytes the parser had already buffered past the request.
   virtual boost::asio::awaitable<Result<std::unique_ptr<ByteStream>>> Accept(Headers headers) = 0;
+  // Hands over the raw connection like Accept but writes nothing: for clients that start the
+  // new protocol without waiting for a 101 (DERP fast start).
+  virtual Result<std::unique_ptr<ByteStream>> TakeOver() = 0;
   // Completes the WebSocket handshake selecting `subprotocol` (no permessage-deflate); the
   // stream carries binary messages as one byte stream and fails on a text message.
   virtual boost::asio::awaitable<Result<std::unique_ptr<ByteStream>>> AcceptWebSocket(

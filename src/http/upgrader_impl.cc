@@ -62,11 +62,21 @@ asio::awaitable<Result<std::unique_ptr<ByteStream>>> UpgraderImpl::Accept(Header
   for (const auto& [name, value] : headers) res.insert(name, value);
   auto [ec, n] = co_await bhttp::async_write(socket_, res, asio::as_tuple(asio::use_awaitable));
   if (ec) co_return MakeError(Errc::kUnavailable, "writing 101: " + ec.message());
+  co_return HandOver();
+}
+
+Result<std::unique_ptr<ByteStream>> UpgraderImpl::TakeOver() {
+  if (taken_) return MakeError(Errc::kFailedPrecondition, "connection already taken over");
+  taken_ = true;
+  return HandOver();
+}
+
+std::unique_ptr<ByteStream> UpgraderImpl::HandOver() {
   // Bytes the client sent right behind the request (e.g. the start of its next protocol)
   // are already in our buffer; they belong to the new stream.
   std::string leftover = beast::buffers_to_string(buffer_.data());
   buffer_.consume(buffer_.size());
-  co_return Track(std::make_unique<TcpByteStream>(std::move(socket_), std::move(leftover)));
+  return Track(std::make_unique<TcpByteStream>(std::move(socket_), std::move(leftover)));
 }
 
 asio::awaitable<Result<std::unique_ptr<ByteStream>>> UpgraderImpl::AcceptWebSocket(

@@ -20,6 +20,7 @@ class UpgraderImpl final : public Upgrader {
 
   bool IsWebSocket() const override;
   boost::asio::awaitable<Result<std::unique_ptr<ByteStream>>> Accept(Headers headers) override;
+  Result<std::unique_ptr<ByteStream>> TakeOver() override;
   boost::asio::awaitable<Result<std::unique_ptr<ByteStream>>> AcceptWebSocket(
       std::string subprotocol) override;
 
@@ -27,6 +28,8 @@ class UpgraderImpl final : public Upgrader {
   bool taken() const { return taken_; }
 
  private:
+  // The raw socket as a stream, with what the parser buffered past the request.
+  std::unique_ptr<ByteStream> HandOver();
   // Wraps `stream` so Server::Stop can still close the connection it came from.
   std::unique_ptr<ByteStream> Track(std::unique_ptr<ByteStream> stream);
 

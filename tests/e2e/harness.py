@@ -382,6 +382,18 @@ class Harness:
                    "clients 1 and 2 to see each other")
         return key
 
+    def join_all(self, keys, names):
+        """Starts client n for each n in `keys`, runs `tailscale up` with keys[n] as names[n],
+        and waits until all are Running. Returns {n: the client's IPv4 address}."""
+        for n in keys:
+            self.start_tailscaled(n)
+        for n in keys:
+            step(f"client {n}: tailscale up as {names[n]}")
+            self.up(n, keys[n], names[n])
+        for n in keys:
+            self.wait_running(n)
+        return {n: self.tailscale_ipv4(n) for n in keys}
+
     def nodes(self):
         """keel's `nodes list -o json`, as a dict keyed by node name."""
         listing = self.keel_cli("nodes", "list", json_out=True)

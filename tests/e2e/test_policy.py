@@ -96,15 +96,7 @@ def test(h, args):
     h.create_user("bob")
     keys = {A: h.create_authkey("alice"), B: h.create_authkey("bob"),
             T: h.create_authkey("alice", "--tags", "tag:x")}
-    names = {A: "a", B: "b", T: "t"}
-    for n in keys:
-        h.start_tailscaled(n)
-    for n in keys:
-        step(f"client {n}: tailscale up as {names[n]}")
-        h.up(n, keys[n], names[n])
-    for n in keys:
-        h.wait_running(n)
-    ip = {n: h.tailscale_ipv4(n) for n in keys}
+    ip = h.join_all(keys, {A: "a", B: "b", T: "t"})
 
     step("policy 1: alice -> bob:22 only")
     set_policy(h, POLICY_1)
