@@ -170,6 +170,7 @@ void PendingChanges::Merge(const tailnet::Changes& changes) {
     using K = tailnet::ChangeKind;
     switch (c.kind) {
       case K::kFull: full_ = true; break;
+      case K::kPolicy: policy_ = true; break;
       case K::kNodeAdded:
       case K::kNodeUpdated: nodes_[c.node] |= kChanged; break;
       case K::kNodePatched: nodes_[c.node] |= kPatched; break;

@@ -100,15 +100,17 @@ class PendingChanges {
   void Merge(const tailnet::Changes& changes);
   void MarkFull() { full_ = true; }
   bool full() const { return full_; }
-  bool empty() const { return !full_ && nodes_.empty(); }
+  bool empty() const { return !full_ && !policy_ && nodes_.empty(); }
   void Clear() {
     full_ = false;
+    policy_ = false;
     nodes_.clear();
   }
   const std::map<model::NodeId, uint8_t>& nodes() const { return nodes_; }
 
  private:
   bool full_ = false;
+  bool policy_ = false;  // the view is diffed against the snapshot's policy on every delta
   std::map<model::NodeId, uint8_t> nodes_;
 };
 

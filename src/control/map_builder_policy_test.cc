@@ -156,6 +156,27 @@ TEST_F(MapPolicyTest, RecompiledPolicyShowsAndHidesPeers) {
   EXPECT_EQ(dr["PeersRemoved"], json::parse("[4]"));
 }
 
+TEST_F(MapPolicyTest, DeferredRecompileAloneBringsTheViewerUpToDate) {
+  SetPolicy(kAliceToBob);
+  PeerView carol, bob;
+  Full(4, &carol);
+  Full(2, &bob);
+  PendingChanges p;
+  p.Merge({{ChangeKind::kPolicy, 0}});
+  EXPECT_FALSE(p.empty());
+  EXPECT_FALSE(p.full());
+  EXPECT_TRUE(BuildDelta(Inputs(2, &bob), p).json.empty());  // same compile: nothing to say
+  SetPolicy(kCarolToBob);  // the recompile the change announces
+  json dc = json::parse(BuildDelta(Inputs(4, &carol), p).json);
+  ASSERT_EQ(dc["PeersChanged"].size(), 1u);
+  EXPECT_EQ(dc["PeersChanged"][0]["ID"], 2);
+  json db = json::parse(BuildDelta(Inputs(2, &bob), p).json);
+  EXPECT_EQ(db["PeersRemoved"], json::parse("[1,3]"));
+  EXPECT_EQ(db["PacketFilters"]["base"][0]["DstPorts"][0]["Ports"]["First"], 80);
+  p.Clear();
+  EXPECT_TRUE(p.empty());
+}
+
 TEST_F(MapPolicyTest, FullMapToViewerThatSeesNoOneRemovesOldPeers) {
   PeerView carol;
   EXPECT_EQ(PeerIds(Full(4, &carol)), (std::vector<uint64_t>{1, 2, 3}));

@@ -182,8 +182,12 @@ bool IpSet::Overlaps(const IpRange& r) const {
 }
 
 bool IpSet::Overlaps(const IpSet& other) const {
-  for (const auto& r : other.ranges_) {
-    if (Overlaps(r)) return true;
+  // Walk the smaller set and search the larger: a node's two addresses against a rule's
+  // thousands of ranges costs two searches, not a pass over the thousands.
+  const IpSet& small = ranges_.size() < other.ranges_.size() ? *this : other;
+  const IpSet& large = &small == this ? other : *this;
+  for (const auto& r : small.ranges_) {
+    if (large.Overlaps(r)) return true;
   }
   return false;
 }

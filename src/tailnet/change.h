@@ -16,11 +16,12 @@ enum class ChangeKind {
   kNodeOnline,    // PeersChangedPatch {Online:true}
   kNodeOffline,   // PeersChangedPatch {Online:false, LastSeen}
   kFull,          // DERP map, DNS or policy changed: resend everything
+  kPolicy,        // the policy was recompiled for earlier changes: peers, filters, SSH
 };
 
 struct Change {
   ChangeKind kind;
-  model::NodeId node = 0;  // unused for kFull
+  model::NodeId node = 0;  // unused for kFull and kPolicy
 };
 
 using Changes = std::vector<Change>;

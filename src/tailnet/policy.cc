@@ -95,18 +95,64 @@ bool PolicyInputsChanged(const Snapshot& cur, const Snapshot& next, const Change
 
 }  // namespace
 
-void Tailnet::Impl::RecompilePolicy(Draft& d) {
-  if (!runtime_policy) return;
-  auto cur = Current();
-  if (d.next->policy != cur->policy) return;  // set explicitly by this mutation
-  if (!PolicyInputsChanged(*cur, *d.next, d.changes)) return;
+void Tailnet::Impl::NoteCompile(std::chrono::steady_clock::time_point start) {
+  auto end = std::chrono::steady_clock::now();
+  auto gap = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+      (end - start) * settings.recompile_gap_factor);
+  next_compile_at = end + std::max<std::chrono::steady_clock::duration>(
+                              gap, settings.recompile_gap_floor);
+  if (next_compile_at - end < kInlineRecompileGap) next_compile_at = end;
+  recompile_due = false;
+  ++compiles;
+}
+
+void Tailnet::Impl::CompileNow(Draft& d) {
+  auto start = std::chrono::steady_clock::now();
   auto compiled = CompileFor(runtime_policy, *d.next);
+  NoteCompile(start);
   if (!compiled) {
     // Only a domain check can fail here; the previous compile stays in force.
     log->error("policy no longer compiles after a tailnet change: {}", compiled.error().message);
     return;
   }
   d.next->policy = *compiled;
+}
+
+void Tailnet::Impl::RecompilePolicy(Draft& d) {
+  if (!runtime_policy) return;
+  auto cur = Current();
+  if (d.next->policy != cur->policy) return;  // set explicitly by this mutation
+  if (!recompile_due && !PolicyInputsChanged(*cur, *d.next, d.changes)) return;
+  if (std::chrono::steady_clock::now() < next_compile_at) {
+    // A compile ran moments ago: publish this change with the current policy and let the
+    // recompiler fold it into the next compile with whatever else arrives meanwhile.
+    recompile_due = true;
+    recompile_cv.notify_all();
+    return;
+  }
+  CompileNow(d);
+}
+
+void Tailnet::Impl::RunRecompiler() {
+  std::unique_lock lock(mu);
+  while (!closing) {
+    if (!recompile_due) {
+      recompile_cv.wait(lock);
+      continue;
+    }
+    if (std::chrono::steady_clock::now() < next_compile_at) {
+      recompile_cv.wait_until(lock, next_compile_at);
+      continue;
+    }
+    if (!runtime_policy) {
+      recompile_due = false;
+      continue;
+    }
+    Draft d = Begin();
+    CompileNow(d);
+    d.changes.push_back(Change{ChangeKind::kPolicy, 0});
+    Commit(std::move(d));
+  }
 }
 
 Result<void> Tailnet::SetPolicy(const std::string& text, PolicySource source) {
@@ -126,6 +172,8 @@ Result<void> Tailnet::SetPolicy(const std::string& text, PolicySource source) {
   }
   impl_->policy_info = PolicyInfo{text, now, source};
   impl_->runtime_policy = prepared.runtime;
+  impl_->recompile_due = false;  // compiled against the current tailnet just now
+  ++impl_->compiles;
   Draft d = impl_->Begin();
   d.next->policy = prepared.compiled;
   d.changes.push_back(Change{ChangeKind::kFull, 0});
@@ -141,6 +189,8 @@ Result<void> Tailnet::CheckPolicy(const std::string& text) const {
   if (!p) return p.error();
   return {};
 }
+
+uint64_t Tailnet::policy_compiles() const { return impl_->compiles.load(); }
 
 PolicyInfo Tailnet::GetPolicy() const {
   std::lock_guard lock(impl_->mu);
@@ -167,6 +217,7 @@ Result<void> Tailnet::Impl::LoadStoredPolicy(Snapshot& next) {
   if (!p) return MakeError(p.error().code, "stored policy: " + p.error().message);
   runtime_policy = p->runtime;
   next.policy = p->compiled;
+  ++compiles;
   SystemTime when = ZeroTime();
   if (updated) when = ParseTime(*updated).value_or(ZeroTime());
   policy_info = PolicyInfo{*text, when, PolicySource::kDatabase};

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/asio/io_context.hpp>
+#include <thread>
 
 #include "policy/compiler.h"
 #include "tailnet/test_fixture.h"
@@ -118,6 +119,45 @@ TEST_F(PolicyTailnetTest, DatabasePolicySurvivesRestartFileDoesNot) {
   ASSERT_TRUE(tn_->SetPolicy(kAliceToBob, PolicySource::kFile));
   Reopen();
   EXPECT_EQ(tn_->snapshot()->policy, nullptr);
+}
+
+// A compile that just ran makes the next tailnet changes wait for one shared recompile.
+class CoalescedRecompileTest : public PolicyTailnetTest {
+ protected:
+  void SetUp() override {
+    settings_.recompile_gap_floor = std::chrono::milliseconds(2000);
+    PolicyTailnetTest::SetUp();
+  }
+};
+
+TEST_F(CoalescedRecompileTest, BurstOfJoinsCompilesOnceAfterTheGap) {
+  ASSERT_TRUE(tn_->SetPolicy(kAliceToBob, PolicySource::kDatabase));
+  auto b = Join(1, "bob", "b");  // compiled at once: no compile ran since the policy was set
+  uint64_t compiles = tn_->policy_compiles();
+  EXPECT_EQ(PeersOf(b), std::vector<uint64_t>{});
+  boost::asio::io_context io;
+  std::vector<Changes> seen;
+  tn_->Subscribe(io.get_executor(), [&](auto, const Changes& c) { seen.push_back(c); });
+
+  constexpr int kBurst = 10;
+  std::vector<model::NodeId> alice;
+  for (int i = 0; i < kBurst; ++i) alice.push_back(Join(10 + i, "alice", "a" + std::to_string(i)));
+  // Within the gap: published at once, but against the policy compiled before the burst.
+  EXPECT_EQ(tn_->policy_compiles(), compiles);
+  EXPECT_FALSE(tn_->snapshot()->policy->IndexOf(alice.back()).has_value());
+
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!tn_->snapshot()->policy->IndexOf(alice.back()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(tn_->policy_compiles(), compiles + 1);  // one compile for the whole burst
+  std::vector<uint64_t> want(alice.begin(), alice.end());
+  EXPECT_EQ(PeersOf(b), want);
+  io.poll();
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back().size(), 1u);
+  EXPECT_EQ(seen.back()[0].kind, ChangeKind::kPolicy);
 }
 
 }  // namespace

@@ -96,9 +96,18 @@ std::optional<model::PreAuthKey> Tailnet::Impl::FindKeyByPrefix(std::string_view
 
 Tailnet::Tailnet(Settings settings, store::Store& store, const Clock& clock,
                  std::shared_ptr<spdlog::logger> logger)
-    : impl_(std::make_unique<Impl>(std::move(settings), store, clock, std::move(logger))) {}
+    : impl_(std::make_unique<Impl>(std::move(settings), store, clock, std::move(logger))) {
+  impl_->recompiler = std::thread([impl = impl_.get()] { impl->RunRecompiler(); });
+}
 
-Tailnet::~Tailnet() = default;
+Tailnet::~Tailnet() {
+  {
+    std::lock_guard lock(impl_->mu);
+    impl_->closing = true;
+  }
+  impl_->recompile_cv.notify_all();
+  impl_->recompiler.join();
+}
 
 Result<void> Tailnet::Load() {
   std::lock_guard lock(impl_->mu);

@@ -32,7 +32,16 @@ struct Settings {
   std::chrono::seconds ephemeral_inactivity_timeout{120};
   // Load() restores the policy saved by SetPolicy(..., kDatabase) (policy.mode: database).
   bool load_stored_policy = false;
+  // Recompiling the policy after tailnet changes. After a compile that took T, the next one
+  // waits until max(recompile_gap_floor, recompile_gap_factor * T) has passed; changes in
+  // between are compiled together by a background thread, so compiles take at most about
+  // 1 / (1 + factor) of a core however fast nodes join, and maps lag a change by at most that
+  // gap. Gaps under kInlineRecompileGap are not worth a wait: the change compiles at once.
+  double recompile_gap_factor = 2.0;
+  std::chrono::milliseconds recompile_gap_floor{0};
 };
+
+inline constexpr std::chrono::milliseconds kInlineRecompileGap{5};
 
 // Where a policy came from: a file the admin edits (not persisted) or the admin API
 // (persisted in the store's settings, key "policy").
@@ -89,6 +98,8 @@ class Tailnet {
   Result<void> Load();
 
   std::shared_ptr<const Snapshot> snapshot() const;
+  // Policy compiles since start (set, load and recompiles after tailnet changes).
+  uint64_t policy_compiles() const;
 
   // --- Users ---
   Result<model::User> CreateUser(const std::string& name, const std::string& display_name = "",

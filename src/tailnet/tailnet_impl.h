@@ -5,8 +5,10 @@
 // snapshots are published in one order.
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "model/names.h"
 #include "policy/compiler.h"
@@ -48,6 +50,14 @@ struct Tailnet::Impl {
   // changes (tests are checked when a policy is set, not when a node joins).
   PolicyInfo policy_info;
   std::shared_ptr<const policy::Policy> runtime_policy;
+  // Coalesced recompiles (Settings::recompile_gap_*): `recompile_due` means the published
+  // policy lags the tailnet; the recompiler thread catches up at `next_compile_at`.
+  bool recompile_due = false;
+  std::chrono::steady_clock::time_point next_compile_at{};
+  std::atomic<uint64_t> compiles{0};
+  bool closing = false;
+  std::condition_variable recompile_cv;  // waits on `mu`
+  std::thread recompiler;
 
   mutable std::mutex snap_mu;
   std::shared_ptr<const Snapshot> snap;
@@ -63,8 +73,16 @@ struct Tailnet::Impl {
   static void PutNode(Draft& d, model::Node node, std::optional<ChangeKind> kind);
   static void RemoveNode(Draft& d, model::NodeId id);
   void Commit(Draft d);
-  // (policy.cc) Recompiles d.next->policy if the draft changed what the policy can see.
+  // (policy.cc) Recompiles d.next->policy if the draft changed what the policy can see, now
+  // or (when a compile ran too recently) later on the recompiler thread.
   void RecompilePolicy(Draft& d);
+  // (policy.cc) Compiles the runtime policy against d.next and sets the next compile's
+  // earliest time from what this one cost.
+  void CompileNow(Draft& d);
+  // (policy.cc) Records a compile that started at `start` and schedules the next one.
+  void NoteCompile(std::chrono::steady_clock::time_point start);
+  // (policy.cc) The recompiler thread's loop; returns when `closing` is set.
+  void RunRecompiler();
   // (policy.cc) Compiles the stored policy, if any, against `next` (Load).
   Result<void> LoadStoredPolicy(Snapshot& next);
 
