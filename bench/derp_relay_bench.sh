@@ -6,6 +6,9 @@
 #
 #   bench/derp_relay_bench.sh [BUILD_DIR]      (default BUILD_DIR: ./build)
 #
+# Then it holds IDLE (1000; 0 skips) connected, silent clients on each server and prints what
+# each idle connection adds to the server's resident memory.
+#
 # Environment: PAIRS ("1 4 16"), DURATION (5s, measured), WARMUP (1s), ROUNDS (1; with more,
 # each figure is the median and the server order alternates), SIZE (1024), WINDOW (64 packets
 # in flight per pair), TAILSCALE_VERSION (1.102.3), KEEL_BENCH_NETNS (1: run inside a private
@@ -23,6 +26,7 @@ warmup=${WARMUP:-1s}
 rounds=${ROUNDS:-1}
 size=${SIZE:-1024}
 window=${WINDOW:-64}
+idle=${IDLE:-1000}
 ts_version=${TAILSCALE_VERSION:-1.102.3}
 tools_dir=${KEEL_TOOLS_DIR:-$HOME/.cache/keel-tools}
 derper="$tools_dir/tailscale-$ts_version/derper"
@@ -47,6 +51,7 @@ if [[ "$KEEL_DERP_BENCH_INNER" == netns ]]; then
   ip link set lo up
 fi
 
+ulimit -n 65536 2>/dev/null || true  # IDLE clients need a descriptor each, on both ends
 work=$(mktemp -d "${TMPDIR:-/tmp}/derp-bench.XXXXXX")
 pids=()
 cleanup() {
@@ -133,3 +138,22 @@ awk -F'\t' -v size="$size" -v dur="$duration" -v rounds="$rounds" '
   }
   { printf "%5d | %12.0f %8.1f %6.2f %7.2f | %12.0f %8.1f %6.2f %7.2f | %11.2f\n", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 }
   END { print "us/pkt: server CPU time (user+sys) per relayed packet, median; lower is better" }'
+
+# Idle connections: resident memory of each server before and while IDLE clients sit on it.
+rss_kib() { awk '/^VmRSS:/ {print $2}' "/proc/$1/status"; }
+if ((idle > 0)); then
+  declare -A per_conn
+  for s in keel derper; do
+    before=$(rss_kib "${server_pid[$s]}")
+    "$loadgen" -url "${url[$s]}" -insecure -idle "$idle" -hold 3s >"$work/idle.out" &
+    gen=$!
+    for _ in $(seq 600); do grep -q idle "$work/idle.out" && break; sleep 0.1; done
+    grep -q idle "$work/idle.out" || { echo "idle clients did not connect to $s" >&2; exit 1; }
+    sleep 1
+    during=$(rss_kib "${server_pid[$s]}")
+    wait "$gen"
+    per_conn[$s]=$(awk -v b="$before" -v d="$during" -v n="$idle" 'BEGIN {printf "%.1f", (d - b) / n}')
+  done
+  echo "Idle connections: $idle held per server; resident memory added per connection:" \
+    "keel ${per_conn[keel]} KiB, derper ${per_conn[derper]} KiB"
+fi

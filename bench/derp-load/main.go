@@ -43,6 +43,8 @@ type options struct {
 	meshKey  string
 	text     bool
 	verbose  bool
+	idle     int
+	hold     time.Duration
 }
 
 func parseFlags() options {
@@ -58,6 +60,8 @@ func parseFlags() options {
 	flag.StringVar(&o.meshKey, "mesh-key", "", "optional 64-hex mesh key, sent by every client")
 	flag.BoolVar(&o.text, "text", false, "print a text line instead of JSON")
 	flag.BoolVar(&o.verbose, "v", false, "log the DERP client's messages")
+	flag.IntVar(&o.idle, "idle", 0, "instead of traffic: connect this many clients, print a line, hold them idle for -hold")
+	flag.DurationVar(&o.hold, "hold", 5*time.Second, "how long -idle keeps its clients connected")
 	flag.Parse()
 	if o.pairs < 1 || o.size < 1 || o.size > derp.MaxPacketSize || o.window < 1 {
 		log.Fatalf("bad flags: need -pairs>=1, 1<=-size<=%d, -window>=1", derp.MaxPacketSize)
@@ -91,7 +95,7 @@ func pinServerCert(rawURL string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-func newClients(o options) ([]*derphttp.Client, error) {
+func newClients(o options, count int) ([]*derphttp.Client, error) {
 	var roots *x509.CertPool
 	if o.insecure && len(o.url) >= 8 && o.url[:8] == "https://" {
 		var err error
@@ -111,7 +115,7 @@ func newClients(o options) ([]*derphttp.Client, error) {
 		logf = log.Printf
 	}
 	netMon := netmon.NewStatic()
-	clients := make([]*derphttp.Client, 2*o.pairs)
+	clients := make([]*derphttp.Client, count)
 	for i := range clients {
 		c, err := derphttp.NewClient(key.NewNode(), o.url, logf, netMon)
 		if err != nil {
@@ -257,7 +261,7 @@ func waitFirstPackets(pairs []*pair, size int) error {
 
 func run(o options) (result, error) {
 	res := result{URL: o.url, Pairs: o.pairs, Size: o.size, Window: o.window}
-	clients, err := newClients(o)
+	clients, err := newClients(o, 2*o.pairs)
 	if err != nil {
 		return res, err
 	}
@@ -314,10 +318,38 @@ func run(o options) (result, error) {
 	return res, nil
 }
 
+// holdIdle connects o.idle clients, prints one JSON line once all are up, and keeps them
+// connected and silent for o.hold: what a relay pays for connections that carry nothing.
+func holdIdle(o options) error {
+	clients, err := newClients(o, o.idle)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, c := range clients {
+			c.Close()
+		}
+	}()
+	start := time.Now()
+	if err := connectAll(clients); err != nil {
+		return err
+	}
+	fmt.Printf("{\"idle\":%d,\"connect_ms\":%d}\n", o.idle, time.Since(start).Milliseconds())
+	os.Stdout.Sync()
+	time.Sleep(o.hold)
+	return nil
+}
+
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("derp-load: ")
 	o := parseFlags()
+	if o.idle > 0 {
+		if err := holdIdle(o); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
 	res, err := run(o)
 	if err != nil {
 		log.Fatal(err)

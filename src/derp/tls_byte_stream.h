@@ -1,6 +1,7 @@
 #pragma once
-// A ByteStream over a TLS stream, starting with bytes the HTTP parser had already read past
-// the upgrade request. Threading: the stream's executor (ByteStream rules).
+// A ByteStream over an asio::ssl client stream, starting with bytes already read past the
+// upgrade response: the mesh client's link to another relay (the listener's server side is
+// TlsSocketStream). Threading: the stream's executor (ByteStream rules).
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/stream.hpp>

@@ -6,8 +6,8 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -17,9 +17,10 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <sstream>
 #include <vector>
 
-#include "derp/tls_byte_stream.h"
+#include "derp/tls_socket_stream.h"
 
 namespace keel::derp {
 
@@ -27,7 +28,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using asio::ip::tcp;
-using SslStream = TlsByteStream::Stream;
 
 struct TlsServer::State {
   State(asio::any_io_executor ex, Relay& r, TlsServerSettings s, std::shared_ptr<spdlog::logger> l)
@@ -50,8 +50,8 @@ struct TlsServer::State {
   std::atomic<bool> stopped{false};
   // Connections not yet handed to the relay, each with the loop it runs on.
   std::mutex mu;
-  std::map<uint64_t, std::pair<asio::any_io_executor, SslStream*>> live;  // guarded by mu
-  uint64_t next_id = 1;                                                    // guarded by mu
+  std::map<uint64_t, std::pair<asio::any_io_executor, TlsSocketStream*>> live;  // guarded by mu
+  uint64_t next_id = 1;                                                          // guarded by mu
 };
 
 namespace {
@@ -68,6 +68,10 @@ Result<void> ConfigureContext(State& st, const TlsCertificate& cert) {
   if (!ec) st.ctx.use_private_key(asio::buffer(cert.key_pem), asio::ssl::context::pem, ec);
   if (ec) return MakeError(Errc::kInvalidArgument, "TLS certificate: " + ec.message());
   SSL_CTX_set_mode(st.ctx.native_handle(), SSL_MODE_NO_AUTO_CHAIN);
+  // Clients drop the TCP connection without a close_notify: that is an end of stream, not an
+  // error. Renegotiation would let a write wait on reads; nothing needs it.
+  SSL_CTX_set_options(st.ctx.native_handle(),
+                      SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
   if (!st.settings.meta_cert) return Result<void>();
   auto meta = GenerateMetaCertificate(std::span<const uint8_t, 32>(st.relay.public_key()));
   if (!meta) return meta.error();
@@ -94,29 +98,55 @@ http::Request ToRequest(const bhttp::request<bhttp::string_body>& req, const std
   return r;
 }
 
-asio::awaitable<bool> WriteResponse(SslStream& stream, const http::Response& resp,
+// Serializes a response (or the 101) and writes it.
+template <class Body>
+asio::awaitable<bool> Write(TlsSocketStream& stream, bhttp::response<Body>& out) {
+  std::ostringstream text;
+  text << out;
+  std::string bytes = std::move(text).str();
+  co_return static_cast<bool>(co_await stream.WriteAll(AsBytes(bytes)));
+}
+
+asio::awaitable<bool> WriteResponse(TlsSocketStream& stream, const http::Response& resp,
                                     const bhttp::request<bhttp::string_body>& req) {
   bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(resp.status), req.version()};
   for (const auto& [name, value] : resp.headers) out.insert(name, value);
   out.body() = req.method() == bhttp::verb::head ? std::string() : resp.body;
   out.keep_alive(req.keep_alive());
   out.prepare_payload();
-  auto [ec, n] = co_await bhttp::async_write(stream, out, asio::as_tuple(asio::use_awaitable));
-  co_return !ec && req.keep_alive();
+  co_return co_await Write(stream, out) && req.keep_alive();
+}
+
+// Reads one request into `parser`, feeding it from `buffer` (which keeps what follows it).
+asio::awaitable<bool> ReadRequest(TlsSocketStream& stream, beast::flat_buffer& buffer,
+                                  bhttp::request_parser<bhttp::string_body>& parser) {
+  for (;;) {
+    if (buffer.size() > 0) {
+      boost::system::error_code ec;
+      size_t used = parser.put(buffer.data(), ec);
+      buffer.consume(used);
+      if (parser.is_done()) co_return true;
+      if (ec && ec != bhttp::error::need_more) co_return false;
+      if (used > 0 && buffer.size() > 0) continue;
+    }
+    auto space = buffer.prepare(4096);
+    auto n = co_await stream.ReadSome(
+        std::span<uint8_t>(static_cast<uint8_t*>(space.data()), space.size()));
+    if (!n || *n == 0) co_return false;
+    buffer.commit(*n);
+  }
 }
 
 // Closes the socket when it fires; the way every pre-upgrade deadline is enforced.
-void ArmWatchdog(asio::steady_timer& timer, SslStream* stream, std::chrono::milliseconds d) {
+void ArmWatchdog(asio::steady_timer& timer, TlsSocketStream* stream, std::chrono::milliseconds d) {
   timer.expires_after(d);
   timer.async_wait([stream](boost::system::error_code ec) {
-    if (ec) return;
-    boost::system::error_code ignored;
-    stream->lowest_layer().close(ignored);
+    if (!ec) stream->Close();
   });
 }
 
-// Handles a /derp request; returns the stream to the relay when it upgrades.
-asio::awaitable<void> ServeDerp(std::shared_ptr<State> st, std::unique_ptr<SslStream> stream,
+// Handles a /derp request; hands the stream to the relay when it upgrades.
+asio::awaitable<void> ServeDerp(std::shared_ptr<State> st, std::unique_ptr<TlsSocketStream> stream,
                                 beast::flat_buffer& buffer, http::Request request) {
   bool fast_start = WantsFastStart(request);
   st->logger->debug("derp {}: /derp upgrade{}", request.remote, fast_start ? " (fast start)" : "");
@@ -125,14 +155,12 @@ asio::awaitable<void> ServeDerp(std::shared_ptr<State> st, std::unique_ptr<SslSt
     for (const auto& [name, value] : DerpUpgradeHeaders(st->relay.public_key())) {
       res.insert(name, value);
     }
-    auto [ec, n] = co_await bhttp::async_write(*stream, res, asio::as_tuple(asio::use_awaitable));
-    if (ec) co_return;
+    if (!co_await Write(*stream, res)) co_return;
   }
   // A fast-start client has already sent its ClientInfo behind the request.
-  std::string leftover = beast::buffers_to_string(buffer.data());
+  stream->Unread(beast::buffers_to_string(buffer.data()));
   buffer.consume(buffer.size());
-  auto derp = std::make_unique<TlsByteStream>(std::move(*stream), std::move(leftover));
-  co_await st->relay.Serve(std::move(derp), request.remote);
+  co_await st->relay.Serve(std::move(stream), request.remote);
 }
 
 void Forget(State& st, uint64_t id) {
@@ -144,7 +172,12 @@ void Forget(State& st, uint64_t id) {
 asio::awaitable<void> ServeConnection(std::shared_ptr<State> st, tcp::socket socket,
                                       std::string remote) {
   auto ex = socket.get_executor();
-  auto stream = std::make_unique<SslStream>(std::move(socket), st->ctx);
+  auto created = TlsSocketStream::Create(std::move(socket), st->ctx.native_handle());
+  if (!created) {
+    st->logger->warn("derp {}: {}", remote, created.error().message);
+    co_return;
+  }
+  std::unique_ptr<TlsSocketStream> stream = std::move(*created);
   uint64_t id = 0;
   {
     std::lock_guard lock(st->mu);
@@ -157,17 +190,15 @@ asio::awaitable<void> ServeConnection(std::shared_ptr<State> st, tcp::socket soc
   }
   asio::steady_timer watchdog(ex);
   ArmWatchdog(watchdog, stream.get(), st->settings.handshake_timeout);
-  auto [hs_ec] = co_await stream->async_handshake(asio::ssl::stream_base::server,
-                                                  asio::as_tuple(asio::use_awaitable));
+  auto handshake = co_await stream->Handshake();
+  if (!handshake) st->logger->debug("derp {}: {}", remote, handshake.error().message);
   beast::flat_buffer buffer;
-  while (!hs_ec && !st->stopped) {
+  while (handshake && !st->stopped) {
     ArmWatchdog(watchdog, stream.get(), st->settings.request_timeout);
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(st->settings.max_header_bytes));
     parser.body_limit(64 * 1024);
-    auto [ec, n] = co_await bhttp::async_read(*stream, buffer, parser,
-                                              asio::as_tuple(asio::use_awaitable));
-    if (ec) break;
+    if (!co_await ReadRequest(*stream, buffer, parser)) break;
     const auto& req = parser.get();
     http::Request request = ToRequest(req, remote);
     if (request.path == "/derp" && ClassifyDerpUpgrade(request) == DerpUpgradeKind::kRaw) {
@@ -187,8 +218,7 @@ asio::awaitable<void> ServeConnection(std::shared_ptr<State> st, tcp::socket soc
   }
   watchdog.cancel();
   Forget(*st, id);
-  boost::system::error_code ignored;
-  stream->lowest_layer().close(ignored);
+  stream->Close();
 }
 
 asio::awaitable<void> AcceptLoop(std::shared_ptr<State> st, tcp::acceptor* acceptor) {
@@ -258,8 +288,7 @@ void TlsServer::Stop() {
       std::lock_guard lock(st->mu);
       auto it = st->live.find(id);
       if (it == st->live.end()) return;
-      boost::system::error_code ec;
-      it->second.second->lowest_layer().close(ec);
+      it->second.second->Close();
     });
   }
 }

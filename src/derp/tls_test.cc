@@ -142,6 +142,31 @@ TEST_F(TlsRelayTest, DerpOverTlsWithAndWithoutFastStart) {
   EXPECT_EQ(f->payload.size(), 34u);
 }
 
+TEST_F(TlsRelayTest, BrokenTlsClosesOnlyThatConnection) {
+  TestClient a(port_, &client_ctx_);
+  ASSERT_TRUE(a.Connect(relay_->public_key()));
+  {
+    TestClient plain(port_, nullptr);  // plaintext HTTP where a ClientHello belongs
+    ASSERT_TRUE(plain.WriteText("GET /derp HTTP/1.1\r\nHost: x\r\n\r\n"));
+    EXPECT_TRUE(plain.ClosedByPeer());
+  }
+  {
+    TestClient half(port_, nullptr);  // the start of a ClientHello, then gone
+    ASSERT_TRUE(half.Write(Bytes{0x16, 0x03, 0x01, 0x02, 0x00, 0x01}));
+  }
+  for (int i = 0; i < 20; ++i) {
+    // Handshake done, then gone at once: the server's next write (its session tickets) meets
+    // a closed socket, which must be an error for that connection, not a signal for the process.
+    TestClient gone(port_, &client_ctx_);
+  }
+  TestClient b(port_, &client_ctx_);
+  ASSERT_TRUE(b.Connect(relay_->public_key(), /*fast_start=*/true));
+  ASSERT_TRUE(a.Send(b.public_key(), Bytes{7}));
+  auto f = b.ReadNonKeepAlive();
+  ASSERT_TRUE(f);
+  EXPECT_EQ(f->type, static_cast<uint8_t>(FrameType::kRecvPacket));
+}
+
 TEST_F(TlsRelayTest, ProbesOverTls) {
   TestClient c(port_, &client_ctx_);
   ASSERT_TRUE(c.WriteText("GET /derp/latency-check HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"));

@@ -1,7 +1,7 @@
 #pragma once
 // AsioByteStream: a ByteStream over any Asio stream (a socket, an ssl::stream), optionally
 // starting with bytes an HTTP parser already read past the request. TcpByteStream is the
-// plain-socket case; derp's TLS listener and mesh client use it over ssl::stream.
+// plain-socket case; the DERP mesh client uses it over ssl::stream.
 // Threading: call only on the stream's executor (ByteStream rules).
 
 #include <algorithm>
