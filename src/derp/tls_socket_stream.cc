@@ -55,6 +55,7 @@ void TlsSocketStream::Unread(std::string bytes) {
 }
 
 asio::awaitable<Result<bool>> TlsSocketStream::Settle(int ret, const char* what) {
+  int sys_errno = errno;
   int err = SSL_get_error(ssl_, ret);
   asio::socket_base::wait_type wait;
   switch (err) {
@@ -65,18 +66,20 @@ asio::awaitable<Result<bool>> TlsSocketStream::Settle(int ret, const char* what)
     case SSL_ERROR_ZERO_RETURN: co_return false;
     case SSL_ERROR_SYSCALL:
       ERR_clear_error();
-      co_return MakeError(Errc::kUnavailable, std::string("tls ") + what + ": " +
-                                                  (errno != 0 ? std::strerror(errno) : "connection lost"));
+      co_return MakeError(Errc::kUnavailable,
+                          std::string("tls ") + what + ": " +
+                              (sys_errno != 0 ? std::strerror(sys_errno) : "connection lost"));
     default:
       co_return MakeError(Errc::kUnavailable, std::string("tls ") + what + ": " + OpenSslError());
   }
-  if (!socket_.is_open()) co_return MakeError(Errc::kUnavailable, "tls: closed");
   auto [ec] = co_await socket_.async_wait(wait, asio::as_tuple(asio::use_awaitable));
   if (ec) co_return MakeError(Errc::kUnavailable, std::string("tls ") + what + ": " + ec.message());
+  if (closed_) co_return MakeError(Errc::kUnavailable, std::string("tls ") + what + ": closed");
   co_return true;
 }
 
 asio::awaitable<Result<void>> TlsSocketStream::Handshake() {
+  if (closed_) co_return MakeError(Errc::kUnavailable, "tls handshake: closed");
   for (;;) {
     ERR_clear_error();
     int ret = SSL_accept(ssl_);
@@ -96,6 +99,7 @@ asio::awaitable<Result<size_t>> TlsSocketStream::ReadSome(std::span<uint8_t> out
     if (initial_pos_ == initial_.size()) std::string().swap(initial_);
     co_return n;
   }
+  if (closed_) co_return MakeError(Errc::kUnavailable, "tls read: closed");
   for (;;) {
     size_t n = 0;
     ERR_clear_error();
@@ -108,6 +112,7 @@ asio::awaitable<Result<size_t>> TlsSocketStream::ReadSome(std::span<uint8_t> out
 }
 
 asio::awaitable<Result<void>> TlsSocketStream::WriteAll(std::span<const uint8_t> data) {
+  if (closed_) co_return MakeError(Errc::kUnavailable, "tls write: closed");
   while (!data.empty()) {
     size_t n = 0;
     ERR_clear_error();
@@ -123,10 +128,13 @@ asio::awaitable<Result<void>> TlsSocketStream::WriteAll(std::span<const uint8_t>
   co_return Result<void>();
 }
 
+// Shut down, not closed: OpenSSL holds the descriptor number, and a closed number can be
+// reused by the next accepted connection at once. The destructor closes it.
 void TlsSocketStream::Close() {
+  closed_ = true;
   boost::system::error_code ec;
   socket_.shutdown(asio::socket_base::shutdown_both, ec);
-  socket_.close(ec);
+  socket_.cancel(ec);
 }
 
 }  // namespace keel::derp

@@ -47,6 +47,7 @@ class TlsSocketStream final : public ByteStream {
   SSL* ssl_;
   std::string initial_;
   size_t initial_pos_ = 0;
+  bool closed_ = false;  // by Close(): no OpenSSL call touches the socket after it
 };
 
 }  // namespace keel::derp

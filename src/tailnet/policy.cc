@@ -150,6 +150,7 @@ void Tailnet::Impl::RunRecompiler() {
     }
     Draft d = Begin();
     CompileNow(d);
+    if (d.next->policy == Current()->policy) continue;  // did not compile: logged, old stays
     d.changes.push_back(Change{ChangeKind::kPolicy, 0});
     Commit(std::move(d));
   }
