@@ -5,7 +5,8 @@
 // new Snapshot plus a Changes batch to subscribers (architecture.md decision 2). Methods are
 // thread-safe and synchronous — they block on the store — so callers on the I/O thread run
 // them on the worker pool. Subscriber callbacks are posted to the executor given at
-// Subscribe time.
+// Subscribe time. One thread of its own recompiles the policy after bursts of changes
+// (Settings::recompile_gap_factor).
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/network_v4.hpp>
