@@ -264,5 +264,23 @@ TEST_F(AppTest, RefusesDerpKeyEqualToNoiseKey) {
   EXPECT_NE(app.error().message.find("derp.server.private_key_path"), std::string::npos);
 }
 
+TEST_F(AppTest, MeshKeyFromFile) {
+  std::filesystem::create_directories(dir_);
+  config_.derp.server.mesh_key_path = (dir_ / "mesh.key").string();
+  std::ofstream(dir_ / "mesh.key") << "  not-a-mesh-key\n";
+  auto bad = App::Create(config_, TestOptions());
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("derp.server.mesh_key_path"), std::string::npos)
+      << bad.error().message;
+  std::ofstream(dir_ / "mesh.key", std::ios::trunc) << std::string(64, 'a') << "\n";
+  auto good = App::Create(config_, TestOptions());
+  EXPECT_TRUE(good) << good.error().message;
+  config_.derp.server.mesh_key_path = (dir_ / "missing.key").string();
+  auto missing = App::Create(config_, TestOptions());
+  ASSERT_FALSE(missing);
+  EXPECT_NE(missing.error().message.find("missing.key"), std::string::npos)
+      << missing.error().message;
+}
+
 }  // namespace
 }  // namespace keel::app

@@ -47,13 +47,10 @@ Result<std::string> LoadMeshKey(const config::DerpServerConfig& c) {
   if (c.mesh_key_path.empty()) return c.mesh_key;
   auto text = ReadFileText(c.mesh_key_path);
   if (!text) return Named("derp.server.mesh_key_path", text.error());
-  std::string key = *text;
-  key.erase(0, key.find_first_not_of(" \t\r\n"));
-  key.erase(key.find_last_not_of(" \t\r\n") + 1);
-  auto raw = HexDecode(key);
-  if (!raw || raw->size() != 32) {
-    return MakeError(Errc::kInvalidArgument, "derp.server.mesh_key_path: " + c.mesh_key_path +
-                                                 " does not hold 64 hex digits");
+  std::string key(TrimSpace(*text));
+  if (std::string why = config::MeshKeyProblem(key); !why.empty()) {
+    return MakeError(Errc::kInvalidArgument,
+                     "derp.server.mesh_key_path: " + c.mesh_key_path + ": key " + why);
   }
   return key;
 }

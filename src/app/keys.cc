@@ -4,11 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
 
+#include "base/bytes.h"
 #include "base/file.h"
 #include "crypto/x25519.h"
 
@@ -22,9 +22,7 @@ Error SysError(const std::string& what, const std::string& path) {
 Result<crypto::PrivateKey> ReadKey(const std::string& path) {
   auto read = ReadFileText(path);
   if (!read) return MakeError(Errc::kUnavailable, "key file: " + read.error().message);
-  std::string text = std::move(*read);
-  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-  auto key = crypto::PrivateKey::Parse(text);
+  auto key = crypto::PrivateKey::Parse(TrimSpace(*read));
   if (!key || key->IsZero()) {
     return MakeError(Errc::kDataLoss, "key file " + path +
                                           " is not a private key (expected \"privkey:\" and "

@@ -28,5 +28,11 @@ inline std::span<const uint8_t> AsBytes(std::string_view s) {
 inline std::string_view AsChars(std::span<const uint8_t> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};
 }
+// `s` without leading and trailing spaces, tabs, CRs and LFs.
+inline std::string_view TrimSpace(std::string_view s) {
+  size_t a = s.find_first_not_of(" \t\r\n");
+  if (a == std::string_view::npos) return {};
+  return s.substr(a, s.find_last_not_of(" \t\r\n") - a + 1);
+}
 
 }  // namespace keel

@@ -4,6 +4,7 @@
 
 #include <boost/asio/ip/address.hpp>
 #include <functional>
+#include <limits>
 #include <map>
 
 #include "base/bytes.h"
@@ -79,6 +80,20 @@ Setter BoolField(Get get) {
     auto b = AsBool(n, key);
     if (!b) return b.error();
     get(c) = *b;
+    return {};
+  };
+}
+
+// An integer in [min, max]; `expected` says what the key wants ("a positive integer").
+template <class Get>
+Setter IntField(Get get, int min, int max, std::string expected) {
+  return [get, min, max, expected](const YAML::Node& n, const std::string& key,
+                                   Config& c) -> Result<void> {
+    int v = 0;
+    if (!n.IsScalar() || !YAML::convert<int>::decode(n, v) || v < min || v > max) {
+      return KeyError(key, "expected " + expected);
+    }
+    get(c) = v;
     return {};
   };
 }
@@ -166,24 +181,6 @@ Result<void> SetEphemeralTimeout(const YAML::Node& n, const std::string& key, Co
   return {};
 }
 
-Result<void> SetDerpRegionId(const YAML::Node& n, const std::string& key, Config& c) {
-  int id = 0;
-  if (!n.IsScalar() || !YAML::convert<int>::decode(n, id) || id < 1) {
-    return KeyError(key, "expected a positive integer");
-  }
-  c.derp.server.region_id = id;
-  return {};
-}
-
-Result<void> SetDerpThreads(const YAML::Node& n, const std::string& key, Config& c) {
-  int threads = 0;
-  if (!n.IsScalar() || !YAML::convert<int>::decode(n, threads) || threads < 0 || threads > 256) {
-    return KeyError(key, "expected a number of threads from 0 (one per core) to 256");
-  }
-  c.derp.server.threads = threads;
-  return {};
-}
-
 Result<void> SetStunListen(const YAML::Node& n, const std::string& key, Config& c) {
   auto s = AsString(n, key);
   if (!s) return s.error();
@@ -218,11 +215,6 @@ std::string CheckHostname(const std::string& s) {
   boost::system::error_code ec;
   ip::make_address(s, ec);
   return ec ? CheckDomain(s) : "";
-}
-
-std::string CheckMeshKey(const std::string& s) {
-  auto key = HexDecode(s);
-  return s.empty() || (key && key->size() == 32) ? "" : "must be 64 hex digits (32 bytes)";
 }
 
 std::string CheckMeshUrl(const std::string& s) {
@@ -262,7 +254,9 @@ const std::map<std::string, Setter>& Fields() {
       {"derp.urls", ListField([](Config& c) -> auto& { return c.derp.urls; })},
       {"derp.server.enabled",
        BoolField([](Config& c) -> auto& { return c.derp.server.enabled; })},
-      {"derp.server.region_id", SetDerpRegionId},
+      {"derp.server.region_id",
+       IntField([](Config& c) -> auto& { return c.derp.server.region_id; }, 1,
+                std::numeric_limits<int>::max(), "a positive integer")},
       {"derp.server.region_code",
        StringField([](Config& c) -> auto& { return c.derp.server.region_code; }, NotEmpty)},
       {"derp.server.region_name",
@@ -285,10 +279,13 @@ const std::map<std::string, Setter>& Fields() {
       {"derp.server.verify_clients",
        BoolField([](Config& c) -> auto& { return c.derp.server.verify_clients; })},
       {"derp.server.mesh_key",
-       StringField([](Config& c) -> auto& { return c.derp.server.mesh_key; }, CheckMeshKey)},
+       StringField([](Config& c) -> auto& { return c.derp.server.mesh_key; },
+                   [](const std::string& s) { return s.empty() ? "" : MeshKeyProblem(s); })},
       {"derp.server.mesh_key_path",
        StringField([](Config& c) -> auto& { return c.derp.server.mesh_key_path; })},
-      {"derp.server.threads", SetDerpThreads},
+      {"derp.server.threads",
+       IntField([](Config& c) -> auto& { return c.derp.server.threads; }, 0, 256,
+                "a number of threads from 0 (one per core) to 256")},
       {"derp.server.mesh_with",
        ListField([](Config& c) -> auto& { return c.derp.server.mesh_with; }, CheckMeshUrl)},
       {"derp.server.automatically_add_embedded_derp_region",
@@ -449,6 +446,11 @@ Result<Config> LoadConfig(const std::string& path) {
   auto c = ParseConfig(*text);
   if (!c) return MakeError(c.error().code, path + ": " + c.error().message);
   return c;
+}
+
+std::string MeshKeyProblem(std::string_view key) {
+  auto raw = HexDecode(key);
+  return raw && raw->size() == 32 ? "" : "must be 64 hex digits (32 bytes)";
 }
 
 }  // namespace keel::config

@@ -152,4 +152,7 @@ Result<Config> LoadConfig(const std::string& path);
 // "host:port", "[v6]:port" or ":port"; the host must be an IP literal or "localhost".
 Result<ListenAddress> ParseListenAddress(std::string_view text);
 
+// Why `key` is not a DERP mesh key (64 hex digits), or "" when it is one.
+std::string MeshKeyProblem(std::string_view key);
+
 }  // namespace keel::config

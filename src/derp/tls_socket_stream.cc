@@ -2,7 +2,6 @@
 
 #include <openssl/err.h>
 
-#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <csignal>
@@ -49,10 +48,7 @@ Result<std::unique_ptr<TlsSocketStream>> TlsSocketStream::Create(asio::ip::tcp::
 
 TlsSocketStream::~TlsSocketStream() { SSL_free(ssl_); }
 
-void TlsSocketStream::Unread(std::string bytes) {
-  initial_ = std::move(bytes);
-  initial_pos_ = 0;
-}
+void TlsSocketStream::Unread(std::string bytes) { initial_ = LeadingBytes(std::move(bytes)); }
 
 asio::awaitable<Result<bool>> TlsSocketStream::Settle(int ret, const char* what) {
   int sys_errno = errno;
@@ -92,13 +88,7 @@ asio::awaitable<Result<void>> TlsSocketStream::Handshake() {
 
 asio::awaitable<Result<size_t>> TlsSocketStream::ReadSome(std::span<uint8_t> out) {
   if (out.empty()) co_return MakeError(Errc::kInvalidArgument, "ReadSome: empty buffer");
-  if (initial_pos_ < initial_.size()) {
-    size_t n = std::min(out.size(), initial_.size() - initial_pos_);
-    std::memcpy(out.data(), initial_.data() + initial_pos_, n);
-    initial_pos_ += n;
-    if (initial_pos_ == initial_.size()) std::string().swap(initial_);
-    co_return n;
-  }
+  if (!initial_.empty()) co_return initial_.Take(out);
   if (closed_) co_return MakeError(Errc::kUnavailable, "tls read: closed");
   for (;;) {
     size_t n = 0;

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "base/byte_stream.h"
+#include "base/leading_bytes.h"
 
 namespace keel::derp {
 
@@ -45,8 +46,7 @@ class TlsSocketStream final : public ByteStream {
 
   boost::asio::ip::tcp::socket socket_;
   SSL* ssl_;
-  std::string initial_;
-  size_t initial_pos_ = 0;
+  LeadingBytes initial_;
   bool closed_ = false;  // by Close(): no OpenSSL call touches the socket after it
 };
 

@@ -4,16 +4,15 @@
 // plain-socket case; the DERP mesh client uses it over ssl::stream.
 // Threading: call only on the stream's executor (ByteStream rules).
 
-#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <cstring>
 #include <string>
 
 #include "base/byte_stream.h"
+#include "base/leading_bytes.h"
 
 namespace keel::http {
 
@@ -26,7 +25,7 @@ class AsioByteStream : public ByteStream {
   boost::asio::awaitable<Result<size_t>> ReadSome(std::span<uint8_t> out) override {
     namespace asio = boost::asio;
     if (out.empty()) co_return MakeError(Errc::kInvalidArgument, "ReadSome: empty buffer");
-    if (initial_pos_ < initial_.size()) co_return TakeInitial(out);
+    if (!initial_.empty()) co_return initial_.Take(out);
     auto [ec, n] = co_await stream_.async_read_some(asio::buffer(out.data(), out.size()),
                                                     asio::as_tuple(asio::use_awaitable));
     if (ec == asio::error::eof || IsCleanEnd(ec)) co_return size_t{0};
@@ -57,20 +56,8 @@ class AsioByteStream : public ByteStream {
   virtual bool IsCleanEnd(const boost::system::error_code&) const { return false; }
 
  private:
-  size_t TakeInitial(std::span<uint8_t> out) {
-    size_t n = std::min(out.size(), initial_.size() - initial_pos_);
-    std::memcpy(out.data(), initial_.data() + initial_pos_, n);
-    initial_pos_ += n;
-    if (initial_pos_ == initial_.size()) {
-      std::string().swap(initial_);
-      initial_pos_ = 0;
-    }
-    return n;
-  }
-
   Stream stream_;
-  std::string initial_;  // unread bytes from before the hand-over
-  size_t initial_pos_ = 0;
+  LeadingBytes initial_;  // unread bytes from before the hand-over
 };
 
 }  // namespace keel::http

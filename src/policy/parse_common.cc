@@ -3,6 +3,7 @@
 #include <functional>
 #include <set>
 
+#include "base/bytes.h"
 #include "policy/policy_internal.h"
 
 namespace keel::policy::detail {
@@ -27,11 +28,7 @@ Result<std::vector<std::string>> Strings(const Ctx& ctx, const json& v, std::str
   return out;
 }
 
-std::string Trim(const std::string& s) {
-  size_t a = s.find_first_not_of(" \t\n\r");
-  if (a == std::string::npos) return "";
-  return s.substr(a, s.find_last_not_of(" \t\n\r") - a + 1);
-}
+std::string Trim(const std::string& s) { return std::string(TrimSpace(s)); }
 
 Result<Alias> Parser::ParseAlias(const std::string& raw) const {
   std::string s = Trim(raw);

@@ -136,16 +136,12 @@ void Tailnet::Impl::RecompilePolicy(Draft& d) {
 void Tailnet::Impl::RunRecompiler() {
   std::unique_lock lock(mu);
   while (!closing) {
-    if (!recompile_due) {
+    if (!recompile_due || !runtime_policy) {  // a removed policy has nothing to catch up
       recompile_cv.wait(lock);
       continue;
     }
     if (std::chrono::steady_clock::now() < next_compile_at) {
       recompile_cv.wait_until(lock, next_compile_at);
-      continue;
-    }
-    if (!runtime_policy) {
-      recompile_due = false;
       continue;
     }
     Draft d = Begin();
@@ -173,8 +169,10 @@ Result<void> Tailnet::SetPolicy(const std::string& text, PolicySource source) {
   }
   impl_->policy_info = PolicyInfo{text, now, source};
   impl_->runtime_policy = prepared.runtime;
-  impl_->recompile_due = false;  // compiled against the current tailnet just now
-  ++impl_->compiles;
+  // Compiled against the current tailnet just now: nothing lags. Its cost sets no gap, so a
+  // node joining right after a policy change still compiles at once.
+  impl_->recompile_due = false;
+  if (prepared.compiled) ++impl_->compiles;
   Draft d = impl_->Begin();
   d.next->policy = prepared.compiled;
   d.changes.push_back(Change{ChangeKind::kFull, 0});
