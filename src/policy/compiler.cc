@@ -87,6 +87,7 @@ Result<void> CompiledPolicy::Build() {
       n.ip_set.Add(*ip);
     }
   }
+  IndexAddresses();
   BuildIndexes();
   for (size_t i = 0; i < nodes_.size(); ++i) {
     Node& n = nodes_[i];
@@ -121,6 +122,7 @@ Result<void> CompiledPolicy::Build() {
         }
       }
     }
+    if (!n.subnet_routes.Empty() || n.is_exit) routed_.push_back(i);
   }
   const size_t words = (nodes_.size() + 63) / 64;
   for (const Rule& rule : policy_->rules) {
@@ -135,10 +137,12 @@ Result<void> CompiledPolicy::Build() {
     cr.src_nodes_only = cr.src;
     if (star) cr.src.AddSet(subnet_routes_all_);
     cr.src_strings = danger ? std::vector<std::string>{"*"} : cr.src.Strings();
-    cr.src_nodes.assign(words, 0);
+    std::vector<uint64_t> src_by_addr(words, 0);  // sources by their own addresses
+    MarkAddressesIn(cr.src, src_by_addr);
+    cr.src_nodes = src_by_addr;
     cr.dst_nodes.assign(words, 0);
-    for (size_t i = 0; i < nodes_.size(); ++i) {
-      if (cr.src.Overlaps(nodes_[i].ip_set) || cr.src.Overlaps(nodes_[i].subnet_routes)) SetBit(cr.src_nodes, i);
+    for (size_t i : routed_) {
+      if (cr.src.Overlaps(nodes_[i].subnet_routes)) SetBit(cr.src_nodes, i);
     }
     IpSet dst_all;
     for (const auto& d : rule.dsts) {
@@ -177,22 +181,21 @@ Result<void> CompiledPolicy::Build() {
     }
     const IpSet via_set = IpSet::FromRanges(cr.via_dsts);
     const bool dst_internet = dst_all.Overlaps(InternetSet());
-    for (size_t i = 0; i < nodes_.size(); ++i) {
+    // A via rule reaches only routers; any other reaches nodes by address or by route.
+    if (rule.via.empty()) MarkAddressesIn(dst_all, cr.dst_nodes);
+    for (size_t i : routed_) {
       const Node& n = nodes_[i];
       bool hit = rule.via.empty()
-                     ? n.ip_set.Overlaps(dst_all) || n.subnet_routes.Overlaps(dst_all) || (n.is_exit && dst_internet)
+                     ? n.subnet_routes.Overlaps(dst_all) || (n.is_exit && dst_internet)
                      : HasViaTag(n, rule) && (n.subnet_routes.Overlaps(via_set) || (cr.via_internet && n.is_exit));
       if (hit) SetBit(cr.dst_nodes, i);
     }
     if (cr.has_self) {
       // Per user: their own devices among the sources, shared by all of that user's nodes.
-      for (const auto& [uid, owned] : user_nodes_) {
-        IpSet srcs;
-        for (size_t i : owned) {
-          if (cr.src.Overlaps(nodes_[i].ip_set)) srcs.AddSet(nodes_[i].ip_set);
-        }
-        if (!srcs.Empty()) cr.self_srcs.emplace(uid, std::move(srcs));
-      }
+      ForEachBit(src_by_addr, [&](size_t i) {
+        const Node& n = nodes_[i];
+        if (!n.tagged() && n.in.user) cr.self_srcs[n.in.user->id].AddSet(n.ip_set);
+      });
     }
     size_t ri = rules_.size();
     for (size_t e = 0; e < cr.entries.size(); ++e) {
@@ -230,10 +233,25 @@ std::vector<uint64_t> CompiledPolicy::Peers(size_t node) const {
     }
   }
   std::vector<uint64_t> out;
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (i != node && TestBit(seen, i)) out.push_back(nodes_[i].in.id);
-  }
+  ForEachBit(seen, [&](size_t i) {
+    if (i != node) out.push_back(nodes_[i].in.id);
+  });
   return out;
+}
+
+void CompiledPolicy::IndexAddresses() {
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    for (const auto& ip : nodes_[i].ips) addr_index_.push_back({ip, i});
+  }
+  std::sort(addr_index_.begin(), addr_index_.end());
+}
+
+void CompiledPolicy::MarkAddressesIn(const IpSet& set, std::vector<uint64_t>& bits) const {
+  for (const IpRange& r : set.Ranges()) {
+    auto it = std::lower_bound(addr_index_.begin(), addr_index_.end(), r.first,
+                               [](const std::pair<IpAddr, size_t>& e, const IpAddr& a) { return e.first < a; });
+    for (; it != addr_index_.end() && !(r.last < it->first); ++it) SetBit(bits, it->second);
+  }
 }
 
 }  // namespace keel::policy

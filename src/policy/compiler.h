@@ -95,6 +95,10 @@ class CompiledPolicy {
   nlohmann::json SshRules(size_t node, bool* node_specific) const;
   void BuildSsh();
   void AssignIdentities();
+  void IndexAddresses();
+  // Sets the bit of every node holding an address in `set`: a walk of the address index per
+  // range, so the cost follows the set and the nodes it names, not the size of the tailnet.
+  void MarkAddressesIn(const IpSet& set, std::vector<uint64_t>& bits) const;
   void AppendSpecial(size_t node, size_t rule, nlohmann::json& out) const;
   void AppendCompanions(const Node& n, const nlohmann::json& app, const std::vector<std::string>& srcs,
                         const IpSet& dsts, nlohmann::json& out) const;
@@ -110,6 +114,10 @@ class CompiledPolicy {
   // Single-address filter entries by address; wider entries are scanned (they are few).
   std::unordered_map<std::string, std::vector<std::pair<size_t, size_t>>> by_addr_;
   std::vector<std::pair<size_t, size_t>> wide_entries_;
+  // Every node address with its node index, sorted by address; nodes with approved subnet
+  // routes or an exit route (few), which rules reach through their routes too.
+  std::vector<std::pair<IpAddr, size_t>> addr_index_;
+  std::vector<size_t> routed_;
 
   // Indexes built once per compile: user spellings -> user ids, user -> untagged nodes and
   // groups, tag -> nodes, and the node set (bits over node index) of each alias in the policy.

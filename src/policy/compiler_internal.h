@@ -77,5 +77,12 @@ inline bool HasViaTag(const CompiledPolicy::Node& n, const Rule& rule) {
 
 inline bool TestBit(const std::vector<uint64_t>& b, size_t i) { return (b[i / 64] >> (i % 64)) & 1; }
 inline void SetBit(std::vector<uint64_t>& b, size_t i) { b[i / 64] |= uint64_t{1} << (i % 64); }
+// Calls fn(i) for every set bit, in increasing order; cost follows the set bits, not the width.
+template <class Fn>
+void ForEachBit(const std::vector<uint64_t>& b, Fn&& fn) {
+  for (size_t w = 0; w < b.size(); ++w) {
+    for (uint64_t word = b[w]; word != 0; word &= word - 1) fn(w * 64 + static_cast<size_t>(__builtin_ctzll(word)));
+  }
+}
 
 }  // namespace keel::policy

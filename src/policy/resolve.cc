@@ -100,10 +100,9 @@ void CompiledPolicy::Memoize(const Alias& a) {
     }
   }
   std::vector<IpRange> ranges;
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (!TestBit(m.bits, i)) continue;
+  ForEachBit(m.bits, [&](size_t i) {
     for (const auto& ip : nodes_[i].ips) ranges.push_back({ip, ip});
-  }
+  });
   m.ips = IpSet::FromRanges(std::move(ranges));
   members_.emplace(a.name, std::move(m));
 }

@@ -67,11 +67,13 @@ void CompiledPolicy::BuildSsh() {
         }
       }
     }
-    for (const auto& o : nodes_) {
-      if (!o.ip_set.Overlaps(c.src)) continue;
+    std::vector<uint64_t> srcs((nodes_.size() + 63) / 64, 0);
+    MarkAddressesIn(c.src, srcs);
+    ForEachBit(srcs, [&](size_t i) {  // in node order, which the rules list sources in
+      const Node& o = nodes_[i];
       if (o.tagged()) c.tagged.insert(c.tagged.end(), o.ips.begin(), o.ips.end());
       else if (o.in.user) c.by_user[o.in.user->id].insert(c.by_user[o.in.user->id].end(), o.ips.begin(), o.ips.end());
-    }
+    });
     for (const auto& [uid, ips] : c.by_user) c.all.insert(c.all.end(), ips.begin(), ips.end());
     c.all.insert(c.all.end(), c.tagged.begin(), c.tagged.end());
     ssh_rules_.push_back(std::move(c));
