@@ -1,5 +1,6 @@
 // Policy compile time and per-node filter time for tailnets of 100, 1,000 and 10,000 nodes
-// with a realistic policy: 20 groups, 30 tags, 200 ACL rules (users, groups, tags, hosts).
+// with a realistic policy: 20 groups, 30 tags, 200 ACL rules (users, groups, tags, hosts);
+// and what one member joining costs: the recompile, and the sessions' views it touched.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
@@ -70,6 +71,61 @@ void BM_NodePeers(benchmark::State& state) {
   PerNode(state, [](const CompiledPolicy& cp, size_t i) { return cp.Peers(i); });
 }
 BENCHMARK(BM_NodePeers)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMicrosecond);
+
+// One member joins a tailnet of n nodes (user u0, so group g0 and the rules that name it).
+struct Join {
+  Fixture f;
+  std::shared_ptr<const CompiledPolicy> before;
+  std::vector<PolicyNode> after;
+};
+
+Join MakeJoin(int n) {
+  Join j{Make(n), nullptr, {}};
+  j.before = CompiledPolicy::Compile(j.f.policy, j.f.users, j.f.nodes).value();
+  j.after = j.f.nodes;
+  PolicyNode joiner;
+  joiner.id = n + 1;
+  joiner.hostname = "joiner";
+  joiner.ipv4 = Ip4(n);
+  joiner.user = j.f.users[0];
+  j.after.push_back(std::move(joiner));
+  return j;
+}
+
+// The compile after the join, including working out which nodes it touched.
+void BM_JoinRecompile(benchmark::State& state) {
+  Join j = MakeJoin(static_cast<int>(state.range(0)));
+  size_t touched = 0;
+  for (auto _ : state) {
+    auto cp = CompiledPolicy::Recompile(*j.before, j.f.users, j.after).value();
+    touched = cp->TouchedCount();
+  }
+  state.counters["touched"] = static_cast<double>(touched);
+}
+BENCHMARK(BM_JoinRecompile)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+// What every session then does to bring its view up to date: recompute peers, filter and SSH
+// policy if the compile touched it (`all`: every session recomputes, regardless).
+void JoinViews(benchmark::State& state, bool all) {
+  Join j = MakeJoin(static_cast<int>(state.range(0)));
+  auto after = CompiledPolicy::Recompile(*j.before, j.f.users, j.after).value();
+  size_t recomputed = 0;
+  for (auto _ : state) {
+    recomputed = 0;
+    for (size_t i = 0; i < after->NodeCount(); ++i) {
+      if (!all && after->ViewUnchangedSince(i, *j.before)) continue;
+      ++recomputed;
+      benchmark::DoNotOptimize(after->Peers(i));
+      benchmark::DoNotOptimize(after->PacketFilter(i).dump());
+      benchmark::DoNotOptimize(after->SshPolicy(i));
+    }
+  }
+  state.counters["recomputed"] = static_cast<double>(recomputed);
+}
+void BM_JoinViewsTouched(benchmark::State& state) { JoinViews(state, false); }
+void BM_JoinViewsEvery(benchmark::State& state) { JoinViews(state, true); }
+BENCHMARK(BM_JoinViewsTouched)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_JoinViewsEvery)->Arg(100)->Arg(1000)->Arg(10000)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace keel::policy

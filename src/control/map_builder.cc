@@ -195,6 +195,7 @@ bool PeerView::Visible(model::NodeId id) const {
 void ComputeView(const tailnet::Snapshot& snapshot, model::NodeId self, PeerView& view) {
   static const std::string kAllowAll = OJson{{"base", tailcfg::AllowAllFilterRules()}}.dump();
   view.initialized = true;
+  ++view.computes;
   view.policy = snapshot.policy;
   view.peers.clear();
   view.ssh.clear();
@@ -290,11 +291,23 @@ struct ViewDiff {
   bool ssh = false;
 };
 
+// Whether the view, computed from an earlier compile, is what the snapshot's compile gives.
+bool StillCurrent(const MapInputs& in, const PeerView& view) {
+  if (!view.initialized || view.policy == in.snapshot.policy) return view.initialized;
+  if (!view.policy || !in.snapshot.policy) return false;
+  auto idx = in.snapshot.policy->IndexOf(in.self);
+  return idx && in.snapshot.policy->ViewUnchangedSince(*idx, *view.policy);
+}
+
 ViewDiff UpdateView(const MapInputs& in, PeerView& view, PeerView& old) {
   ViewDiff diff;
-  if (view.initialized && view.policy == in.snapshot.policy) return diff;
+  if (StillCurrent(in, view)) {
+    view.policy = in.snapshot.policy;  // so the next compile compares against this one
+    return diff;
+  }
   old = std::move(view);
   view = PeerView{};
+  view.computes = old.computes;
   ComputeView(in.snapshot, in.self, view);
   if (!old.initialized) return diff;
   diff.filters = old.filters != view.filters;

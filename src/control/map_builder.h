@@ -9,7 +9,8 @@
 // version, pending flags); full maps and deltas are assembled by
 // concatenating those fragments around a per-viewer head (ControlTime, self Node) and the
 // shared static fields (DERP map, DNS) rendered once per configuration; the packet filter and
-// SSH policy come from the viewer's PeerView.
+// SSH policy come from the viewer's PeerView, which a delta recomputes only when the new
+// compile touched the viewer (policy::CompiledPolicy::ViewUnchangedSince).
 // Threading: PeerCache has no lock; use it from one thread (the I/O thread). The free
 // functions are pure.
 
@@ -121,6 +122,8 @@ struct PeerView {
   std::vector<model::NodeId> peers;  // sorted; meaningful only with a policy
   std::string filters;               // the PacketFilters object, rendered
   std::string ssh;                   // the SSHPolicy object, or empty when it has no rules
+  // Times it was computed; a recompile that did not touch the viewer keeps it as it is.
+  uint64_t computes = 0;
 
   bool Visible(model::NodeId id) const;
 };

@@ -48,18 +48,31 @@ class MapPolicyTest : public ::testing::Test {
     snap.nodes[3] = MakeNode(3, 1, "a2");
     snap.nodes[4] = MakeNode(4, 3, "c1");
   }
-  void SetPolicy(const char* text) {
+  std::vector<policy::PolicyUser> PolicyUsers() const {
     std::vector<policy::PolicyUser> users;
     for (const auto& [id, u] : snap.users) users.push_back({id, u.name, u.email});
+    return users;
+  }
+  std::vector<policy::PolicyNode> PolicyNodes() const {
+    auto users = PolicyUsers();
     std::vector<policy::PolicyNode> nodes;
     for (const auto& [id, n] : snap.nodes) {
       nodes.push_back({id, n->given_name, users[n->user_id - 1], {}, n->ipv4->to_string(),
                        n->ipv6->to_string(), {}, {}});
     }
+    return nodes;
+  }
+  void SetPolicy(const char* text) {
     auto p = policy::ParsePolicy(text);
     ASSERT_TRUE(p) << p.error().message;
     auto cp = policy::CompiledPolicy::Compile(std::make_shared<const policy::Policy>(std::move(*p)),
-                                              users, nodes);
+                                              PolicyUsers(), PolicyNodes());
+    ASSERT_TRUE(cp) << cp.error().message;
+    snap.policy = *cp;
+  }
+  // The same policy compiled again after a tailnet change, as Tailnet does.
+  void Recompile() {
+    auto cp = policy::CompiledPolicy::Recompile(*snap.policy, PolicyUsers(), PolicyNodes());
     ASSERT_TRUE(cp) << cp.error().message;
     snap.policy = *cp;
   }
@@ -175,6 +188,35 @@ TEST_F(MapPolicyTest, DeferredRecompileAloneBringsTheViewerUpToDate) {
   EXPECT_EQ(db["PacketFilters"]["base"][0]["DstPorts"][0]["Ports"]["First"], 80);
   p.Clear();
   EXPECT_TRUE(p.empty());
+}
+
+TEST_F(MapPolicyTest, RecompileRecomputesOnlyTouchedViewers) {
+  SetPolicy(R"({"acls": [{"action": "accept", "src": ["alice@"], "dst": ["alice@:*"]},
+                         {"action": "accept", "src": ["carol@"], "dst": ["carol@:*"]}]})");
+  PeerView alice, carol;
+  Full(1, &alice);
+  Full(4, &carol);
+  ASSERT_EQ(alice.computes, 1u);
+  ASSERT_EQ(carol.computes, 1u);
+  snap.nodes[5] = MakeNode(5, 3, "c2");  // carol's second device joins
+  Recompile();
+  PendingChanges p;
+  p.Merge({{ChangeKind::kNodeAdded, 5}, {ChangeKind::kPolicy, 0}});
+  EXPECT_TRUE(BuildDelta(Inputs(1, &alice), p).json.empty());
+  EXPECT_EQ(alice.computes, 1u);  // untouched by the change: the view was kept as it was
+  EXPECT_EQ(alice.policy, snap.policy);
+  json dc = json::parse(BuildDelta(Inputs(4, &carol), p).json);
+  EXPECT_EQ(carol.computes, 2u);
+  ASSERT_EQ(dc["PeersChanged"].size(), 1u);
+  EXPECT_EQ(dc["PeersChanged"][0]["ID"], 5);
+  ASSERT_EQ(dc["PacketFilters"]["base"].size(), 1u);
+  // Both devices, whose neighbouring addresses merge into one prefix per family.
+  EXPECT_EQ(dc["PacketFilters"]["base"][0]["SrcIPs"], json::parse(R"(["100.64.0.4/31","fd7a:115c:a1e0::4/127"])"));
+
+  // A view from another line of compiles (a new policy) is always recomputed.
+  SetPolicy(R"({"acls": [{"action": "accept", "src": ["alice@"], "dst": ["alice@:*"]}]})");
+  EXPECT_TRUE(BuildDelta(Inputs(1, &alice), p).json.empty());
+  EXPECT_EQ(alice.computes, 2u);
 }
 
 TEST_F(MapPolicyTest, FullMapToViewerThatSeesNoOneRemovesOldPeers) {

@@ -1,6 +1,7 @@
 #include "policy/compiler.h"
 
 #include <algorithm>
+#include <atomic>
 #include <set>
 
 #include "policy/compiler_internal.h"
@@ -24,7 +25,29 @@ Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(std::share
                                                                       std::vector<PolicyUser> users,
                                                                       std::vector<PolicyNode> nodes,
                                                                       const CompileOptions& options) {
+  auto cp = Make(std::move(policy), std::move(users), std::move(nodes), options);
+  if (!cp) return cp.error();
+  (*cp)->touched_at_.assign((*cp)->nodes_.size(), (*cp)->generation_);
+  return std::shared_ptr<const CompiledPolicy>(*cp);
+}
+
+Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Recompile(const CompiledPolicy& prev,
+                                                                        std::vector<PolicyUser> users,
+                                                                        std::vector<PolicyNode> nodes,
+                                                                        const CompileOptions& options) {
+  auto cp = Make(prev.policy_, std::move(users), std::move(nodes), options);
+  if (!cp) return cp.error();
+  (*cp)->ContinueLine(prev);
+  return std::shared_ptr<const CompiledPolicy>(*cp);
+}
+
+Result<std::shared_ptr<CompiledPolicy>> CompiledPolicy::Make(std::shared_ptr<const Policy> policy,
+                                                             std::vector<PolicyUser> users,
+                                                             std::vector<PolicyNode> nodes,
+                                                             const CompileOptions& options) {
+  static std::atomic<uint64_t> generations{0};
   auto cp = std::make_shared<CompiledPolicy>();
+  cp->generation_ = ++generations;
   cp->policy_ = std::move(policy);
   cp->users_ = std::move(users);
   for (auto& n : nodes) {
@@ -37,7 +60,7 @@ Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(std::share
   KEEL_TRY(cp->Build());
   KEEL_TRY(cp->RunTests());
   KEEL_TRY(cp->RunSshTests());
-  return std::shared_ptr<const CompiledPolicy>(cp);
+  return cp;
 }
 
 Result<void> CompiledPolicy::CheckDomains(const CompileOptions& options) const {

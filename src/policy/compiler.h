@@ -8,6 +8,12 @@
 // to the tailnet. SshPolicy and CapMap are computed once per identity (owner or tag set) and
 // shared by every node with that identity (a mutex guards that cache). Outputs are immutable
 // and may be read from many threads; a policy or tailnet change makes a new CompiledPolicy.
+//
+// Recompile (the same policy after a tailnet change) also works out which nodes' outputs the
+// change can have touched: the nodes that changed, the members of every rule whose sources,
+// destinations or filter text changed, and the devices of users who gained or lost one. Each
+// node carries the generation of the compile that last touched it, so a session holding a
+// view from an earlier compile of the same line knows in O(1) whether it must recompute.
 
 #include <cstdint>
 #include <memory>
@@ -28,6 +34,7 @@ struct PolicyUser {
   uint64_t id = 0;
   std::string name;
   std::string email;
+  friend bool operator==(const PolicyUser&, const PolicyUser&) = default;
 };
 
 struct PolicyNode {
@@ -39,6 +46,7 @@ struct PolicyNode {
   std::string ipv6;
   std::vector<std::string> routable_ips;     // advertised routes
   std::vector<std::string> approved_routes;  // approved by an admin
+  friend bool operator==(const PolicyNode&, const PolicyNode&) = default;
 };
 
 struct CompileOptions {
@@ -56,6 +64,22 @@ class CompiledPolicy {
                                                                std::vector<PolicyUser> users,
                                                                std::vector<PolicyNode> nodes,
                                                                const CompileOptions& options = {});
+
+  // Compiles prev's policy against the tailnet as it is now, continuing prev's line of
+  // compiles (see ViewUnchangedSince).
+  static Result<std::shared_ptr<const CompiledPolicy>> Recompile(const CompiledPolicy& prev,
+                                                                 std::vector<PolicyUser> users,
+                                                                 std::vector<PolicyNode> nodes,
+                                                                 const CompileOptions& options = {});
+
+  const std::shared_ptr<const Policy>& policy() const { return policy_; }
+  // Whether what `earlier` gave `node` (peers, PacketFilter, SSHPolicy, CapMap) is what this
+  // compile gives it. False unless `earlier` is this compile or one of its last
+  // kRememberedAncestors ancestors through Recompile.
+  bool ViewUnchangedSince(size_t node, const CompiledPolicy& earlier) const;
+  // How many nodes this compile touched (all of them when it starts a line).
+  size_t TouchedCount() const;
+  static constexpr size_t kRememberedAncestors = 32;
 
   size_t NodeCount() const;
   std::optional<size_t> IndexOf(uint64_t node_id) const;
@@ -80,6 +104,11 @@ class CompiledPolicy {
   ~CompiledPolicy();
 
  private:
+  static Result<std::shared_ptr<CompiledPolicy>> Make(std::shared_ptr<const Policy> policy,
+                                                      std::vector<PolicyUser> users, std::vector<PolicyNode> nodes,
+                                                      const CompileOptions& options);
+  // (lineage.cc) Marks the nodes whose outputs may differ from prev's and inherits the rest.
+  void ContinueLine(const CompiledPolicy& prev);
   Result<void> CheckDomains(const CompileOptions& options) const;
   Result<void> Build();
   void BuildIndexes();
@@ -90,6 +119,7 @@ class CompiledPolicy {
   Result<void> RunSshTests() const;
   IpSet Resolve(const Alias& a) const;
   std::vector<size_t> NodesIn(const Alias& a) const;
+  std::vector<uint64_t> AliasBits(const Alias& a) const;  // NodesIn as a bitset
   std::vector<size_t> SelfTargets(const Alias& src) const;
   bool NodeIn(size_t node, const Alias& a) const;
   nlohmann::json SshRules(size_t node, bool* node_specific) const;
@@ -130,6 +160,13 @@ class CompiledPolicy {
   std::unordered_map<uint64_t, std::vector<std::string>> user_groups_;
   std::unordered_map<std::string, std::vector<size_t>> tag_nodes_;
   std::unordered_map<std::string, Members> members_;
+
+  // The line of compiles: this compile's generation (unique in the process), the generations
+  // of its remembered ancestors, and per node the generation of the compile that last touched
+  // what the node receives.
+  uint64_t generation_ = 0;
+  std::vector<uint64_t> ancestors_;
+  std::vector<uint64_t> touched_at_;
 
   // SSHPolicy and CapMap depend only on a node's identity (owner or tags), with noted
   // exceptions, so they are computed once per identity on first request.

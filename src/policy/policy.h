@@ -29,6 +29,7 @@ struct Alias {
 struct PortRange {
   uint16_t first = 0;
   uint16_t last = 65535;
+  friend bool operator==(const PortRange&, const PortRange&) = default;
 };
 
 struct DstSpec {

@@ -170,6 +170,13 @@ std::vector<size_t> CompiledPolicy::NodesIn(const Alias& a) const {
   return out;
 }
 
+std::vector<uint64_t> CompiledPolicy::AliasBits(const Alias& a) const {
+  if (auto it = members_.find(a.name); it != members_.end()) return it->second.bits;
+  std::vector<uint64_t> bits((nodes_.size() + 63) / 64, 0);
+  for (size_t i : NodesIn(a)) SetBit(bits, i);
+  return bits;
+}
+
 // Untagged nodes share their owner's identity; tagged nodes share the identity of their exact
 // tag set. Everything an alias other than a host or prefix decides is equal within one.
 void CompiledPolicy::AssignIdentities() {

@@ -35,12 +35,16 @@ std::vector<policy::PolicyNode> PolicyNodes(const Snapshot& s) {
   return out;
 }
 
+// Compiles `p` against the tailnet in `s`. When `s` still carries a compile of the same
+// policy, the new one continues its line, so sessions recompute only the nodes it touched.
 Result<std::shared_ptr<const policy::CompiledPolicy>> CompileFor(
     std::shared_ptr<const policy::Policy> p, const Snapshot& s) {
   std::vector<policy::PolicyUser> users;
   users.reserve(s.users.size());
   for (const auto& [id, u] : s.users) users.push_back(ToPolicyUser(u));
-  auto compiled = policy::CompiledPolicy::Compile(std::move(p), std::move(users), PolicyNodes(s));
+  auto compiled = s.policy && s.policy->policy() == p
+                      ? policy::CompiledPolicy::Recompile(*s.policy, std::move(users), PolicyNodes(s))
+                      : policy::CompiledPolicy::Compile(std::move(p), std::move(users), PolicyNodes(s));
   if (!compiled) return MakeError(Errc::kInvalidArgument, compiled.error().message);
   return *compiled;
 }
@@ -54,11 +58,14 @@ struct Prepared {
 Result<Prepared> Prepare(const std::string& text, const Snapshot& s, bool run_tests) {
   auto parsed = policy::ParsePolicy(text);
   if (!parsed) return MakeError(Errc::kInvalidArgument, parsed.error().message);
+  bool has_tests = !parsed->tests.empty() || !parsed->ssh_tests.empty();
   auto runtime = std::make_shared<policy::Policy>(*parsed);
   runtime->tests.clear();
   runtime->ssh_tests.clear();
+  // Without tests the compile is of the runtime policy itself, so recompiles after tailnet
+  // changes continue its line from the first one.
   std::shared_ptr<const policy::Policy> full =
-      run_tests ? std::make_shared<const policy::Policy>(std::move(*parsed)) : runtime;
+      run_tests && has_tests ? std::make_shared<const policy::Policy>(std::move(*parsed)) : runtime;
   auto compiled = CompileFor(full, s);
   if (!compiled) return compiled.error();
   return Prepared{*compiled, runtime};

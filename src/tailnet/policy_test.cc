@@ -105,6 +105,24 @@ TEST_F(PolicyTailnetTest, RecompilesWhenNodesJoinAndLeave) {
   EXPECT_EQ(PeersOf(b), std::vector<uint64_t>{a2});
 }
 
+TEST_F(PolicyTailnetTest, JoinRecompileSparesNodesItDoesNotConcern) {
+  ASSERT_TRUE(tn_->CreateUser("carol"));
+  auto a = Join(1, "alice", "a");
+  auto b = Join(2, "bob", "b");
+  auto c = Join(3, "carol", "c");
+  ASSERT_TRUE(tn_->SetPolicy(kAliceToBob, PolicySource::kFile));
+  auto before = tn_->snapshot()->policy;
+  Join(4, "alice", "a2");
+  auto after = tn_->snapshot()->policy;
+  ASSERT_NE(after, before);
+  EXPECT_EQ(after->policy(), before->policy());
+  auto unchanged = [&](model::NodeId id) { return after->ViewUnchangedSince(*after->IndexOf(id), *before); };
+  EXPECT_FALSE(unchanged(b));  // bob sees the new device and its address in his filter
+  EXPECT_FALSE(unchanged(a));  // alice's devices follow her own set of devices
+  EXPECT_TRUE(unchanged(c));   // carol is in no rule
+  EXPECT_EQ(after->TouchedCount(), 3u);
+}
+
 TEST_F(PolicyTailnetTest, DatabasePolicySurvivesRestartFileDoesNot) {
   auto a = Join(1, "alice", "a");
   auto b = Join(2, "bob", "b");
