@@ -25,7 +25,7 @@ Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Compile(std::share
                                                                       std::vector<PolicyUser> users,
                                                                       std::vector<PolicyNode> nodes,
                                                                       const CompileOptions& options) {
-  auto cp = Make(std::move(policy), std::move(users), std::move(nodes), options);
+  auto cp = Make(std::move(policy), std::move(users), std::move(nodes), options, nullptr);
   if (!cp) return cp.error();
   (*cp)->touched_at_.assign((*cp)->nodes_.size(), (*cp)->generation_);
   return std::shared_ptr<const CompiledPolicy>(*cp);
@@ -35,7 +35,7 @@ Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Recompile(const Co
                                                                         std::vector<PolicyUser> users,
                                                                         std::vector<PolicyNode> nodes,
                                                                         const CompileOptions& options) {
-  auto cp = Make(prev.policy_, std::move(users), std::move(nodes), options);
+  auto cp = Make(prev.policy_, std::move(users), std::move(nodes), options, &prev);
   if (!cp) return cp.error();
   (*cp)->ContinueLine(prev);
   return std::shared_ptr<const CompiledPolicy>(*cp);
@@ -44,7 +44,8 @@ Result<std::shared_ptr<const CompiledPolicy>> CompiledPolicy::Recompile(const Co
 Result<std::shared_ptr<CompiledPolicy>> CompiledPolicy::Make(std::shared_ptr<const Policy> policy,
                                                              std::vector<PolicyUser> users,
                                                              std::vector<PolicyNode> nodes,
-                                                             const CompileOptions& options) {
+                                                             const CompileOptions& options,
+                                                             const CompiledPolicy* prev) {
   static std::atomic<uint64_t> generations{0};
   auto cp = std::make_shared<CompiledPolicy>();
   cp->generation_ = ++generations;
@@ -57,7 +58,7 @@ Result<std::shared_ptr<CompiledPolicy>> CompiledPolicy::Make(std::shared_ptr<con
     cp->nodes_.push_back(std::move(node));
   }
   KEEL_TRY(cp->CheckDomains(options));
-  KEEL_TRY(cp->Build());
+  KEEL_TRY(cp->Build(prev));
   KEEL_TRY(cp->RunTests());
   KEEL_TRY(cp->RunSshTests());
   return cp;
@@ -100,7 +101,7 @@ Result<void> CompiledPolicy::CheckDomains(const CompileOptions& options) const {
   return {};
 }
 
-Result<void> CompiledPolicy::Build() {
+Result<void> CompiledPolicy::Build(const CompiledPolicy* prev) {
   for (auto& n : nodes_) {
     for (const auto* text : {&n.in.ipv4, &n.in.ipv6}) {
       if (text->empty()) continue;
@@ -147,82 +148,19 @@ Result<void> CompiledPolicy::Build() {
     }
     if (!n.subnet_routes.Empty() || n.is_exit) routed_.push_back(i);
   }
-  const size_t words = (nodes_.size() + 63) / 64;
-  for (const Rule& rule : policy_->rules) {
-    CRule cr;
-    cr.rule = &rule;
-    bool star = false, danger = false;
-    for (const auto& a : rule.srcs) {
-      cr.src.AddSet(Resolve(a));
-      star |= a.kind == Alias::Kind::kStar;
-      danger |= a.Is("autogroup:danger-all");
+  const std::optional<std::vector<uint64_t>> changed = prev ? StableChanges(*prev) : std::nullopt;
+  for (size_t ri = 0; ri < policy_->rules.size(); ++ri) {
+    const Rule& rule = policy_->rules[ri];
+    RuleSets sets = ResolveRule(rule);
+    std::shared_ptr<const CRule> cr;
+    if (changed && Reusable(*prev->rules_[ri], sets, *changed)) {
+      cr = prev->rules_[ri];
+      ++rules_kept_;
+    } else {
+      cr = std::make_shared<const CRule>(CompileRule(rule, std::move(sets)));
     }
-    cr.src_nodes_only = cr.src;
-    if (star) cr.src.AddSet(subnet_routes_all_);
-    cr.src_strings = danger ? std::vector<std::string>{"*"} : cr.src.Strings();
-    std::vector<uint64_t> src_by_addr(words, 0);  // sources by their own addresses
-    MarkAddressesIn(cr.src, src_by_addr);
-    cr.src_nodes = src_by_addr;
-    cr.dst_nodes.assign(words, 0);
-    for (size_t i : routed_) {
-      if (cr.src.Overlaps(nodes_[i].subnet_routes)) SetBit(cr.src_nodes, i);
-    }
-    IpSet dst_all;
-    for (const auto& d : rule.dsts) {
-      if (d.alias.Is("autogroup:self")) {
-        cr.has_self = true;
-        cr.self_ports.insert(cr.self_ports.end(), d.ports.begin(), d.ports.end());
-        continue;
-      }
-      if (!rule.via.empty()) {
-        if (d.alias.Is("autogroup:internet")) cr.via_internet = true;
-        else for (const auto& r : Resolve(d.alias).Prefixes()) cr.via_dsts.push_back(r);
-        continue;
-      }
-      IpSet resolved = Resolve(d.alias);
-      if (d.alias.kind == Alias::Kind::kStar) {
-        resolved = IpSet::All();
-        for (const auto& p : d.ports) cr.entries.push_back({"*", {}, true, p});
-      } else {
-        for (const auto& r : resolved.Prefixes()) {
-          for (const auto& p : d.ports) cr.entries.push_back({r.ToString(), r, false, p});
-        }
-      }
-      if (!rule.app.is_null()) {
-        cr.app_dsts.push_back(d.alias.kind == Alias::Kind::kStar ? TailnetAddressSpace().Prefixes()
-                                                                 : resolved.Prefixes());
-      }
-      dst_all.AddSet(resolved);
-    }
-    for (const auto& ranges : cr.app_dsts) {
-      for (const auto& rg : ranges) cr.app_back_srcs.push_back(rg.ToString());
-    }
-    bool star_dst = std::any_of(rule.dsts.begin(), rule.dsts.end(),
-                                [](const DstSpec& d) { return d.alias.kind == Alias::Kind::kStar; });
-    if (!cr.app_back_srcs.empty() && star_dst) {
-      cr.app_back_srcs.insert(cr.app_back_srcs.end(), subnet_route_strings_.begin(), subnet_route_strings_.end());
-    }
-    const IpSet via_set = IpSet::FromRanges(cr.via_dsts);
-    const bool dst_internet = dst_all.Overlaps(InternetSet());
-    // A via rule reaches only routers; any other reaches nodes by address or by route.
-    if (rule.via.empty()) MarkAddressesIn(dst_all, cr.dst_nodes);
-    for (size_t i : routed_) {
-      const Node& n = nodes_[i];
-      bool hit = rule.via.empty()
-                     ? n.subnet_routes.Overlaps(dst_all) || (n.is_exit && dst_internet)
-                     : HasViaTag(n, rule) && (n.subnet_routes.Overlaps(via_set) || (cr.via_internet && n.is_exit));
-      if (hit) SetBit(cr.dst_nodes, i);
-    }
-    if (cr.has_self) {
-      // Per user: their own devices among the sources, shared by all of that user's nodes.
-      ForEachBit(src_by_addr, [&](size_t i) {
-        const Node& n = nodes_[i];
-        if (!n.tagged() && n.in.user) cr.self_srcs[n.in.user->id].AddSet(n.ip_set);
-      });
-    }
-    size_t ri = rules_.size();
-    for (size_t e = 0; e < cr.entries.size(); ++e) {
-      const Entry& en = cr.entries[e];
+    for (size_t e = 0; e < cr->entries.size(); ++e) {
+      const Entry& en = cr->entries[e];
       if (!en.star && en.range.first == en.range.last && TailnetAddressSpace().Contains(en.range.first)) {
         by_addr_[en.ip].push_back({ri, e});
       } else {
@@ -235,19 +173,107 @@ Result<void> CompiledPolicy::Build() {
   return {};
 }
 
+CompiledPolicy::RuleSets CompiledPolicy::ResolveRule(const Rule& rule) const {
+  RuleSets s;
+  bool star = false;
+  for (const auto& a : rule.srcs) {
+    s.src.AddSet(Resolve(a));
+    star |= a.kind == Alias::Kind::kStar;
+    s.danger |= a.Is("autogroup:danger-all");
+  }
+  s.src_nodes_only = s.src;
+  if (star) s.src.AddSet(subnet_routes_all_);
+  for (const auto& d : rule.dsts) {
+    if (d.alias.Is("autogroup:self")) continue;
+    if (!rule.via.empty()) {
+      if (d.alias.Is("autogroup:internet")) s.via_internet = true;
+      else for (const auto& r : Resolve(d.alias).Prefixes()) s.via_dsts.push_back(r);
+      continue;
+    }
+    s.dst_all.AddSet(d.alias.kind == Alias::Kind::kStar ? IpSet::All() : Resolve(d.alias));
+  }
+  return s;
+}
+
+CompiledPolicy::CRule CompiledPolicy::CompileRule(const Rule& rule, RuleSets sets) const {
+  const size_t words = (nodes_.size() + 63) / 64;
+  CRule cr;
+  cr.rule = &rule;
+  cr.src = std::move(sets.src);
+  cr.src_nodes_only = std::move(sets.src_nodes_only);
+  cr.dst_all = std::move(sets.dst_all);
+  cr.via_dsts = std::move(sets.via_dsts);
+  cr.via_internet = sets.via_internet;
+  cr.src_strings = sets.danger ? std::vector<std::string>{"*"} : cr.src.Strings();
+  std::vector<uint64_t> src_by_addr(words, 0);  // sources by their own addresses
+  MarkAddressesIn(cr.src, src_by_addr);
+  cr.src_nodes = src_by_addr;
+  cr.dst_nodes.assign(words, 0);
+  for (size_t i : routed_) {
+    if (cr.src.Overlaps(nodes_[i].subnet_routes)) SetBit(cr.src_nodes, i);
+  }
+  for (const auto& d : rule.dsts) {
+    if (d.alias.Is("autogroup:self")) {
+      cr.has_self = true;
+      cr.self_ports.insert(cr.self_ports.end(), d.ports.begin(), d.ports.end());
+      continue;
+    }
+    if (!rule.via.empty()) continue;
+    if (d.alias.kind == Alias::Kind::kStar) {
+      for (const auto& p : d.ports) cr.entries.push_back({"*", {}, true, p});
+    } else {
+      for (const auto& r : Resolve(d.alias).Prefixes()) {
+        for (const auto& p : d.ports) cr.entries.push_back({r.ToString(), r, false, p});
+      }
+    }
+    if (!rule.app.is_null()) {
+      cr.app_dsts.push_back(d.alias.kind == Alias::Kind::kStar ? TailnetAddressSpace().Prefixes()
+                                                               : Resolve(d.alias).Prefixes());
+    }
+  }
+  for (const auto& ranges : cr.app_dsts) {
+    for (const auto& rg : ranges) cr.app_back_srcs.push_back(rg.ToString());
+  }
+  bool star_dst = std::any_of(rule.dsts.begin(), rule.dsts.end(),
+                              [](const DstSpec& d) { return d.alias.kind == Alias::Kind::kStar; });
+  if (!cr.app_back_srcs.empty() && star_dst) {
+    cr.app_back_srcs.insert(cr.app_back_srcs.end(), subnet_route_strings_.begin(), subnet_route_strings_.end());
+  }
+  const IpSet via_set = IpSet::FromRanges(cr.via_dsts);
+  const bool dst_internet = cr.dst_all.Overlaps(InternetSet());
+  // A via rule reaches only routers; any other reaches nodes by address or by route.
+  if (rule.via.empty()) MarkAddressesIn(cr.dst_all, cr.dst_nodes);
+  for (size_t i : routed_) {
+    const Node& n = nodes_[i];
+    bool hit = rule.via.empty()
+                   ? n.subnet_routes.Overlaps(cr.dst_all) || (n.is_exit && dst_internet)
+                   : HasViaTag(n, rule) && (n.subnet_routes.Overlaps(via_set) || (cr.via_internet && n.is_exit));
+    if (hit) SetBit(cr.dst_nodes, i);
+  }
+  if (cr.has_self) {
+    // Per user: their own devices among the sources, shared by all of that user's nodes.
+    ForEachBit(src_by_addr, [&](size_t i) {
+      const Node& n = nodes_[i];
+      if (!n.tagged() && n.in.user) cr.self_srcs[n.in.user->id].AddSet(n.ip_set);
+    });
+  }
+  return cr;
+}
+
 std::vector<std::string> CompiledPolicy::ApprovedRoutes(size_t node) const { return nodes_[node].approved; }
 
 std::vector<uint64_t> CompiledPolicy::Peers(size_t node) const {
   std::vector<uint64_t> seen((nodes_.size() + 63) / 64, 0);
   const Node& me = nodes_[node];
-  for (const CRule& r : rules_) {
+  // A rule kept from an earlier compile has narrower bitsets: nodes that joined since are in none.
+  auto add = [&](const std::vector<uint64_t>& bits) {
+    for (size_t w = 0; w < std::min(seen.size(), bits.size()); ++w) seen[w] |= bits[w];
+  };
+  for (const auto& rp : rules_) {
+    const CRule& r = *rp;
     bool in_src = TestBit(r.src_nodes, node);
-    if (in_src) {
-      for (size_t w = 0; w < seen.size(); ++w) seen[w] |= r.dst_nodes[w];
-    }
-    if (TestBit(r.dst_nodes, node)) {
-      for (size_t w = 0; w < seen.size(); ++w) seen[w] |= r.src_nodes[w];
-    }
+    if (in_src) add(r.dst_nodes);
+    if (TestBit(r.dst_nodes, node)) add(r.src_nodes);
     if (r.has_self && !me.tagged() && me.in.user) {
       // autogroup:self links a user's own devices when either one is a source.
       for (size_t i : NodesOfUser(me.in.user->id)) {

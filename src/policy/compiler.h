@@ -79,6 +79,8 @@ class CompiledPolicy {
   bool ViewUnchangedSince(size_t node, const CompiledPolicy& earlier) const;
   // How many nodes this compile touched (all of them when it starts a line).
   size_t TouchedCount() const;
+  // How many rules this compile kept from the one it follows, rather than compiling them again.
+  size_t KeptRuleCount() const { return rules_kept_; }
   static constexpr size_t kRememberedAncestors = 32;
 
   size_t NodeCount() const;
@@ -104,13 +106,22 @@ class CompiledPolicy {
   ~CompiledPolicy();
 
  private:
+  struct RuleSets;
+  // `prev`: the compile this one follows (Recompile), whose unchanged rules it may keep.
   static Result<std::shared_ptr<CompiledPolicy>> Make(std::shared_ptr<const Policy> policy,
                                                       std::vector<PolicyUser> users, std::vector<PolicyNode> nodes,
-                                                      const CompileOptions& options);
+                                                      const CompileOptions& options, const CompiledPolicy* prev);
+  // (lineage.cc) The nodes that changed since prev (bits over node index), or nullopt when a
+  // rule of prev cannot be kept as it is: nodes left (indexes moved), users or routes changed.
+  std::optional<std::vector<uint64_t>> StableChanges(const CompiledPolicy& prev) const;
+  // (lineage.cc) Whether prev's compiled `old` is what this compile would make of `sets`.
+  bool Reusable(const CRule& old, const RuleSets& sets, const std::vector<uint64_t>& changed) const;
+  RuleSets ResolveRule(const Rule& rule) const;
+  CRule CompileRule(const Rule& rule, RuleSets sets) const;
   // (lineage.cc) Marks the nodes whose outputs may differ from prev's and inherits the rest.
   void ContinueLine(const CompiledPolicy& prev);
   Result<void> CheckDomains(const CompileOptions& options) const;
-  Result<void> Build();
+  Result<void> Build(const CompiledPolicy* prev);
   void BuildIndexes();
   void Memoize(const Alias& a);
   std::vector<uint64_t> UsersNamed(const std::string& name) const;
@@ -137,7 +148,8 @@ class CompiledPolicy {
   std::vector<PolicyUser> users_;
   std::vector<Node> nodes_;
   std::unordered_map<uint64_t, size_t> by_id_;
-  std::vector<CRule> rules_;
+  std::vector<std::shared_ptr<const CRule>> rules_;  // shared with the compiles that kept them
+  size_t rules_kept_ = 0;
   std::vector<CSshRule> ssh_rules_;  // one per policy ssh entry
   IpSet subnet_routes_all_;
   std::vector<std::string> subnet_route_strings_;

@@ -36,6 +36,7 @@ struct CompiledPolicy::CRule {
   const Rule* rule = nullptr;
   IpSet src;
   IpSet src_nodes_only;  // src without the subnet routes a `*` source adds
+  IpSet dst_all;         // every destination but autogroup:self and via prefixes
   std::vector<std::string> src_strings;
   std::vector<Entry> entries;           // regular destinations
   std::vector<PortRange> self_ports;    // autogroup:self destination ports (empty: none)
@@ -46,6 +47,17 @@ struct CompiledPolicy::CRule {
   std::vector<std::vector<IpRange>> app_dsts;  // per destination alias, for CapGrant
   std::vector<std::string> app_back_srcs;      // SrcIPs of companion caps: app_dsts as text
   std::vector<uint64_t> src_nodes, dst_nodes;  // bitsets over node index
+};
+
+// The address sets a rule compiles from (ResolveRule), which decide whether a recompile may
+// keep the rule from the previous compile (Reusable).
+struct CompiledPolicy::RuleSets {
+  IpSet src;             // with the subnet routes a `*` source adds
+  IpSet src_nodes_only;
+  IpSet dst_all;
+  std::vector<IpRange> via_dsts;
+  bool danger = false;
+  bool via_internet = false;
 };
 
 // The node-independent part of one ssh entry: its sources grouped the way SSHPolicy lists them.
@@ -75,7 +87,10 @@ inline bool HasViaTag(const CompiledPolicy::Node& n, const Rule& rule) {
   });
 }
 
-inline bool TestBit(const std::vector<uint64_t>& b, size_t i) { return (b[i / 64] >> (i % 64)) & 1; }
+// Bits past the end are clear: a rule kept from an earlier compile is narrower.
+inline bool TestBit(const std::vector<uint64_t>& b, size_t i) {
+  return i / 64 < b.size() && ((b[i / 64] >> (i % 64)) & 1);
+}
 inline void SetBit(std::vector<uint64_t>& b, size_t i) { b[i / 64] |= uint64_t{1} << (i % 64); }
 // Calls fn(i) for every set bit, in increasing order; cost follows the set bits, not the width.
 template <class Fn>

@@ -43,13 +43,13 @@ nlohmann::json CompiledPolicy::PacketFilter(size_t node) const {
     for (auto [r, e] : it->second) kept[r].push_back(e);
   }
   for (auto [r, e] : wide_entries_) {
-    const Entry& en = rules_[r].entries[e];
+    const Entry& en = rules_[r]->entries[e];
     bool keep = en.star || n.ip_set.Overlaps(en.range) || n.subnet_routes.Overlaps(en.range) ||
                 (n.is_exit && InternetSet().ContainsRange(en.range));
     if (keep) kept[r].push_back(e);
   }
   for (size_t r = 0; r < rules_.size(); ++r) {
-    const CRule& cr = rules_[r];
+    const CRule& cr = *rules_[r];
     const Rule& rule = *cr.rule;
     if (cr.src_strings.empty() && rule.app.is_null()) continue;
     if (rule.app.is_null() && rule.via.empty()) {
@@ -70,7 +70,7 @@ nlohmann::json CompiledPolicy::PacketFilter(size_t node) const {
 // autogroup:self, via and app (CapGrant) parts of rule r for the node.
 void CompiledPolicy::AppendSpecial(size_t node, size_t r, json& out) const {
   const Node& n = nodes_[node];
-  const CRule& cr = rules_[r];
+  const CRule& cr = *rules_[r];
   const Rule& rule = *cr.rule;
   if (cr.has_self && !n.tagged() && n.in.user) {
     static const IpSet kNone;

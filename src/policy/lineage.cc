@@ -46,6 +46,40 @@ void DifferingKeys(const Map& a, const Map& b, std::set<uint64_t>& out) {
 
 }  // namespace
 
+std::optional<std::vector<uint64_t>> CompiledPolicy::StableChanges(const CompiledPolicy& prev) const {
+  if (prev.policy_ != policy_ || prev.users_ != users_ || nodes_.size() < prev.nodes_.size()) return std::nullopt;
+  if (prev.routed_ != routed_ || prev.subnet_route_strings_ != subnet_route_strings_) return std::nullopt;
+  std::vector<uint64_t> changed((nodes_.size() + 63) / 64, 0);
+  auto routed = [](const Node& n) { return n.is_exit || !n.subnet_routes.Empty(); };
+  for (size_t i = 0; i < nodes_.size(); ++i) {
+    if (i < prev.nodes_.size()) {
+      const Node& before = prev.nodes_[i];
+      if (before.in.id != nodes_[i].in.id) return std::nullopt;  // a node left: indexes moved
+      if (before.in == nodes_[i].in) continue;
+      if (routed(before)) return std::nullopt;
+    }
+    if (routed(nodes_[i])) return std::nullopt;
+    SetBit(changed, i);
+  }
+  return changed;
+}
+
+// With indexes stable and no routes changed, a rule compiles from its address sets and from
+// which nodes hold addresses in them; nodes that did not change hold the same addresses. So the
+// rule is kept when its sets are equal and no changed node was or is in them.
+bool CompiledPolicy::Reusable(const CRule& old, const RuleSets& sets, const std::vector<uint64_t>& changed) const {
+  if (!(old.src == sets.src && old.src_nodes_only == sets.src_nodes_only && old.dst_all == sets.dst_all &&
+        old.via_dsts == sets.via_dsts && old.via_internet == sets.via_internet)) {
+    return false;
+  }
+  bool touched = false;
+  ForEachBit(changed, [&](size_t i) {
+    touched = touched || TestBit(old.src_nodes, i) || TestBit(old.dst_nodes, i) ||
+              nodes_[i].ip_set.Overlaps(sets.src) || nodes_[i].ip_set.Overlaps(sets.dst_all);
+  });
+  return !touched;
+}
+
 bool CompiledPolicy::ViewUnchangedSince(size_t node, const CompiledPolicy& earlier) const {
   if (&earlier == this) return true;
   if (std::find(ancestors_.begin(), ancestors_.end(), earlier.generation_) == ancestors_.end()) return false;
@@ -107,8 +141,9 @@ void CompiledPolicy::ContinueLine(const CompiledPolicy& prev) {
   }
 
   for (size_t r = 0; r < rules_.size(); ++r) {
-    const CRule& a = prev.rules_[r];
-    const CRule& b = rules_[r];
+    if (rules_[r] == prev.rules_[r]) continue;  // kept as it was
+    const CRule& a = *prev.rules_[r];
+    const CRule& b = *rules_[r];
     std::vector<uint64_t> src_before = ids(prev, a.src_nodes), src_after = ids(*this, b.src_nodes);
     std::vector<uint64_t> dst_before = ids(prev, a.dst_nodes), dst_after = ids(*this, b.dst_nodes);
     bool src_changed = src_before != src_after || a.src != b.src || a.src_strings != b.src_strings ||

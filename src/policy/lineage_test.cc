@@ -120,11 +120,12 @@ struct Compiled {
   std::map<uint64_t, Outputs> outputs;
 };
 
-// Whenever a recompile says a node's view is unchanged since an earlier compile of its line,
-// the node's outputs must be exactly what that compile gave it.
+// A recompile gives every node what a fresh compile gives it, rules it kept included; and
+// whenever it says a node's view is unchanged since an earlier compile of its line, the node's
+// outputs are exactly what that compile gave it.
 TEST(Lineage, UntouchedViewsEqualEarlierOutputs) {
   auto policy = std::make_shared<const Policy>(ParsePolicy(kPolicy).value());
-  size_t checked = 0, reused = 0, touched = 0, total = 0, routers = 0;
+  size_t checked = 0, reused = 0, touched = 0, total = 0, routers = 0, kept = 0, steps = 0;
   for (unsigned seed = 1; seed <= 6; ++seed) {
     Tailnet tn(seed);
     auto first = CompiledPolicy::Compile(policy, tn.users(), tn.nodes());
@@ -133,9 +134,18 @@ TEST(Lineage, UntouchedViewsEqualEarlierOutputs) {
     std::deque<Compiled> history{{*first, AllOutputs(**first, tn.nodes())}};
     for (int step = 0; step < 150; ++step) {
       tn.Mutate();
+      ++steps;
       auto next = CompiledPolicy::Recompile(*history.back().cp, tn.users(), tn.nodes());
       ASSERT_TRUE(next) << next.error().message;
       Compiled now{*next, AllOutputs(**next, tn.nodes())};
+      kept += now.cp->KeptRuleCount();
+      // Rules kept from the previous compile give what compiling afresh gives.
+      auto fresh = CompiledPolicy::Compile(policy, tn.users(), tn.nodes());
+      ASSERT_TRUE(fresh) << fresh.error().message;
+      ASSERT_EQ(AllOutputs(**fresh, tn.nodes()), now.outputs) << "seed " << seed << " step " << step;
+      for (size_t i = 0; i < now.cp->NodeCount(); ++i) {
+        ASSERT_EQ(now.cp->ApprovedRoutes(i), (*fresh)->ApprovedRoutes(i)) << "seed " << seed << " step " << step;
+      }
       touched += now.cp->TouchedCount();
       for (size_t i = 0; i < now.cp->NodeCount(); ++i) routers += !now.cp->ApprovedRoutes(i).empty();
       total += now.outputs.size();
@@ -158,6 +168,7 @@ TEST(Lineage, UntouchedViewsEqualEarlierOutputs) {
   EXPECT_GT(reused, checked / 4) << reused << " of " << checked;
   EXPECT_LT(touched, total * 3 / 4) << touched << " of " << total;
   EXPECT_GT(routers, total / 20) << "approved routes are part of what is checked";
+  EXPECT_GT(kept, steps) << "recompiles keep rules";
 }
 
 TEST(Lineage, OnlyRelatedNodesAreTouched) {
