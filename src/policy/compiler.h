@@ -9,7 +9,9 @@
 // shared by every node with that identity (a mutex guards that cache). Outputs are immutable
 // and may be read from many threads; a policy or tailnet change makes a new CompiledPolicy.
 //
-// Recompile (the same policy after a tailnet change) also works out which nodes' outputs the
+// A rule finds its source and destination nodes through an index of node addresses, so its
+// cost follows the nodes it names. Recompile (the same policy after a tailnet change) keeps,
+// shared, every rule the change does not concern, and works out which nodes' outputs the
 // change can have touched: the nodes that changed, the members of every rule whose sources,
 // destinations or filter text changed, and the devices of users who gained or lost one. Each
 // node carries the generation of the compile that last touched it, so a session holding a

@@ -42,7 +42,7 @@ struct Settings {
   std::chrono::milliseconds recompile_gap_floor{0};
 };
 
-inline constexpr std::chrono::milliseconds kInlineRecompileGap{5};
+inline constexpr std::chrono::milliseconds kInlineRecompileGap{1};
 
 // Where a policy came from: a file the admin edits (not persisted) or the admin API
 // (persisted in the store's settings, key "policy").
