@@ -199,6 +199,7 @@ void ComputeView(const tailnet::Snapshot& snapshot, model::NodeId self, PeerView
   view.policy = snapshot.policy;
   view.peers.clear();
   view.ssh.clear();
+  view.caps = "{}";
   if (!view.policy) {
     view.filters = kAllowAll;
     return;
@@ -208,6 +209,7 @@ void ComputeView(const tailnet::Snapshot& snapshot, model::NodeId self, PeerView
     view.filters = R"({"base":[]})";
     return;
   }
+  view.caps = view.policy->CapMap(*idx).dump();
   for (uint64_t id : view.policy->Peers(*idx)) {
     if (id != self) view.peers.push_back(id);
   }
@@ -283,13 +285,24 @@ Result<std::string> BuildFullMap(const MapInputs& in) {
 
 namespace {
 
-// What a policy recompile changed for the viewer since its last map.
+// What a new policy, or a recompile, changed for the viewer since its last map.
 struct ViewDiff {
   std::vector<model::NodeId> shown;   // newly visible: send in full
   std::set<model::NodeId> hidden;     // no longer visible: PeersRemoved
   bool filters = false;
   bool ssh = false;
+  bool caps = false;  // the self node's CapMap
 };
+
+// Every node but the viewer: what a viewer sees without a policy.
+std::vector<model::NodeId> Everyone(const MapInputs& in) {
+  std::vector<model::NodeId> ids;
+  ids.reserve(in.snapshot.nodes.size());
+  for (const auto& [id, node] : in.snapshot.nodes) {
+    if (id != in.self) ids.push_back(id);
+  }
+  return ids;
+}
 
 // Whether the view, computed from an earlier compile, is what the snapshot's compile gives.
 bool StillCurrent(const MapInputs& in, const PeerView& view) {
@@ -312,12 +325,15 @@ ViewDiff UpdateView(const MapInputs& in, PeerView& view, PeerView& old) {
   if (!old.initialized) return diff;
   diff.filters = old.filters != view.filters;
   diff.ssh = old.ssh != view.ssh;
-  if (old.policy && view.policy) {
-    std::set_difference(view.peers.begin(), view.peers.end(), old.peers.begin(), old.peers.end(),
-                        std::back_inserter(diff.shown));
-    std::set_difference(old.peers.begin(), old.peers.end(), view.peers.begin(), view.peers.end(),
-                        std::inserter(diff.hidden, diff.hidden.end()));
-  }
+  diff.caps = old.caps != view.caps;
+  if (!old.policy && !view.policy) return diff;
+  // Without a policy the viewer was sent (or will be) every node; ids it never had are
+  // ignored by the client in PeersRemoved, and nodes that joined meanwhile come as changes.
+  const std::vector<model::NodeId> before = old.policy ? old.peers : Everyone(in);
+  const std::vector<model::NodeId> after = view.policy ? view.peers : Everyone(in);
+  std::set_difference(after.begin(), after.end(), before.begin(), before.end(), std::back_inserter(diff.shown));
+  std::set_difference(before.begin(), before.end(), after.begin(), after.end(),
+                      std::inserter(diff.hidden, diff.hidden.end()));
   return diff;
 }
 
@@ -336,6 +352,12 @@ Delta BuildDelta(const MapInputs& in, const PendingChanges& pending) {
   std::set<model::NodeId> full_ids(diff.shown.begin(), diff.shown.end());
   std::set<model::NodeId> removed = std::move(diff.hidden);
   std::vector<const std::string*> patches;
+  if (diff.caps) {
+    if (const model::Node* self = FindNode(in.snapshot, in.self)) {
+      head["Node"] = SelfNodeJson(*self, in, view);
+      users.insert(self->user_id);
+    }
+  }
   for (const auto& [id, flags] : pending.nodes()) {
     const model::Node* node = FindNode(in.snapshot, id);
     if (id == in.self) {

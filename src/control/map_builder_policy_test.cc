@@ -237,6 +237,48 @@ TEST_F(MapPolicyTest, SelfCapMapGetsPolicyAttributes) {
   EXPECT_FALSE(Full(2)["Node"]["CapMap"].contains("keel-test-attr"));
 }
 
+// A policy set, changed or removed reaches sessions as a delta against what each was sent.
+TEST_F(MapPolicyTest, PolicySetAndRemovedAsDeltas) {
+  PeerView alice, carol;
+  Full(1, &alice);  // no policy: everyone, allow all
+  Full(4, &carol);
+  PendingChanges p;
+  p.Merge({{ChangeKind::kPolicy, 0}});
+  SetPolicy(kAliceToBob);
+  json da = json::parse(BuildDelta(Inputs(1, &alice), p).json);
+  EXPECT_EQ(da["PeersRemoved"], json::parse("[3,4]"));
+  EXPECT_EQ(da["PacketFilters"], json::parse(R"({"base":[]})"));
+  EXPECT_FALSE(da.contains("PeersChanged"));
+  json dc = json::parse(BuildDelta(Inputs(4, &carol), p).json);
+  EXPECT_EQ(dc["PeersRemoved"], json::parse("[1,2,3]"));
+
+  snap.policy = nullptr;  // policy removed: everyone again
+  dc = json::parse(BuildDelta(Inputs(4, &carol), p).json);
+  std::vector<uint64_t> shown;
+  for (const auto& n : dc["PeersChanged"]) shown.push_back(n["ID"].get<uint64_t>());
+  EXPECT_EQ(shown, (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(dc["PacketFilters"]["base"][0]["SrcIPs"][0], "*");
+  EXPECT_FALSE(dc.contains("PeersRemoved"));
+  EXPECT_EQ(dc["UserProfiles"].size(), 2u);  // alice and bob
+}
+
+TEST_F(MapPolicyTest, NewNodeAttributesResendTheSelfNode) {
+  constexpr const char* kAll = R"({"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]})";
+  SetPolicy(kAll);
+  PeerView alice, bob;
+  Full(1, &alice);
+  Full(2, &bob);
+  PendingChanges p;
+  p.Merge({{ChangeKind::kPolicy, 0}});
+  SetPolicy(R"({"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}],
+                "nodeAttrs": [{"target": ["alice@"], "attr": ["keel-test-attr"]}]})");
+  json da = json::parse(BuildDelta(Inputs(1, &alice), p).json);
+  ASSERT_TRUE(da.contains("Node"));
+  EXPECT_TRUE(da["Node"]["CapMap"].contains("keel-test-attr"));
+  EXPECT_FALSE(da.contains("PacketFilters"));  // the same filter: not resent
+  EXPECT_TRUE(BuildDelta(Inputs(2, &bob), p).json.empty());  // nothing changed for bob
+}
+
 TEST_F(MapPolicyTest, FullMapClearsSshPolicyTheViewerHad) {
   SetPolicy(kAliceToBob);
   PeerView bob;

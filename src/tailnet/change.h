@@ -15,8 +15,8 @@ enum class ChangeKind {
   kNodeRemoved,   // PeersRemoved
   kNodeOnline,    // PeersChangedPatch {Online:true}
   kNodeOffline,   // PeersChangedPatch {Online:false, LastSeen}
-  kFull,          // DERP map, DNS or policy changed: resend everything
-  kPolicy,        // the policy was recompiled for earlier changes: peers, filters, SSH
+  kFull,          // DERP map or DNS changed: resend everything
+  kPolicy,        // the policy was set or recompiled: peers, filters, SSH, capabilities
 };
 
 struct Change {

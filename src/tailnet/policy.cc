@@ -182,7 +182,9 @@ Result<void> Tailnet::SetPolicy(const std::string& text, PolicySource source) {
   if (prepared.compiled) ++impl_->compiles;
   Draft d = impl_->Begin();
   d.next->policy = prepared.compiled;
-  d.changes.push_back(Change{ChangeKind::kFull, 0});
+  // Sessions diff their views against the new compile: a viewer it changes nothing for is sent
+  // nothing, the others a delta.
+  d.changes.push_back(Change{ChangeKind::kPolicy, 0});
   impl_->Commit(std::move(d));
   impl_->log->info("policy {} ({})", prepared.compiled ? "updated" : "removed",
                    source == PolicySource::kDatabase ? "database" : "file");

@@ -54,7 +54,7 @@ TEST_F(PolicyTailnetTest, NoPolicyByDefault) {
   EXPECT_TRUE(tn_->GetPolicy().text.empty());
 }
 
-TEST_F(PolicyTailnetTest, SetCompilesAndPublishesFull) {
+TEST_F(PolicyTailnetTest, SetCompilesAndPublishesPolicyChange) {
   auto a = Join(1, "alice", "a");
   auto b = Join(2, "bob", "b");
   boost::asio::io_context io;
@@ -63,7 +63,7 @@ TEST_F(PolicyTailnetTest, SetCompilesAndPublishesFull) {
   ASSERT_TRUE(tn_->SetPolicy(kAliceToBob, PolicySource::kDatabase));
   io.run();
   ASSERT_EQ(seen.size(), 1u);
-  EXPECT_EQ(seen[0][0].kind, ChangeKind::kFull);
+  EXPECT_EQ(seen[0][0].kind, ChangeKind::kPolicy);
   EXPECT_EQ(PeersOf(a), std::vector<uint64_t>{b});
   EXPECT_EQ(PeersOf(b), std::vector<uint64_t>{a});
   EXPECT_EQ(tn_->GetPolicy().text, kAliceToBob);

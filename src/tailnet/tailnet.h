@@ -126,7 +126,7 @@ class Tailnet {
 
   // --- Policy ---
   // Parses and compiles `text` against the current users and nodes (running its tests and
-  // sshTests); on success it becomes the policy (persisted first for kDatabase) and a kFull
+  // sshTests); on success it becomes the policy (persisted first for kDatabase) and a kPolicy
   // change is published. A refused policy leaves the old one in force; the error carries the
   // compiler's message. Empty text removes the policy. While a policy is set it is recompiled
   // whenever users or nodes change in a way it can see (owner, tags, addresses, name).
