@@ -64,17 +64,10 @@ tailcfg::PeerChange PatchFor(const model::Node& n, uint8_t flags, SystemTime now
   return c;
 }
 
-// The viewer's own node, with the capabilities its policy grants merged into CapMap.
+// The viewer's own node, with the capabilities its policy grants (the view's) merged into CapMap.
 OJson SelfNodeJson(const model::Node& n, const MapInputs& in, const PeerView& view) {
   tailcfg::Node w = ToWireNode(n, in.config.base_domain, true, in.now);
-  if (view.policy) {
-    if (auto idx = view.policy->IndexOf(n.id)) {
-      nlohmann::json caps = view.policy->CapMap(*idx);
-      if (caps.is_object()) {
-        for (const auto& [k, v] : caps.items()) w.cap_map[k] = OJson(v);
-      }
-    }
-  }
+  for (const auto& [k, v] : view.caps.items()) w.cap_map[k] = OJson(v);
   return tailcfg::NodeJson(w);
 }
 
@@ -199,7 +192,7 @@ void ComputeView(const tailnet::Snapshot& snapshot, model::NodeId self, PeerView
   view.policy = snapshot.policy;
   view.peers.clear();
   view.ssh.clear();
-  view.caps = "{}";
+  view.caps = nlohmann::json::object();
   if (!view.policy) {
     view.filters = kAllowAll;
     return;
@@ -209,7 +202,7 @@ void ComputeView(const tailnet::Snapshot& snapshot, model::NodeId self, PeerView
     view.filters = R"({"base":[]})";
     return;
   }
-  view.caps = view.policy->CapMap(*idx).dump();
+  view.caps = view.policy->CapMap(*idx);
   for (uint64_t id : view.policy->Peers(*idx)) {
     if (id != self) view.peers.push_back(id);
   }
@@ -306,7 +299,8 @@ std::vector<model::NodeId> Everyone(const MapInputs& in) {
 
 // Whether the view, computed from an earlier compile, is what the snapshot's compile gives.
 bool StillCurrent(const MapInputs& in, const PeerView& view) {
-  if (!view.initialized || view.policy == in.snapshot.policy) return view.initialized;
+  if (!view.initialized) return false;
+  if (view.policy == in.snapshot.policy) return true;
   if (!view.policy || !in.snapshot.policy) return false;
   auto idx = in.snapshot.policy->IndexOf(in.self);
   return idx && in.snapshot.policy->ViewUnchangedSince(*idx, *view.policy);
@@ -319,9 +313,7 @@ ViewDiff UpdateView(const MapInputs& in, PeerView& view, PeerView& old) {
     return diff;
   }
   old = std::move(view);
-  view = PeerView{};
-  view.computes = old.computes;
-  ComputeView(in.snapshot, in.self, view);
+  ComputeView(in.snapshot, in.self, view);  // sets every field anew but the count
   if (!old.initialized) return diff;
   diff.filters = old.filters != view.filters;
   diff.ssh = old.ssh != view.ssh;

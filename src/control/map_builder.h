@@ -122,7 +122,7 @@ struct PeerView {
   std::vector<model::NodeId> peers;  // sorted; meaningful only with a policy
   std::string filters;               // the PacketFilters object, rendered
   std::string ssh;                   // the SSHPolicy object, or empty when it has no rules
-  std::string caps;                  // the CapMap the policy grants the viewer, rendered
+  nlohmann::json caps = nlohmann::json::object();  // the CapMap the policy grants the viewer
   // Times it was computed; a recompile that did not touch the viewer keeps it as it is.
   uint64_t computes = 0;
 

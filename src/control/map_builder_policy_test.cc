@@ -76,6 +76,11 @@ class MapPolicyTest : public ::testing::Test {
     ASSERT_TRUE(cp) << cp.error().message;
     snap.policy = *cp;
   }
+  static PendingChanges Pending(const tailnet::Changes& changes) {
+    PendingChanges p;
+    p.Merge(changes);
+    return p;
+  }
   MapInputs Inputs(model::NodeId self, PeerView* view) {
     return MapInputs{snap, self, std::chrono::system_clock::from_time_t(1787400000), config,
                      static_fields, cache, view};
@@ -131,8 +136,7 @@ TEST_F(MapPolicyTest, DeltasOnlyReachViewersThatMaySee) {
   PeerView carol, alice;
   Full(4, &carol);
   Full(1, &alice);
-  PendingChanges p;
-  p.Merge({{ChangeKind::kNodeUpdated, 2}, {ChangeKind::kNodePatched, 3}});
+  PendingChanges p = Pending({{ChangeKind::kNodeUpdated, 2}, {ChangeKind::kNodePatched, 3}});
   EXPECT_TRUE(BuildDelta(Inputs(4, &carol), p).json.empty());
   json d = json::parse(BuildDelta(Inputs(1, &alice), p).json);
   ASSERT_EQ(d["PeersChanged"].size(), 1u);
@@ -147,8 +151,7 @@ TEST_F(MapPolicyTest, RecompiledPolicyShowsAndHidesPeers) {
   Full(4, &carol);
   Full(2, &bob);
   SetPolicy(kCarolToBob);  // as after a recompile: same kind of change, new compile
-  PendingChanges p;
-  p.Merge({{ChangeKind::kNodePatched, 2}});
+  PendingChanges p = Pending({{ChangeKind::kNodePatched, 2}});
   json dc = json::parse(BuildDelta(Inputs(4, &carol), p).json);
   ASSERT_EQ(dc["PeersChanged"].size(), 1u);  // bob became visible: sent in full
   EXPECT_EQ(dc["PeersChanged"][0]["ID"], 2);
@@ -163,8 +166,7 @@ TEST_F(MapPolicyTest, RecompiledPolicyShowsAndHidesPeers) {
   // A node removed from the tailnet is announced only to those who saw it.
   snap.nodes.erase(4);
   SetPolicy(kCarolToBob);
-  PendingChanges r;
-  r.Merge({{ChangeKind::kNodeRemoved, 4}});
+  PendingChanges r = Pending({{ChangeKind::kNodeRemoved, 4}});
   json dr = json::parse(BuildDelta(Inputs(2, &bob), r).json);
   EXPECT_EQ(dr["PeersRemoved"], json::parse("[4]"));
 }
@@ -174,8 +176,7 @@ TEST_F(MapPolicyTest, DeferredRecompileAloneBringsTheViewerUpToDate) {
   PeerView carol, bob;
   Full(4, &carol);
   Full(2, &bob);
-  PendingChanges p;
-  p.Merge({{ChangeKind::kPolicy, 0}});
+  PendingChanges p = Pending({{ChangeKind::kPolicy, 0}});
   EXPECT_FALSE(p.empty());
   EXPECT_FALSE(p.full());
   EXPECT_TRUE(BuildDelta(Inputs(2, &bob), p).json.empty());  // same compile: nothing to say
@@ -200,8 +201,7 @@ TEST_F(MapPolicyTest, RecompileRecomputesOnlyTouchedViewers) {
   ASSERT_EQ(carol.computes, 1u);
   snap.nodes[5] = MakeNode(5, 3, "c2");  // carol's second device joins
   Recompile();
-  PendingChanges p;
-  p.Merge({{ChangeKind::kNodeAdded, 5}, {ChangeKind::kPolicy, 0}});
+  PendingChanges p = Pending({{ChangeKind::kNodeAdded, 5}, {ChangeKind::kPolicy, 0}});
   EXPECT_TRUE(BuildDelta(Inputs(1, &alice), p).json.empty());
   EXPECT_EQ(alice.computes, 1u);  // untouched by the change: the view was kept as it was
   EXPECT_EQ(alice.policy, snap.policy);
@@ -242,8 +242,7 @@ TEST_F(MapPolicyTest, PolicySetAndRemovedAsDeltas) {
   PeerView alice, carol;
   Full(1, &alice);  // no policy: everyone, allow all
   Full(4, &carol);
-  PendingChanges p;
-  p.Merge({{ChangeKind::kPolicy, 0}});
+  PendingChanges p = Pending({{ChangeKind::kPolicy, 0}});
   SetPolicy(kAliceToBob);
   json da = json::parse(BuildDelta(Inputs(1, &alice), p).json);
   EXPECT_EQ(da["PeersRemoved"], json::parse("[3,4]"));
@@ -268,8 +267,7 @@ TEST_F(MapPolicyTest, NewNodeAttributesResendTheSelfNode) {
   PeerView alice, bob;
   Full(1, &alice);
   Full(2, &bob);
-  PendingChanges p;
-  p.Merge({{ChangeKind::kPolicy, 0}});
+  PendingChanges p = Pending({{ChangeKind::kPolicy, 0}});
   SetPolicy(R"({"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}],
                 "nodeAttrs": [{"target": ["alice@"], "attr": ["keel-test-attr"]}]})");
   json da = json::parse(BuildDelta(Inputs(1, &alice), p).json);

@@ -1,9 +1,9 @@
 #pragma once
 // The relay's own TLS listener (derp.md §1.6: clients always use TLS for DERP). Each
 // connection does a TLS handshake (TLS 1.2+, no ALPN, so always HTTP/1.1) on a
-// TlsSocketStream, then speaks HTTP/1.1 parsed and written with Beast: /derp upgrades (including Derp-Fast-Start, where no 101 is written)
-// go to the Relay; /derp/probe, /derp/latency-check and /generate_204 are answered; anything
-// else is 404. The certificate list carries the DERP meta certificate after the chain so that
+// TlsSocketStream, then speaks HTTP/1.1 parsed and written with Beast: /derp upgrades
+// (including Derp-Fast-Start, where no 101 is written) go to the Relay; /derp/probe,
+// /derp/latency-check and /generate_204 are answered; anything else is 404. The certificate list carries the DERP meta certificate after the chain so that
 // clients use fast start.
 // Threading: construct, Listen and Stop on the relay's executor, where the acceptors run; each
 // connection runs on the loop settings.conn_executor picks for it.

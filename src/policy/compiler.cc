@@ -148,12 +148,13 @@ Result<void> CompiledPolicy::Build(const CompiledPolicy* prev) {
     }
     if (!n.subnet_routes.Empty() || n.is_exit) routed_.push_back(i);
   }
-  const std::optional<std::vector<uint64_t>> changed = prev ? StableChanges(*prev) : std::nullopt;
+  if (prev) NoteChanges(*prev);
+  const bool keep = prev && CanKeepRules(*prev);
   for (size_t ri = 0; ri < policy_->rules.size(); ++ri) {
     const Rule& rule = policy_->rules[ri];
     RuleSets sets = ResolveRule(rule);
     std::shared_ptr<const CRule> cr;
-    if (changed && Reusable(*prev->rules_[ri], sets, *changed)) {
+    if (keep && Reusable(*prev->rules_[ri], sets)) {
       cr = prev->rules_[ri];
       ++rules_kept_;
     } else {
@@ -183,14 +184,17 @@ CompiledPolicy::RuleSets CompiledPolicy::ResolveRule(const Rule& rule) const {
   }
   s.src_nodes_only = s.src;
   if (star) s.src.AddSet(subnet_routes_all_);
-  for (const auto& d : rule.dsts) {
-    if (d.alias.Is("autogroup:self")) continue;
+  s.dsts.resize(rule.dsts.size());
+  for (size_t k = 0; k < rule.dsts.size(); ++k) {
+    const Alias& a = rule.dsts[k].alias;
+    if (a.Is("autogroup:self")) continue;
     if (!rule.via.empty()) {
-      if (d.alias.Is("autogroup:internet")) s.via_internet = true;
-      else for (const auto& r : Resolve(d.alias).Prefixes()) s.via_dsts.push_back(r);
+      if (a.Is("autogroup:internet")) s.via_internet = true;
+      else for (const auto& r : Resolve(a).Prefixes()) s.via_dsts.push_back(r);
       continue;
     }
-    s.dst_all.AddSet(d.alias.kind == Alias::Kind::kStar ? IpSet::All() : Resolve(d.alias));
+    s.dsts[k] = a.kind == Alias::Kind::kStar ? IpSet::All() : Resolve(a);
+    s.dst_all.AddSet(s.dsts[k]);
   }
   return s;
 }
@@ -212,24 +216,24 @@ CompiledPolicy::CRule CompiledPolicy::CompileRule(const Rule& rule, RuleSets set
   for (size_t i : routed_) {
     if (cr.src.Overlaps(nodes_[i].subnet_routes)) SetBit(cr.src_nodes, i);
   }
-  for (const auto& d : rule.dsts) {
+  for (size_t k = 0; k < rule.dsts.size(); ++k) {
+    const DstSpec& d = rule.dsts[k];
     if (d.alias.Is("autogroup:self")) {
       cr.has_self = true;
       cr.self_ports.insert(cr.self_ports.end(), d.ports.begin(), d.ports.end());
       continue;
     }
     if (!rule.via.empty()) continue;
-    if (d.alias.kind == Alias::Kind::kStar) {
+    const bool star = d.alias.kind == Alias::Kind::kStar;
+    std::vector<IpRange> prefixes = star ? std::vector<IpRange>{} : sets.dsts[k].Prefixes();
+    if (star) {
       for (const auto& p : d.ports) cr.entries.push_back({"*", {}, true, p});
     } else {
-      for (const auto& r : Resolve(d.alias).Prefixes()) {
+      for (const auto& r : prefixes) {
         for (const auto& p : d.ports) cr.entries.push_back({r.ToString(), r, false, p});
       }
     }
-    if (!rule.app.is_null()) {
-      cr.app_dsts.push_back(d.alias.kind == Alias::Kind::kStar ? TailnetAddressSpace().Prefixes()
-                                                               : Resolve(d.alias).Prefixes());
-    }
+    if (!rule.app.is_null()) cr.app_dsts.push_back(star ? TailnetAddressSpace().Prefixes() : std::move(prefixes));
   }
   for (const auto& ranges : cr.app_dsts) {
     for (const auto& rg : ranges) cr.app_back_srcs.push_back(rg.ToString());

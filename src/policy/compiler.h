@@ -113,11 +113,13 @@ class CompiledPolicy {
   static Result<std::shared_ptr<CompiledPolicy>> Make(std::shared_ptr<const Policy> policy,
                                                       std::vector<PolicyUser> users, std::vector<PolicyNode> nodes,
                                                       const CompileOptions& options, const CompiledPolicy* prev);
-  // (lineage.cc) The nodes that changed since prev (bits over node index), or nullopt when a
-  // rule of prev cannot be kept as it is: nodes left (indexes moved), users or routes changed.
-  std::optional<std::vector<uint64_t>> StableChanges(const CompiledPolicy& prev) const;
+  // (lineage.cc) Fills changed_ and removed_ from prev.
+  void NoteChanges(const CompiledPolicy& prev);
+  // (lineage.cc) Whether rules of prev may be kept as they are: no node left (indexes would
+  // move), users are the same, and no routes changed.
+  bool CanKeepRules(const CompiledPolicy& prev) const;
   // (lineage.cc) Whether prev's compiled `old` is what this compile would make of `sets`.
-  bool Reusable(const CRule& old, const RuleSets& sets, const std::vector<uint64_t>& changed) const;
+  bool Reusable(const CRule& old, const RuleSets& sets) const;
   RuleSets ResolveRule(const Rule& rule) const;
   CRule CompileRule(const Rule& rule, RuleSets sets) const;
   // (lineage.cc) Marks the nodes whose outputs may differ from prev's and inherits the rest.
@@ -181,6 +183,10 @@ class CompiledPolicy {
   uint64_t generation_ = 0;
   std::vector<uint64_t> ancestors_;
   std::vector<uint64_t> touched_at_;
+  // After Recompile: the nodes that joined or changed since the previous compile (bits over
+  // node index), and whether any node left.
+  std::vector<uint64_t> changed_;
+  bool removed_ = false;
 
   // SSHPolicy and CapMap depend only on a node's identity (owner or tags), with noted
   // exceptions, so they are computed once per identity on first request.

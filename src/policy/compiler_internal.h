@@ -54,6 +54,7 @@ struct CompiledPolicy::CRule {
 struct CompiledPolicy::RuleSets {
   IpSet src;             // with the subnet routes a `*` source adds
   IpSet src_nodes_only;
+  std::vector<IpSet> dsts;  // per rule.dsts entry; empty for autogroup:self and via rules
   IpSet dst_all;
   std::vector<IpRange> via_dsts;
   bool danger = false;

@@ -46,34 +46,43 @@ void DifferingKeys(const Map& a, const Map& b, std::set<uint64_t>& out) {
 
 }  // namespace
 
-std::optional<std::vector<uint64_t>> CompiledPolicy::StableChanges(const CompiledPolicy& prev) const {
-  if (prev.policy_ != policy_ || prev.users_ != users_ || nodes_.size() < prev.nodes_.size()) return std::nullopt;
-  if (prev.routed_ != routed_ || prev.subnet_route_strings_ != subnet_route_strings_) return std::nullopt;
-  std::vector<uint64_t> changed((nodes_.size() + 63) / 64, 0);
-  auto routed = [](const Node& n) { return n.is_exit || !n.subnet_routes.Empty(); };
+void CompiledPolicy::NoteChanges(const CompiledPolicy& prev) {
+  changed_.assign((nodes_.size() + 63) / 64, 0);
+  size_t kept = 0;
   for (size_t i = 0; i < nodes_.size(); ++i) {
-    if (i < prev.nodes_.size()) {
-      const Node& before = prev.nodes_[i];
-      if (before.in.id != nodes_[i].in.id) return std::nullopt;  // a node left: indexes moved
-      if (before.in == nodes_[i].in) continue;
-      if (routed(before)) return std::nullopt;
-    }
-    if (routed(nodes_[i])) return std::nullopt;
-    SetBit(changed, i);
+    auto p = prev.IndexOf(nodes_[i].in.id);
+    if (p) ++kept;
+    if (!p || prev.nodes_[*p].in != nodes_[i].in) SetBit(changed_, i);
   }
-  return changed;
+  removed_ = kept < prev.nodes_.size();
+}
+
+bool CompiledPolicy::CanKeepRules(const CompiledPolicy& prev) const {
+  if (removed_ || prev.users_ != users_) return false;
+  if (prev.routed_ != routed_ || prev.subnet_route_strings_ != subnet_route_strings_) return false;
+  // Kept rules index nodes by position: every node of prev must be where it was.
+  for (size_t i = 0; i < prev.nodes_.size(); ++i) {
+    if (prev.nodes_[i].in.id != nodes_[i].in.id) return false;
+  }
+  auto routed = [](const Node& n) { return n.is_exit || !n.subnet_routes.Empty(); };
+  bool routes_changed = false;
+  ForEachBit(changed_, [&](size_t i) {
+    bool was_routed = i < prev.nodes_.size() && routed(prev.nodes_[i]);
+    routes_changed = routes_changed || was_routed || routed(nodes_[i]);
+  });
+  return !routes_changed;
 }
 
 // With indexes stable and no routes changed, a rule compiles from its address sets and from
 // which nodes hold addresses in them; nodes that did not change hold the same addresses. So the
 // rule is kept when its sets are equal and no changed node was or is in them.
-bool CompiledPolicy::Reusable(const CRule& old, const RuleSets& sets, const std::vector<uint64_t>& changed) const {
+bool CompiledPolicy::Reusable(const CRule& old, const RuleSets& sets) const {
   if (!(old.src == sets.src && old.src_nodes_only == sets.src_nodes_only && old.dst_all == sets.dst_all &&
         old.via_dsts == sets.via_dsts && old.via_internet == sets.via_internet)) {
     return false;
   }
   bool touched = false;
-  ForEachBit(changed, [&](size_t i) {
+  ForEachBit(changed_, [&](size_t i) {
     touched = touched || TestBit(old.src_nodes, i) || TestBit(old.dst_nodes, i) ||
               nodes_[i].ip_set.Overlaps(sets.src) || nodes_[i].ip_set.Overlaps(sets.dst_all);
   });
@@ -95,10 +104,10 @@ void CompiledPolicy::ContinueLine(const CompiledPolicy& prev) {
   ancestors_.push_back(prev.generation_);
   if (ancestors_.size() > kRememberedAncestors) ancestors_.erase(ancestors_.begin());
   touched_at_.assign(nodes_.size(), generation_);
-  // Another policy, or renamed users, may resolve every name differently.
-  if (prev.policy_ != policy_ || prev.users_ != users_) return;
+  // Renamed users may resolve every name differently.
+  if (prev.users_ != users_) return;
 
-  std::vector<uint64_t> touched((nodes_.size() + 63) / 64, 0);
+  std::vector<uint64_t> touched = changed_;
   std::set<uint64_t> owners;  // users all of whose devices are touched
   auto touch_id = [&](uint64_t id) {
     if (auto i = IndexOf(id)) SetBit(touched, *i);
@@ -126,18 +135,17 @@ void CompiledPolicy::ContinueLine(const CompiledPolicy& prev) {
     return out;
   };
 
-  for (size_t i = 0; i < nodes_.size(); ++i) {
-    auto p = prev.IndexOf(nodes_[i].in.id);
-    if (p && prev.nodes_[*p].in == nodes_[i].in) continue;
-    SetBit(touched, i);
+  ForEachBit(changed_, [&](size_t i) {
     if (auto uid = OwnerOf(nodes_[i])) owners.insert(*uid);
-    if (p) {
+    if (auto p = prev.IndexOf(nodes_[i].in.id)) {
       if (auto uid = OwnerOf(prev.nodes_[*p])) owners.insert(*uid);
     }
-  }
-  for (const Node& n : prev.nodes_) {
-    if (IndexOf(n.in.id)) continue;
-    if (auto uid = OwnerOf(n)) owners.insert(*uid);
+  });
+  if (removed_) {
+    for (const Node& n : prev.nodes_) {
+      if (IndexOf(n.in.id)) continue;
+      if (auto uid = OwnerOf(n)) owners.insert(*uid);
+    }
   }
 
   for (size_t r = 0; r < rules_.size(); ++r) {
