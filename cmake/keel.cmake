@@ -19,9 +19,6 @@ function(keel_test name)
     target_link_libraries(${name} PRIVATE keel_${dep})
   endforeach()
   target_link_libraries(${name} PRIVATE ${K_LIBS} GTest::gtest GTest::gtest_main)
-  target_compile_definitions(${name} PRIVATE
-    KEEL_TESTDATA_DIR="${PROJECT_SOURCE_DIR}/../shared/testdata"
-    KEEL_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
   add_test(NAME ${name} COMMAND ${name})
   set_tests_properties(${name} PROPERTIES LABELS unit TIMEOUT 300)
 endfunction()

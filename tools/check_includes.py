@@ -3,7 +3,8 @@
 
 Every folder under src/ is one module. A module may include its own headers and the headers of
 the modules it depends on, directly or through another allowed module (the graph below is closed
-transitively). Test files (*_test.cc) may also include `testing`, the shared fakes.
+transitively). Test files (*_test.cc, and test-only headers named test_*.h) may also include
+`testing`, the shared test support.
 
     tools/check_includes.py [SRC_DIR]     exit 0 when clean, 1 listing every violation
     tools/check_includes.py --graph       print what each folder may include
@@ -84,7 +85,8 @@ def check(src_dir, direct=None):
             continue
         owner = parts[0]
         ok = set(allowed[owner])
-        if os.path.basename(path).endswith("_test.cc"):
+        name = os.path.basename(path)
+        if name.endswith("_test.cc") or (name.startswith("test_") and name.endswith(".h")):
             ok.add("testing")
         with open(path, encoding="utf-8", errors="replace") as f:
             for lineno, line in enumerate(f, 1):
@@ -107,6 +109,7 @@ def self_test():
         "control/c.cc": '#include "model/types.h"\n#include "app/app.h"\n',
         "control/c_test.cc": '#include "testing/fake.h"\n',
         "control/d.cc": '#include "testing/fake.h"\n',
+        "control/test_helpers.h": '#include "testing/fake.h"\n',
         "tailcfg/t.h": '#  include <http/server.h>\n',
         "testing/fake.h": '#include "store/store.h"\n#include "cli/main.h"\n',
         "cli/main.cc": '#include "app/app.h"\n#include "base/log.h"\n',

@@ -2,15 +2,14 @@
 // Test-only helpers shared by the crypto and noise tests: hex literals and the vector files.
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 
 #include "base/bytes.h"
 #include "crypto/keys.h"
+#include "testing/testdata.h"
 
 namespace keel::crypto::testing {
 
@@ -28,12 +27,9 @@ inline Key32 HexKey(std::string_view hex) {
   return k;
 }
 
-// Loads shared/testdata/noise/<name>.
+// Loads testdata/noise/<name>.
 inline nlohmann::json LoadNoiseVectors(std::string_view name) {
-  std::string path = std::string(KEEL_TESTDATA_DIR) + "/noise/" + std::string(name);
-  std::ifstream in(path);
-  if (!in) throw std::runtime_error("cannot open " + path);
-  return nlohmann::json::parse(in);
+  return ::keel::testing::ReadTestJson("noise/" + std::string(name));
 }
 
 }  // namespace keel::crypto::testing

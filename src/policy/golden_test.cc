@@ -1,19 +1,20 @@
-// Replays every capture of Tailscale's hosted control plane (shared/testdata/policy-golden)
+// Replays every capture of Tailscale's hosted control plane (testdata/policy-golden)
 // through the compiler and compares by meaning: address and port sets, rule order ignored
 // where the client ignores it. Prints a pass count per category and, unless
 // KEEL_POLICY_GOLDEN_SUMMARY=1, every failing scenario with its first difference. Fails on any
-// scenario that differs unless testdata/golden_known_failures.txt lists it, and on any listed
+// scenario that differs unless testdata/policy-golden/known_failures.txt lists it, and on any listed
 // scenario that now passes, so the list stays exact.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <map>
 #include <set>
 
 #include "policy/compiler.h"
+#include "testing/testdata.h"
 
 namespace keel::policy {
 namespace {
@@ -198,7 +199,7 @@ Outcome Replay(const json& doc) {
 
 // The scenarios keel is known not to reproduce, by test id, with the reason.
 std::map<std::string, std::string> KnownFailures() {
-  std::ifstream in(fs::path(__FILE__).parent_path() / "testdata" / "golden_known_failures.txt");
+  std::istringstream in(keel::testing::ReadTestData("policy-golden/known_failures.txt"));
   std::map<std::string, std::string> out;
   std::string line;
   while (std::getline(in, line)) {
@@ -210,23 +211,16 @@ std::map<std::string, std::string> KnownFailures() {
 }
 
 TEST(PolicyGolden, ReplaysEveryCapture) {
-  fs::path root = fs::path(KEEL_TESTDATA_DIR) / "policy-golden";
-  ASSERT_TRUE(fs::exists(root)) << root;
-  std::vector<fs::path> files;
-  for (const auto& e : fs::recursive_directory_iterator(root)) {
-    if (e.path().extension() == ".json") files.push_back(e.path());
-  }
-  std::sort(files.begin(), files.end());
+  std::vector<std::string> files = keel::testing::ListTestData("policy-golden", ".json");
   auto known = KnownFailures();
   std::map<std::string, std::pair<int, int>> counts;
   std::vector<std::string> unexpected, fixed;
   std::set<std::string> seen;
   bool summary_only = std::getenv("KEEL_POLICY_GOLDEN_SUMMARY") != nullptr;
   for (const auto& f : files) {
-    std::ifstream in(f);
-    json doc = json::parse(in);
+    json doc = keel::testing::ReadTestJson(f);
     std::string category = doc.value("category", "?");
-    std::string id = doc.value("test_id", f.filename().string());
+    std::string id = doc.value("test_id", fs::path(f).filename().string());
     seen.insert(id);
     Outcome o;
     try {
@@ -253,8 +247,8 @@ TEST(PolicyGolden, ReplaysEveryCapture) {
     total += pt.second;
   }
   std::cout << "golden total " << pass << "/" << total << " (" << known.size() << " known failures)\n";
-  for (const auto& u : unexpected) ADD_FAILURE() << "regression, not in golden_known_failures.txt: " << u;
-  for (const auto& f : fixed) ADD_FAILURE() << "listed in golden_known_failures.txt but passes; remove it: " << f;
+  for (const auto& u : unexpected) ADD_FAILURE() << "regression, not in known_failures.txt: " << u;
+  for (const auto& f : fixed) ADD_FAILURE() << "listed in known_failures.txt but passes; remove it: " << f;
 }
 
 }  // namespace
