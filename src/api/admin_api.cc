@@ -245,7 +245,8 @@ AdminApi::Reply AdminApi::Nodes() {
   co_return JsonReply(200, out);
 }
 
-// rest: "<id>", "<id>/expire" or "<id>/rename/<name>".
+// rest: "<id>", "<id>/expire", "<id>/rename/<name>" or "<id>/approve_routes" ({"routes":[...]},
+// Headscale's path and body).
 AdminApi::Reply AdminApi::NodeAction(const Request& req, std::string_view rest) {
   size_t slash = rest.find('/');
   auto id = ParseNodeId(rest.substr(0, slash));
@@ -265,11 +266,17 @@ AdminApi::Reply AdminApi::NodeAction(const Request& req, std::string_view rest) 
   } else if (action.starts_with("rename/") && action.size() > 7) {
     std::string name = PathDecode(action.substr(7));
     node = co_await RunBlocking(pool_, [&] { return tailnet_.RenameNode(*id, name); });
+  } else if (action == "approve_routes") {
+    auto body = ParseBody(req.body);
+    if (!body) co_return body.error();
+    auto routes = Field<std::vector<std::string>>(*body, "routes");
+    if (!routes) co_return routes.error();
+    node = co_await RunBlocking(pool_, [&] { return tailnet_.ApproveRoutes(*id, *routes); });
   } else {
     co_return MakeError(Errc::kNotFound, "no such endpoint: " + req.path);
   }
   if (!node) co_return node.error();
-  logger_->info("{} node {}", action == "expire" ? "expired" : "renamed", *id);
+  logger_->info("node {}: {}", *id, action.substr(0, action.find('/')));
   // The snapshot's copy carries runtime fields (online) that the returned value may lack.
   auto snap = tailnet_.snapshot();
   const model::Node* current = snap->FindNode(*id);

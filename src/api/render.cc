@@ -1,11 +1,33 @@
 #include "api/render.h"
 
+#include <algorithm>
+
+#include "model/routes.h"
+
 namespace keel::api {
 namespace {
 
 std::string UserName(const tailnet::Snapshot& snap, model::UserId id) {
   const model::User* user = snap.FindUser(id);
   return user ? user->name : "";
+}
+
+// What the admin approved and what the policy's autoApprovers approved, together.
+std::vector<std::string> ApprovedRoutes(const model::Node& node) {
+  std::vector<std::string> out = node.approved_routes;
+  out.insert(out.end(), node.routes_in_effect.begin(), node.routes_in_effect.end());
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+// Headscale's "serving": the subnets the node is primary for, and its exit routes.
+std::vector<std::string> ServingRoutes(const model::Node& node) {
+  std::vector<std::string> out = node.primary_routes;
+  for (const auto& r : node.routes_in_effect) {
+    if (model::IsExitRoute(r)) out.push_back(r);
+  }
+  return out;
 }
 
 }  // namespace
@@ -63,6 +85,9 @@ nlohmann::json NodeJson(const model::Node& node, const tailnet::Snapshot& snap, 
       {"disco_key", node.disco_key.ToText()},
       {"ephemeral", node.ephemeral},
       {"tags", node.tags},
+      {"available_routes", node.announced_routes},
+      {"approved_routes", ApprovedRoutes(node)},
+      {"subnet_routes", ServingRoutes(node)},
   };
 }
 

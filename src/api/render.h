@@ -18,7 +18,9 @@ nlohmann::json PreAuthKeyJson(const model::PreAuthKey& key, const tailnet::Snaps
                               SystemTime now);
 
 // {id, name, given_name, hostname, user, ip_addresses, online, last_seen, expiry, expired,
-//  created, machine_key, node_key, disco_key, ephemeral, tags}; `name` is the MagicDNS label.
+//  created, machine_key, node_key, disco_key, ephemeral, tags, available_routes (announced),
+//  approved_routes (by the admin or autoApprovers), subnet_routes (served: primary subnets and
+//  exit routes)}; `name` is the MagicDNS label.
 nlohmann::json NodeJson(const model::Node& node, const tailnet::Snapshot& snap, SystemTime now);
 
 // RFC 3339, or null for ZeroTime().

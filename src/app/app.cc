@@ -70,6 +70,7 @@ Result<void> App::Init() {
   for (const auto& w : config_.warnings) logger_->warn("{}", w);
   KEEL_TRY(OpenState());
   KEEL_TRY(BuildServers());
+  ScheduleMaintenance();
   if (options_.handle_signals) {
     signals_.emplace(io_, SIGINT, SIGTERM);
     signals_->async_wait([this](const boost::system::error_code& ec, int signo) {
@@ -215,6 +216,7 @@ void App::ShutdownOnIoThread() {
   logger_->info("shutting down");
   if (signals_) signals_->cancel();
   if (reload_signals_) reload_signals_->cancel();
+  if (maintenance_timer_) maintenance_timer_->cancel();
   http_server_->Stop();
   if (derp_) derp_->Stop();
   control_->Shutdown();

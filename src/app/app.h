@@ -13,7 +13,9 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -96,6 +98,9 @@ class App {
   // policy.path in file mode (app_policy.cc): applied at start; SIGHUP reloads it.
   Result<void> LoadPolicyFile();
   void WatchPolicyReload();
+  // (maintenance.cc) Runs the tailnet's periodic maintenance (ephemeral nodes past their
+  // inactivity timeout) on the worker pool, every MaintenanceInterval() until shutdown.
+  void ScheduleMaintenance();
 
   config::Config config_;
   Options options_;
@@ -119,6 +124,8 @@ class App {
   std::unique_ptr<http::Server> admin_server_;
   std::optional<boost::asio::signal_set> signals_;
   std::optional<boost::asio::signal_set> reload_signals_;  // SIGHUP
+  std::optional<boost::asio::steady_timer> maintenance_timer_;
+  std::atomic<bool> maintenance_running_{false};
   uint16_t http_port_ = 0;
   std::thread io_thread_;
 

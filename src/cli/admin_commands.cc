@@ -186,4 +186,31 @@ int NodesRename(Context& ctx, uint64_t id, const std::string& new_name) {
                 "Node renamed to " + new_name);
 }
 
+int NodesApproveRoutes(Context& ctx, uint64_t id, const std::vector<std::string>& routes) {
+  return Simple(ctx,
+                CallAdminApi(ctx, "POST", "/api/v1/node/" + std::to_string(id) + "/approve_routes",
+                             json{{"routes", routes}}),
+                "Node updated");
+}
+
+int NodesListRoutes(Context& ctx, uint64_t id) {
+  auto r = CallAdminApi(ctx, "GET", "/api/v1/node");
+  if (!r) return Fail(ctx, r.error().message);
+  json nodes = json::array();
+  bool found = false;
+  for (auto& n : *r) {
+    if (id != 0 && n.value("id", uint64_t{0}) != id) continue;
+    found = true;
+    // Like Headscale: only nodes that announce, have approved or serve routes.
+    bool routed = false;
+    for (const char* f : {"available_routes", "approved_routes", "subnet_routes"}) {
+      routed = routed || !n.value(f, json::array()).empty();
+    }
+    if (routed) nodes.push_back(std::move(n));
+  }
+  if (id != 0 && !found) return Fail(ctx, "node " + std::to_string(id) + " not found");
+  return PrintTable(ctx, nodes, {"ID", "Hostname", "Approved", "Available", "Serving (Primary)"},
+                    {"id", "name", "approved_routes", "available_routes", "subnet_routes"});
+}
+
 }  // namespace keel::cli

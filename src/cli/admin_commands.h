@@ -50,5 +50,9 @@ int NodesList(Context& ctx, const std::string& user);
 int NodesDelete(Context& ctx, uint64_t id, bool force);
 int NodesExpire(Context& ctx, uint64_t id);
 int NodesRename(Context& ctx, uint64_t id, const std::string& new_name);
+// Replaces the node's approved routes (empty: none).
+int NodesApproveRoutes(Context& ctx, uint64_t id, const std::vector<std::string>& routes);
+// Announced, approved and served routes of every routing node, or of node `id` (0: all).
+int NodesListRoutes(Context& ctx, uint64_t id);
 
 }  // namespace keel::cli

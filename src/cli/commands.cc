@@ -112,6 +112,27 @@ void AddNodes(CLI::App& root, Context& ctx, Action& action) {
   rename->callback([&, id, new_name] {
     action = [&, id, new_name] { return NodesRename(ctx, *id, *new_name); };
   });
+
+  auto* approve = nodes->add_subcommand("approve-routes", "Manage the approved routes of a node");
+  auto routes = std::make_shared<std::vector<std::string>>();
+  approve->add_option("-i,--identifier", *id, "Node id")->required();
+  // Headscale's flag: a comma-separated list; `-r ""` removes every approval.
+  approve->add_option("-r,--routes", *routes, "Routes to approve (CIDR[,CIDR]); empty: none")
+      ->delimiter(',')
+      ->required()
+      ->expected(0, -1);
+  approve->callback([&, id, routes] {
+    std::erase(*routes, std::string());
+    action = [&, id, routes] { return NodesApproveRoutes(ctx, *id, *routes); };
+  });
+
+  auto* list_routes =
+      nodes->add_subcommand("list-routes", "List routes available on nodes")->alias("lsr");
+  auto route_node = std::make_shared<uint64_t>(0);
+  list_routes->add_option("-i,--identifier", *route_node, "Only this node");
+  list_routes->callback([&, route_node] {
+    action = [&, route_node] { return NodesListRoutes(ctx, *route_node); };
+  });
 }
 
 }  // namespace

@@ -171,6 +171,9 @@ Setter ListenField(Get get) {
 }
 
 Result<void> SetEphemeralTimeout(const YAML::Node& n, const std::string& key, Config& c) {
+  bool node_key = key.starts_with("node.");
+  if (!node_key && c.ephemeral_timeout_from_node_key) return {};
+  c.ephemeral_timeout_from_node_key = node_key;
   auto s = AsString(n, key);
   if (!s) return s.error();
   auto d = ParseDuration(*s);
@@ -299,6 +302,7 @@ const std::map<std::string, Setter>& Fields() {
        StringField([](Config& c) -> auto& { return c.policy.mode; }, CheckPolicyMode)},
       {"policy.path", StringField([](Config& c) -> auto& { return c.policy.path; })},
       {"ephemeral_node_inactivity_timeout", SetEphemeralTimeout},
+      {"node.ephemeral.inactivity_timeout", SetEphemeralTimeout},
   };
   return *fields;
 }

@@ -136,8 +136,11 @@ struct Config {
   DerpConfig derp;
   LogConfig log;
   PolicyConfig policy;
-  // How long an ephemeral node may stay disconnected before it is deleted.
+  // How long an ephemeral node may stay disconnected before it is deleted:
+  // node.ephemeral.inactivity_timeout, or its older name ephemeral_node_inactivity_timeout
+  // (the newer key wins when both are set, as in Headscale).
   std::chrono::seconds ephemeral_node_inactivity_timeout{120};
+  bool ephemeral_timeout_from_node_key = false;  // set by node.ephemeral.inactivity_timeout
 
   // Not config: notes for the operator (e.g. ignored derp.urls), logged at startup.
   std::vector<std::string> warnings;

@@ -220,6 +220,22 @@ ephemeral_node_inactivity_timeout: 30m
   EXPECT_EQ(c->ephemeral_node_inactivity_timeout, 30min);
 }
 
+TEST(ConfigTest, EphemeralTimeoutUnderEitherNameNewerWins) {
+  auto c = ParseConfig("node:\n  ephemeral:\n    inactivity_timeout: 5s\n");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->ephemeral_node_inactivity_timeout, 5s);
+  for (const char* yaml : {"ephemeral_node_inactivity_timeout: 9m\nnode:\n  ephemeral:\n"
+                           "    inactivity_timeout: 7s\n",
+                           "node:\n  ephemeral:\n    inactivity_timeout: 7s\n"
+                           "ephemeral_node_inactivity_timeout: 9m\n"}) {
+    auto both = ParseConfig(yaml);
+    ASSERT_TRUE(both) << both.error().message;
+    EXPECT_EQ(both->ephemeral_node_inactivity_timeout, 7s) << yaml;
+  }
+  EXPECT_NE(ErrorOf("node:\n  ephemeral:\n    inactivity_timeout: 0s\n").find("at least 1s"),
+            std::string::npos);
+}
+
 TEST(ConfigTest, UnknownKeysNamed) {
   EXPECT_EQ(ErrorOf("grpc_listen_addr: 1.2.3.4:50443"),
             "unknown config key \"grpc_listen_addr\"");

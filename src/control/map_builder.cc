@@ -4,6 +4,8 @@
 #include <iterator>
 #include <set>
 
+#include "model/routes.h"
+
 namespace keel::control {
 namespace {
 
@@ -113,7 +115,14 @@ tailcfg::Node ToWireNode(const model::Node& n, const std::string& base_domain, b
   w.disco_key = n.disco_key;
   if (n.ipv4) w.addresses.push_back(tailcfg::HostPrefix(n.ipv4->to_string()));
   if (n.ipv6) w.addresses.push_back(tailcfg::HostPrefix(n.ipv6->to_string()));
+  // Peers route through a node only what is in its AllowedIPs: the subnets it is primary for
+  // and, as an exit node, the default routes (the client uses those only when chosen).
   w.allowed_ips = w.addresses;
+  w.primary_routes = n.primary_routes;
+  w.allowed_ips.insert(w.allowed_ips.end(), n.primary_routes.begin(), n.primary_routes.end());
+  for (const auto& r : n.routes_in_effect) {
+    if (model::IsExitRoute(r)) w.allowed_ips.push_back(r);
+  }
   w.endpoints = n.endpoints;
   w.home_derp = n.home_derp;
   w.hostinfo_json = n.hostinfo_json;

@@ -65,9 +65,18 @@ struct Node {
   bool ephemeral = false;
   std::optional<PreAuthKeyId> auth_key_id;
   int cap_version = 0;
+  // Routes (model/routes.h), canonical and sorted. `announced_routes` is Hostinfo.RoutableIPs,
+  // kept in step with hostinfo_json; `approved_routes` are the admin's approvals (stored).
+  std::vector<std::string> announced_routes;
+  std::vector<std::string> approved_routes;
 
   // Not stored: filled in from live map sessions.
   bool online = false;
+  // Not stored: derived by the tailnet on every change that can move them. Announced routes
+  // approved by the admin or the policy's autoApprovers, and of their subnet routes those
+  // this node is the primary router for (one per prefix among the online routers).
+  std::vector<std::string> routes_in_effect;
+  std::vector<std::string> primary_routes;
   // Bumped on every change to the node; keys caches of rendered forms.
   uint64_t version = 0;
 

@@ -60,8 +60,14 @@ CREATE TABLE settings (
 );
 )sql";
 
-constexpr std::array<Migration, 1> kMigrations = {{
+// Routes an admin approved for the node (JSON array of canonical prefixes).
+constexpr std::string_view kApprovedRoutes = R"sql(
+ALTER TABLE nodes ADD COLUMN approved_routes TEXT NOT NULL DEFAULT '[]';
+)sql";
+
+constexpr std::array<Migration, 2> kMigrations = {{
     {"202611260001-initial", kInitial},
+    {"202612020001-approved-routes", kApprovedRoutes},
 }};
 
 }  // namespace

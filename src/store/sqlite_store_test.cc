@@ -91,11 +91,12 @@ TEST_F(SqliteStoreTest, MigrationsAreIdempotent) {
     auto s = OpenStore();
     auto m = s->AppliedMigrations();
     ASSERT_TRUE(m);
-    EXPECT_EQ(*m, std::vector<std::string>{"202611260001-initial"});
+    EXPECT_EQ(*m, (std::vector<std::string>{"202611260001-initial",
+                                            "202612020001-approved-routes"}));
   }
   auto s = OpenStore();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->AppliedMigrations()->size(), 1u);
+  EXPECT_EQ(s->AppliedMigrations()->size(), 2u);
 }
 
 TEST_F(SqliteStoreTest, NodeRoundTripSurvivesReopen) {
@@ -115,6 +116,8 @@ TEST_F(SqliteStoreTest, NodeRoundTripSurvivesReopen) {
     in.expiry = T(3000);
     in.ephemeral = true;
     in.cap_version = 145;
+    in.approved_routes = {"0.0.0.0/0", "10.1.0.0/16", "::/0"};
+    in.routes_in_effect = {"10.1.0.0/16"};  // derived, not stored
     ASSERT_TRUE(s->Transaction([&](Tx& tx) -> Result<void> {
       auto r = tx.InsertNode(in);
       if (!r) return r.error();
@@ -143,6 +146,8 @@ TEST_F(SqliteStoreTest, NodeRoundTripSurvivesReopen) {
   EXPECT_TRUE(out.ephemeral);
   EXPECT_FALSE(out.auth_key_id.has_value());
   EXPECT_EQ(out.cap_version, 145);
+  EXPECT_EQ(out.approved_routes, in.approved_routes);
+  EXPECT_TRUE(out.routes_in_effect.empty());
 }
 
 TEST_F(SqliteStoreTest, ZeroTimesRoundTrip) {

@@ -53,7 +53,7 @@ std::optional<std::string> IpToDb(const auto& ip) {
 constexpr const char* kNodeColumns =
     "id, machine_key, node_key, disco_key, user_id, tags, hostname, given_name, ipv4, ipv6, "
     "endpoints, home_derp, hostinfo, created_at, last_seen, expiry, ephemeral, auth_key_id, "
-    "cap_version";
+    "cap_version, approved_routes";
 
 Result<Node> NodeFromRow(const Statement& s) {
   Node n;
@@ -88,6 +88,9 @@ Result<Node> NodeFromRow(const Statement& s) {
   n.ephemeral = s.Int(16) != 0;
   if (!s.IsNull(17)) n.auth_key_id = static_cast<model::PreAuthKeyId>(s.Int(17));
   n.cap_version = static_cast<int>(s.Int(18));
+  auto approved = ListFromJson(s.Text(19));
+  if (!approved) return approved.error();
+  n.approved_routes = std::move(*approved);
   return n;
 }
 
@@ -171,7 +174,8 @@ Result<void> SqliteTx::WriteNode(const char* sql, const Node& n, bool with_id) {
   std::optional<int64_t> key_id;
   if (n.auth_key_id) key_id = static_cast<int64_t>(*n.auth_key_id);
   st->BindOpt(17, key_id).Bind(18, int64_t{n.cap_version});
-  if (with_id) st->Bind(19, static_cast<int64_t>(n.id));
+  st->Bind(19, ListToJson(n.approved_routes));
+  if (with_id) st->Bind(20, static_cast<int64_t>(n.id));
   return st->Run();
 }
 
@@ -179,8 +183,8 @@ Result<Node> SqliteTx::InsertNode(Node node) {
   static constexpr const char* kSql =
       "INSERT INTO nodes (machine_key, node_key, disco_key, user_id, tags, hostname, given_name, "
       "ipv4, ipv6, endpoints, home_derp, hostinfo, created_at, last_seen, expiry, ephemeral, "
-      "auth_key_id, cap_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-      "?14, ?15, ?16, ?17, ?18)";
+      "auth_key_id, cap_version, approved_routes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
+      "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
   KEEL_TRY(WriteNode(kSql, node, /*with_id=*/false));
   node.id = static_cast<model::NodeId>(db_.LastInsertId());
   return node;
@@ -191,7 +195,7 @@ Result<void> SqliteTx::UpdateNode(const Node& node) {
       "UPDATE nodes SET machine_key = ?1, node_key = ?2, disco_key = ?3, user_id = ?4, tags = ?5, "
       "hostname = ?6, given_name = ?7, ipv4 = ?8, ipv6 = ?9, endpoints = ?10, home_derp = ?11, "
       "hostinfo = ?12, created_at = ?13, last_seen = ?14, expiry = ?15, ephemeral = ?16, "
-      "auth_key_id = ?17, cap_version = ?18 WHERE id = ?19";
+      "auth_key_id = ?17, cap_version = ?18, approved_routes = ?19 WHERE id = ?20";
   KEEL_TRY(WriteNode(kSql, node, /*with_id=*/true));
   return ExpectOneRow("node");
 }

@@ -14,6 +14,7 @@ OJson NodeJson(const Node& n) {
   j["DiscoKey"] = n.disco_key.ToText();
   j["Addresses"] = n.addresses;
   j["AllowedIPs"] = n.allowed_ips;
+  if (!n.primary_routes.empty()) j["PrimaryRoutes"] = n.primary_routes;
   if (!n.endpoints.empty()) j["Endpoints"] = n.endpoints;
   if (n.home_derp != 0) {
     j["DERP"] = "127.3.3.40:" + std::to_string(n.home_derp);

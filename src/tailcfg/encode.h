@@ -30,6 +30,7 @@ struct Node {
   crypto::DiscoPublic disco_key;
   std::vector<std::string> addresses;    // "100.64.0.1/32", v4 first
   std::vector<std::string> allowed_ips;  // always sent, even when equal to addresses
+  std::vector<std::string> primary_routes;  // subnet routes this node serves; omitted if empty
   std::vector<std::string> endpoints;
   int home_derp = 0;                     // also sent as the legacy DERP "127.3.3.40:<id>"
   std::string hostinfo_json = "{}";      // echoed as an object

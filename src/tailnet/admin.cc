@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/names.h"
+#include "model/routes.h"
 #include "tailnet/auth_key.h"
 #include "tailnet/tailnet_impl.h"
 
@@ -159,6 +160,35 @@ Result<model::Node> Tailnet::RenameNode(model::NodeId id, const std::string& new
   }
   model::Node node = *cur;
   node.given_name = new_name;
+  KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) { return tx.UpdateNode(node); }));
+  Impl::PutNode(d, node, ChangeKind::kNodeUpdated);
+  impl_->Commit(std::move(d));
+  return *impl_->Current()->FindNode(id);
+}
+
+Result<model::Node> Tailnet::ApproveRoutes(model::NodeId id, const std::vector<std::string>& routes) {
+  auto approved = model::CanonicalRouteList(routes);
+  if (!approved) return approved.error();
+  std::lock_guard lock(impl_->mu);
+  Draft d = impl_->Begin();
+  const model::Node* cur = d.next->FindNode(id);
+  if (cur == nullptr) return MakeError(Errc::kNotFound, "node " + std::to_string(id) + " not found");
+  const auto& announced = cur->announced_routes;
+  for (const auto& r : routes) {
+    std::string c = *model::CanonicalPrefix(r);
+    if (!std::binary_search(announced.begin(), announced.end(), c)) {
+      std::string list;
+      for (const auto& a : announced) list += (list.empty() ? "" : ", ") + a;
+      return MakeError(Errc::kFailedPrecondition,
+                       "node " + std::to_string(id) + " does not advertise " + c +
+                           (list.empty() ? " (it advertises no routes)" : " (it advertises " + list + ")"));
+    }
+  }
+  // An exit node is approved as the client advertises it: both families, as far as announced.
+  *approved = model::IntersectRoutes(*approved, announced);
+  if (*approved == cur->approved_routes) return *cur;
+  model::Node node = *cur;
+  node.approved_routes = std::move(*approved);
   KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) { return tx.UpdateNode(node); }));
   Impl::PutNode(d, node, ChangeKind::kNodeUpdated);
   impl_->Commit(std::move(d));

@@ -30,6 +30,8 @@ std::vector<policy::PolicyNode> PolicyNodes(const Snapshot& s) {
     }
     if (n->ipv4) pn.ipv4 = n->ipv4->to_string();
     if (n->ipv6) pn.ipv6 = n->ipv6->to_string();
+    pn.routable_ips = n->announced_routes;
+    pn.approved_routes = n->approved_routes;
     out.push_back(std::move(pn));
   }
   return out;
@@ -73,7 +75,8 @@ Result<Prepared> Prepare(const std::string& text, const Snapshot& s, bool run_te
 
 bool SameForPolicy(const model::Node& a, const model::Node& b) {
   return a.user_id == b.user_id && a.tags == b.tags && a.ipv4 == b.ipv4 && a.ipv6 == b.ipv6 &&
-         a.given_name == b.given_name;
+         a.given_name == b.given_name && a.announced_routes == b.announced_routes &&
+         a.approved_routes == b.approved_routes;
 }
 
 bool UsersDiffer(const Snapshot& a, const Snapshot& b) {

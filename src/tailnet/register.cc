@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "model/names.h"
+#include "model/routes.h"
 #include "tailnet/auth_key.h"
 #include "tailnet/tailnet_impl.h"
 
@@ -135,6 +136,7 @@ Result<RegisterOutcome> Tailnet::Impl::ReauthInPlace(const RegisterInput& in, mo
   }
   node.node_key = in.node_key;
   node.hostinfo_json = in.hostinfo_json;
+  node.announced_routes = model::RoutesFromHostinfo(node.hostinfo_json);
   node.expiry = ZeroTime();  // keel has no default node expiry
   node.ephemeral = key.ephemeral;
   node.auth_key_id = key.id;
@@ -174,6 +176,7 @@ Result<RegisterOutcome> Tailnet::Impl::CreateNode(const RegisterInput& in,
   node.hostname = in.hostname;
   node.given_name = UniqueGivenName(*d.next, 0, model::GivenNameBase(in.hostname));
   node.hostinfo_json = in.hostinfo_json;
+  node.announced_routes = model::RoutesFromHostinfo(node.hostinfo_json);
   node.created = clock.Now();
   node.ephemeral = key.ephemeral;
   node.auth_key_id = key.id;

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/names.h"
+#include "model/routes.h"
 #include "tailnet/tailnet_impl.h"
 
 namespace keel::tailnet {
@@ -71,6 +72,7 @@ Result<model::Node> Tailnet::ApplyMapUpdate(const crypto::MachinePublic& machine
     if (!diff) return diff.error();
     if (diff->changed || diff->netinfo_changed) {
       node.hostinfo_json = diff->merged;
+      node.announced_routes = model::RoutesFromHostinfo(node.hostinfo_json);
       dirty = true;
     }
     if (diff->changed) {

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string_view>
 
 #include "model/types.h"
@@ -21,6 +22,8 @@ struct Snapshot {
   std::map<model::UserId, model::User> users;
   // Index for FindByNodeKey; maintained by the tailnet together with `nodes`.
   std::map<crypto::Key32, model::NodeId> by_node_key;
+  // Nodes that announce routes or still have routes in effect (model/routes.h); few.
+  std::set<model::NodeId> routers;
   // The policy compiled against exactly these users and nodes; null: no policy (every node
   // sees every node, allow-all filter).
   std::shared_ptr<const policy::CompiledPolicy> policy;

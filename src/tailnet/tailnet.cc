@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <set>
 
+#include "model/routes.h"
 #include "tailnet/tailnet_impl.h"
 
 namespace keel::tailnet {
@@ -28,6 +29,12 @@ void Tailnet::Impl::PutNode(Draft& d, model::Node node, std::optional<ChangeKind
   node.version = d.next->version;
   d.next->by_node_key[node.node_key.raw()] = node.id;
   model::NodeId id = node.id;
+  // A node with no routes left stays a router until UpdateRoutes has cleared its derived ones.
+  if (!node.announced_routes.empty() || !node.routes_in_effect.empty()) {
+    d.next->routers.insert(id);
+  } else {
+    d.next->routers.erase(id);
+  }
   d.next->nodes[id] = std::make_shared<const model::Node>(std::move(node));
   if (kind) d.changes.push_back(Change{*kind, id});
 }
@@ -35,6 +42,7 @@ void Tailnet::Impl::PutNode(Draft& d, model::Node node, std::optional<ChangeKind
 void Tailnet::Impl::RemoveNode(Draft& d, model::NodeId id) {
   if (const model::Node* old = d.next->FindNode(id)) {
     d.next->by_node_key.erase(old->node_key.raw());
+    d.next->routers.erase(id);
     d.next->nodes.erase(id);
     d.changes.push_back(Change{ChangeKind::kNodeRemoved, id});
   }
@@ -42,6 +50,7 @@ void Tailnet::Impl::RemoveNode(Draft& d, model::NodeId id) {
 
 void Tailnet::Impl::Commit(Draft d) {
   RecompilePolicy(d);
+  UpdateRoutes(d);
   std::shared_ptr<const Snapshot> published = std::move(d.next);
   {
     std::lock_guard lock(snap_mu);
@@ -141,6 +150,7 @@ Result<void> Tailnet::Load() {
       impl_->ephemeral_deadlines[n.id] = now + impl_->settings.ephemeral_inactivity_timeout;
     }
     n.online = false;
+    n.announced_routes = model::RoutesFromHostinfo(n.hostinfo_json);
     Impl::PutNode(d, std::move(n), std::nullopt);
   }
   impl_->keys.clear();

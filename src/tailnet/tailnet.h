@@ -123,6 +123,10 @@ class Tailnet {
   Result<model::Node> ExpireNode(model::NodeId id);
   // Validates the DNS label; refused (not bumped) on collision.
   Result<model::Node> RenameNode(model::NodeId id, const std::string& new_name);
+  // Replaces the routes the admin approved for the node (empty: none). Each must be a
+  // canonical prefix the node announces; approving one exit route approves both families.
+  // Refused as a whole, nothing stored, on the first route that fails.
+  Result<model::Node> ApproveRoutes(model::NodeId id, const std::vector<std::string>& routes);
 
   // --- Policy ---
   // Parses and compiles `text` against the current users and nodes (running its tests and

@@ -83,6 +83,10 @@ struct Tailnet::Impl {
   void NoteCompile(std::chrono::steady_clock::time_point start);
   // (policy.cc) The recompiler thread's loop; returns when `closing` is set.
   void RunRecompiler();
+  // (routes.cc) Brings every router's routes_in_effect and primary_routes in line with the
+  // draft (announced and approved routes, the policy's autoApprovers, who is online), putting
+  // each router whose routes moved with kNodeUpdated. Cheap when the draft touched no router.
+  void UpdateRoutes(Draft& d);
   // (policy.cc) Compiles the stored policy, if any, against `next` (Load).
   Result<void> LoadStoredPolicy(Snapshot& next);
 

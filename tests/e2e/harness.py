@@ -255,6 +255,7 @@ class Harness:
         self.config_path = os.path.join(self.keel_dir, "config.yaml")
         self.server_url = f"http://127.0.0.1:{self.keel_port}"
         self.derp_map_file = None  # set to serve a DERP map file instead of the embedded relay
+        self.extra_config = ""  # YAML appended to keel's config (top-level keys)
         self.derp_cert_path = None
         if derp_operator_cert:
             self.derp_cert_path, self.derp_key_path = self._make_derp_cert()
@@ -312,6 +313,7 @@ class Harness:
     def write_config(self):
         with open(self.config_path, "w") as f:
             f.write(keel_config_yaml(self.keel_dir, self.keel_port, self._derp_config()))
+            f.write(self.extra_config)
 
     def start_keel(self):
         if not os.path.exists(self.config_path):

@@ -33,10 +33,11 @@ POLICY_2 = """{
 }"""
 
 
-def echo_server(port):
+def echo_server(port, host="127.0.0.1", on_accept=None):
+    """Echoes every TCP connection on host:port; on_accept(peer_address) sees each one first."""
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    srv.bind(("127.0.0.1", port))
+    srv.bind((host, port))
     srv.listen(16)
 
     def serve(conn):
@@ -49,7 +50,9 @@ def echo_server(port):
 
     def loop():
         while True:
-            conn, _ = srv.accept()
+            conn, peer = srv.accept()
+            if on_accept:
+                on_accept(peer)
             threading.Thread(target=serve, args=(conn,), daemon=True).start()
 
     threading.Thread(target=loop, daemon=True).start()
