@@ -245,8 +245,8 @@ AdminApi::Reply AdminApi::Nodes() {
   co_return JsonReply(200, out);
 }
 
-// rest: "<id>", "<id>/expire", "<id>/rename/<name>" or "<id>/approve_routes" ({"routes":[...]},
-// Headscale's path and body).
+// rest: "<id>", "<id>/expire", "<id>/rename/<name>", "<id>/approve_routes" ({"routes":[...]})
+// or "<id>/tags" ({"tags":[...]}): Headscale's paths and bodies.
 AdminApi::Reply AdminApi::NodeAction(const Request& req, std::string_view rest) {
   size_t slash = rest.find('/');
   auto id = ParseNodeId(rest.substr(0, slash));
@@ -272,6 +272,12 @@ AdminApi::Reply AdminApi::NodeAction(const Request& req, std::string_view rest) 
     auto routes = Field<std::vector<std::string>>(*body, "routes");
     if (!routes) co_return routes.error();
     node = co_await RunBlocking(pool_, [&] { return tailnet_.ApproveRoutes(*id, *routes); });
+  } else if (action == "tags") {
+    auto body = ParseBody(req.body);
+    if (!body) co_return body.error();
+    auto tags = Field<std::vector<std::string>>(*body, "tags");
+    if (!tags) co_return tags.error();
+    node = co_await RunBlocking(pool_, [&] { return tailnet_.SetTags(*id, *tags); });
   } else {
     co_return MakeError(Errc::kNotFound, "no such endpoint: " + req.path);
   }

@@ -193,6 +193,13 @@ int NodesApproveRoutes(Context& ctx, uint64_t id, const std::vector<std::string>
                 "Node updated");
 }
 
+int NodesTag(Context& ctx, uint64_t id, const std::vector<std::string>& tags) {
+  return Simple(ctx,
+                CallAdminApi(ctx, "POST", "/api/v1/node/" + std::to_string(id) + "/tags",
+                             json{{"tags", tags}}),
+                "Node updated");
+}
+
 int NodesListRoutes(Context& ctx, uint64_t id) {
   auto r = CallAdminApi(ctx, "GET", "/api/v1/node");
   if (!r) return Fail(ctx, r.error().message);

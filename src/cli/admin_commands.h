@@ -52,6 +52,8 @@ int NodesExpire(Context& ctx, uint64_t id);
 int NodesRename(Context& ctx, uint64_t id, const std::string& new_name);
 // Replaces the node's approved routes (empty: none).
 int NodesApproveRoutes(Context& ctx, uint64_t id, const std::vector<std::string>& routes);
+// Replaces the node's tags (empty: none).
+int NodesTag(Context& ctx, uint64_t id, const std::vector<std::string>& tags);
 // Announced, approved and served routes of every routing node, or of node `id` (0: all).
 int NodesListRoutes(Context& ctx, uint64_t id);
 

@@ -126,6 +126,18 @@ void AddNodes(CLI::App& root, Context& ctx, Action& action) {
     action = [&, id, routes] { return NodesApproveRoutes(ctx, *id, *routes); };
   });
 
+  auto* tag = nodes->add_subcommand("tag", "Manage the tags of a node");
+  auto tags = std::make_shared<std::vector<std::string>>();
+  tag->add_option("-i,--identifier", *id, "Node id")->required();
+  tag->add_option("-t,--tags", *tags, "Tags to set (tag:a,tag:b); empty: none")
+      ->delimiter(',')
+      ->required()
+      ->expected(0, -1);
+  tag->callback([&, id, tags] {
+    std::erase(*tags, std::string());
+    action = [&, id, tags] { return NodesTag(ctx, *id, *tags); };
+  });
+
   auto* list_routes =
       nodes->add_subcommand("list-routes", "List routes available on nodes")->alias("lsr");
   auto route_node = std::make_shared<uint64_t>(0);

@@ -98,6 +98,11 @@ class CompiledPolicy {
   std::vector<uint64_t> Peers(size_t node) const;
   // Advertised routes that are approved (by an admin or by autoApprovers).
   std::vector<std::string> ApprovedRoutes(size_t node) const;
+  // Whether tagOwners lets the user apply `tag` (named directly, through a group, or
+  // autogroup:member); false for a tag the policy does not define.
+  bool UserOwnsTag(uint64_t user_id, const std::string& tag) const;
+  // Whether the policy defines `tag` in tagOwners.
+  bool DefinesTag(const std::string& tag) const { return policy_->tag_owners.contains(tag); }
 
   struct Node;
   struct Entry;

@@ -32,6 +32,26 @@ std::vector<uint64_t> CompiledPolicy::UsersNamed(const std::string& name) const 
   return out;
 }
 
+bool CompiledPolicy::UserOwnsTag(uint64_t user_id, const std::string& tag) const {
+  auto owners = policy_->tag_owners.find(tag);
+  if (owners == policy_->tag_owners.end()) return false;
+  auto groups = user_groups_.find(user_id);
+  for (const auto& owner : owners->second) {
+    if (owner == "autogroup:member") return true;
+    if (owner.starts_with("group:")) {
+      if (groups != user_groups_.end() &&
+          std::find(groups->second.begin(), groups->second.end(), owner) != groups->second.end()) {
+        return true;
+      }
+      continue;
+    }
+    if (owner.starts_with("tag:") || owner.starts_with("autogroup:")) continue;  // not a user
+    auto ids = UsersNamed(owner);
+    if (std::find(ids.begin(), ids.end(), user_id) != ids.end()) return true;
+  }
+  return false;
+}
+
 void CompiledPolicy::BuildIndexes() {
   AssignIdentities();
   for (const auto& u : users_) {

@@ -72,8 +72,19 @@ Result<CreatedPreAuthKey> Tailnet::CreatePreAuthKey(const std::string& user, boo
   std::sort(tags.begin(), tags.end());
   tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
   std::lock_guard lock(impl_->mu);
-  const model::User* owner = impl_->Current()->FindUserByName(user);
+  auto snap = impl_->Current();
+  const model::User* owner = snap->FindUserByName(user);
   if (owner == nullptr) return MakeError(Errc::kNotFound, "user \"" + user + "\" not found");
+  // A tagged key hands out tags, so its user must be one tagOwners lets apply them.
+  for (const auto& tag : tags) {
+    if (!snap->policy || !snap->policy->UserOwnsTag(owner->id, tag)) {
+      return MakeError(Errc::kFailedPrecondition,
+                       "user \"" + user + "\" may not apply " + tag +
+                           (snap->policy && snap->policy->DefinesTag(tag)
+                                ? ": the policy's tagOwners do not list them"
+                                : ": the policy's tagOwners do not define it"));
+    }
+  }
   auto secret = GenerateAuthKey();
   if (!secret) return secret.error();
   model::PreAuthKey key;
@@ -189,6 +200,36 @@ Result<model::Node> Tailnet::ApproveRoutes(model::NodeId id, const std::vector<s
   if (*approved == cur->approved_routes) return *cur;
   model::Node node = *cur;
   node.approved_routes = std::move(*approved);
+  KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) { return tx.UpdateNode(node); }));
+  Impl::PutNode(d, node, ChangeKind::kNodeUpdated);
+  impl_->Commit(std::move(d));
+  return *impl_->Current()->FindNode(id);
+}
+
+Result<model::Node> Tailnet::SetTags(model::NodeId id, std::vector<std::string> tags) {
+  std::sort(tags.begin(), tags.end());
+  tags.erase(std::unique(tags.begin(), tags.end()), tags.end());
+  std::lock_guard lock(impl_->mu);
+  Draft d = impl_->Begin();
+  const model::Node* cur = d.next->FindNode(id);
+  if (cur == nullptr) return MakeError(Errc::kNotFound, "node " + std::to_string(id) + " not found");
+  std::vector<std::string> invalid;
+  for (const auto& tag : tags) {
+    if (!tag.starts_with("tag:") || tag.size() == 4 || !d.next->policy ||
+        !d.next->policy->DefinesTag(tag)) {
+      invalid.push_back(tag);
+    }
+  }
+  if (!invalid.empty()) {
+    std::string list;
+    for (const auto& t : invalid) list += (list.empty() ? "" : " ") + t;
+    return MakeError(Errc::kInvalidArgument,
+                     "requested tags [" + list + "] are invalid or not permitted (a tag must be "
+                     "defined in the policy's tagOwners)");
+  }
+  if (tags == cur->tags) return *cur;
+  model::Node node = *cur;
+  node.tags = std::move(tags);
   KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) { return tx.UpdateNode(node); }));
   Impl::PutNode(d, node, ChangeKind::kNodeUpdated);
   impl_->Commit(std::move(d));

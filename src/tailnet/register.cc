@@ -26,6 +26,25 @@ RegisterOutcome Refused(std::string_view message) {
   return out;
 }
 
+// The tags a node registering with `key` gets: the key's own, else those the client asks for
+// (`tailscale up --advertise-tags`), which tagOwners must let the key's user apply. Like
+// Tailscale, a request with any tag the user may not apply is refused whole; the message is
+// Tailscale's, as `tailscale up` prints it.
+Result<std::vector<std::string>> TagsFor(const Snapshot& s, const model::PreAuthKey& key,
+                                         std::vector<std::string> requested) {
+  if (!key.tags.empty() || requested.empty()) return key.tags;
+  std::sort(requested.begin(), requested.end());
+  requested.erase(std::unique(requested.begin(), requested.end()), requested.end());
+  std::vector<std::string> rejected;
+  for (const auto& tag : requested) {
+    if (!s.policy || !s.policy->UserOwnsTag(key.user_id, tag)) rejected.push_back(tag);
+  }
+  if (rejected.empty()) return requested;
+  std::string list;
+  for (const auto& t : rejected) list += (list.empty() ? "" : " ") + t;
+  return MakeError(Errc::kPermissionDenied, "requested tags [" + list + "] are invalid or not permitted");
+}
+
 }  // namespace
 
 Result<RegisterOutcome> Tailnet::Register(const RegisterInput& input) {
@@ -110,22 +129,28 @@ Result<RegisterOutcome> Tailnet::Impl::RegisterWithAuthKey(const RegisterInput& 
       }
     }
   }
+  auto tags = TagsFor(*cur, *key, in.request_tags);
+  if (!tags) {
+    log->info("registration refused: {}", tags.error().message);
+    return Refused(tags.error().message);
+  }
   if (same != nullptr) {
     if (by_key != nullptr && by_key->id != same->id) return Refused(kKeyInUse);
     if (key->used && !key->reusable &&
         (same->node_key != in.node_key || same->IsExpired(clock.Now()))) {
       return Refused(kKeyUsed);
     }
-    return ReauthInPlace(in, *same, *key);
+    return ReauthInPlace(in, *same, *key, std::move(*tags));
   }
   // The node key belongs to this machine's node of another user: never move a key between ids.
   if (by_key != nullptr) return Refused(kKeyInUse);
   if (key->used && !key->reusable) return Refused(kKeyUsed);
-  return CreateNode(in, *key);
+  return CreateNode(in, *key, std::move(*tags));
 }
 
 Result<RegisterOutcome> Tailnet::Impl::ReauthInPlace(const RegisterInput& in, model::Node node,
-                                                     const model::PreAuthKey& key) {
+                                                     const model::PreAuthKey& key,
+                                                     std::vector<std::string> tags) {
   Draft d = Begin();
   const model::Node before = node;
   if (in.hostname != node.hostname) {
@@ -140,7 +165,7 @@ Result<RegisterOutcome> Tailnet::Impl::ReauthInPlace(const RegisterInput& in, mo
   node.expiry = ZeroTime();  // keel has no default node expiry
   node.ephemeral = key.ephemeral;
   node.auth_key_id = key.id;
-  node.tags = key.tags;
+  node.tags = std::move(tags);
   model::PreAuthKey used_key = key;
   used_key.used = true;
   bool mark_used = !key.used;
@@ -166,13 +191,14 @@ Result<RegisterOutcome> Tailnet::Impl::ReauthInPlace(const RegisterInput& in, mo
 }
 
 Result<RegisterOutcome> Tailnet::Impl::CreateNode(const RegisterInput& in,
-                                                  const model::PreAuthKey& key) {
+                                                  const model::PreAuthKey& key,
+                                                  std::vector<std::string> tags) {
   Draft d = Begin();
   model::Node node;
   node.machine_key = in.machine_key;
   node.node_key = in.node_key;
   node.user_id = key.user_id;
-  node.tags = key.tags;
+  node.tags = std::move(tags);
   node.hostname = in.hostname;
   node.given_name = UniqueGivenName(*d.next, 0, model::GivenNameBase(in.hostname));
   node.hostinfo_json = in.hostinfo_json;

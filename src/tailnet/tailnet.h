@@ -110,7 +110,7 @@ class Tailnet {
   std::vector<model::User> ListUsers() const;
 
   // --- Pre-auth keys ---
-  // `expiration` ZeroTime() = never.
+  // `expiration` ZeroTime() = never. Tags must be ones tagOwners lets the user apply.
   Result<CreatedPreAuthKey> CreatePreAuthKey(const std::string& user, bool reusable,
                                              bool ephemeral, SystemTime expiration,
                                              std::vector<std::string> tags = {});
@@ -127,6 +127,9 @@ class Tailnet {
   // canonical prefix the node announces; approving one exit route approves both families.
   // Refused as a whole, nothing stored, on the first route that fails.
   Result<model::Node> ApproveRoutes(model::NodeId id, const std::vector<std::string>& routes);
+  // Replaces the node's tags (empty: none, the node is its user's again). Each tag must be
+  // defined in the policy's tagOwners; an admin may apply any defined tag.
+  Result<model::Node> SetTags(model::NodeId id, std::vector<std::string> tags);
 
   // --- Policy ---
   // Parses and compiles `text` against the current users and nodes (running its tests and

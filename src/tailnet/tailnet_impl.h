@@ -102,9 +102,11 @@ struct Tailnet::Impl {
   Result<RegisterOutcome> Logout(const model::Node& node);
   Result<RegisterOutcome> RegisterWithAuthKey(const RegisterInput& in, const model::Node* by_key);
   Result<RegisterOutcome> RotateFromOldKey(const RegisterInput& in);
+  // `tags`: what the node gets (the key's, or the client's --advertise-tags once allowed).
   Result<RegisterOutcome> ReauthInPlace(const RegisterInput& in, model::Node node,
-                                        const model::PreAuthKey& key);
-  Result<RegisterOutcome> CreateNode(const RegisterInput& in, const model::PreAuthKey& key);
+                                        const model::PreAuthKey& key, std::vector<std::string> tags);
+  Result<RegisterOutcome> CreateNode(const RegisterInput& in, const model::PreAuthKey& key,
+                                     std::vector<std::string> tags);
   RegisterOutcome Success(const model::Node& node) const;
 };
 

@@ -97,6 +97,8 @@ def test(h, args):
     echo_server(80)
     h.create_user("alice")
     h.create_user("bob")
+    # A tagged key needs a policy whose tagOwners let alice apply tag:x.
+    set_policy(h, POLICY_1)
     keys = {A: h.create_authkey("alice"), B: h.create_authkey("bob"),
             T: h.create_authkey("alice", "--tags", "tag:x")}
     ip = h.join_all(keys, {A: "a", B: "b", T: "t"})
