@@ -7,6 +7,7 @@
 
 #include "api/admin_api.h"
 #include "app/embedded_derp.h"
+#include "app/file_watch.h"
 #include "app/keys.h"
 #include "base/log.h"
 #include "control/server.h"
@@ -29,10 +30,7 @@ tailnet::Settings TailnetSettings(const config::Config& c) {
 control::Settings ControlSettings(const config::Config& c) {
   control::Settings s;
   s.server_url = c.server_url;
-  s.magic_dns = c.dns.magic_dns;
   s.base_domain = c.dns.base_domain;
-  s.nameservers = c.dns.nameservers_global;
-  s.search_domains = c.dns.search_domains;
   return s;
 }
 
@@ -70,6 +68,7 @@ Result<void> App::Init() {
   for (const auto& w : config_.warnings) logger_->warn("{}", w);
   KEEL_TRY(OpenState());
   KEEL_TRY(BuildServers());
+  KEEL_TRY(WatchExtraRecords());
   ScheduleMaintenance();
   if (options_.handle_signals) {
     signals_.emplace(io_, SIGINT, SIGTERM);
@@ -113,6 +112,8 @@ Result<void> App::OpenState() {
   }
   derp_map_ = *derp_map;
   control::Settings settings = ControlSettings(config_);
+  KEEL_TRY(LoadExtraRecords());
+  settings.dns = DnsSettingsNow();
   settings.derp_map = std::move(*derp_map);
   control_ = std::make_unique<control::ControlServer>(
       std::move(settings), control::ServerKeys{*noise, *legacy}, *tailnet_, pool_,
@@ -217,6 +218,7 @@ void App::ShutdownOnIoThread() {
   if (signals_) signals_->cancel();
   if (reload_signals_) reload_signals_->cancel();
   if (maintenance_timer_) maintenance_timer_->cancel();
+  if (records_watch_) records_watch_->Stop();
   http_server_->Stop();
   if (derp_) derp_->Stop();
   control_->Shutdown();

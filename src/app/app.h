@@ -38,6 +38,7 @@ class Tailnet;
 }
 namespace keel::control {
 class ControlServer;
+struct DnsSettings;
 }
 namespace keel::api {
 class AdminApi;
@@ -50,12 +51,15 @@ class Server;
 namespace keel::app {
 
 class EmbeddedDerp;
+class FileWatch;
 
 struct Options {
   // Install SIGINT/SIGTERM handlers that call Stop() (off in tests).
   bool handle_signals = true;
   // How long Wait() lets sessions drain after Stop() before abandoning them.
   std::chrono::seconds shutdown_deadline{10};
+  // The config file, re-read on SIGHUP for its dns section; empty: no such reload.
+  std::string config_path;
 };
 
 class App {
@@ -98,6 +102,15 @@ class App {
   // policy.path in file mode (app_policy.cc): applied at start; SIGHUP reloads it.
   Result<void> LoadPolicyFile();
   void WatchPolicyReload();
+  // (app_dns.cc) The DNS clients get: dns.* of config_ and the extra_records_path records.
+  control::DnsSettings DnsSettingsNow() const;
+  // (app_dns.cc) Reads dns.extra_records_path into file_records_; a missing file is no records.
+  Result<void> LoadExtraRecords();
+  // (app_dns.cc) Watches dns.extra_records_path and pushes its records when it changes.
+  Result<void> WatchExtraRecords();
+  // (app_dns.cc) SIGHUP: re-reads the config file's dns section (not base_domain, which names
+  // every node) and pushes the result; a bad file keeps the old settings.
+  Result<void> ReloadDns();
   // (maintenance.cc) Runs the tailnet's periodic maintenance (ephemeral nodes past their
   // inactivity timeout) on the worker pool, every MaintenanceInterval() until shutdown.
   void ScheduleMaintenance();
@@ -125,6 +138,8 @@ class App {
   std::optional<boost::asio::signal_set> signals_;
   std::optional<boost::asio::signal_set> reload_signals_;  // SIGHUP
   std::optional<boost::asio::steady_timer> maintenance_timer_;
+  std::vector<config::DnsRecord> file_records_;  // from dns.extra_records_path
+  std::unique_ptr<FileWatch> records_watch_;
   std::atomic<bool> maintenance_running_{false};
   uint16_t http_port_ = 0;
   std::thread io_thread_;

@@ -39,6 +39,9 @@ void App::WatchPolicyReload() {
     if (auto r = ReloadDerpMap(); !r) {
       logger_->error("SIGHUP: DERP map not reloaded, the old one stays: {}", r.error().message);
     }
+    if (auto r = ReloadDns(); !r) {
+      logger_->error("SIGHUP: DNS settings not reloaded, the old ones stay: {}", r.error().message);
+    }
     if (config_.policy.mode != "file" || config_.policy.path.empty()) {
       logger_->warn("SIGHUP: no policy file to reload (policy.mode {}, policy.path \"{}\")",
                     config_.policy.mode, config_.policy.path);

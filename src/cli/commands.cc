@@ -20,7 +20,9 @@ using Action = std::function<int()>;
 int Serve(Context& ctx) {
   auto config = config::LoadConfig(ctx.config_path);
   if (!config) return Fail(ctx, config.error().message);
-  auto app = app::App::Create(*config);
+  app::Options options;
+  options.config_path = ctx.config_path;
+  auto app = app::App::Create(*config, options);
   if (!app) return Fail(ctx, app.error().message);
   (*app)->Start();
   (*app)->Wait();

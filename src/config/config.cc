@@ -184,6 +184,39 @@ Result<void> SetEphemeralTimeout(const YAML::Node& n, const std::string& key, Co
   return {};
 }
 
+// dns.nameservers.split: {domain: [resolver, ...]}.
+Result<void> SetSplitNameservers(const YAML::Node& n, const std::string& key, Config& c) {
+  if (!n.IsMap()) return KeyError(key, "expected a mapping of domain: [nameservers]");
+  std::map<std::string, std::vector<std::string>> split;
+  for (const auto& entry : n) {
+    std::string domain = entry.first.Scalar();
+    if (std::string why = CheckDomain(domain); !why.empty()) return KeyError(key, why);
+    auto list = AsStringList(entry.second, key + "." + domain);
+    if (!list) return list.error();
+    for (const auto& ns : *list) {
+      if (std::string why = CheckNameserver(ns); !why.empty()) return KeyError(key + "." + domain, why);
+    }
+    split[domain] = std::move(*list);
+  }
+  c.dns.nameservers_split = std::move(split);
+  return {};
+}
+
+// dns.extra_records: [{name, type, value}].
+Result<void> SetExtraRecords(const YAML::Node& n, const std::string& key, Config& c) {
+  if (!n.IsSequence()) return KeyError(key, "expected a list of {name, type, value}");
+  std::vector<DnsRecord> records;
+  for (const auto& item : n) {
+    if (!item.IsMap()) return KeyError(key, "expected a list of {name, type, value}");
+    auto field = [&](const char* f) { return item[f] && item[f].IsScalar() ? item[f].Scalar() : ""; };
+    DnsRecord r{field("name"), field("type"), field("value")};
+    if (std::string why = CheckDnsRecord(r); !why.empty()) return KeyError(key, why);
+    records.push_back(std::move(r));
+  }
+  c.dns.extra_records = std::move(records);
+  return {};
+}
+
 Result<void> SetStunListen(const YAML::Node& n, const std::string& key, Config& c) {
   auto s = AsString(n, key);
   if (!s) return s.error();
@@ -253,6 +286,12 @@ const std::map<std::string, Setter>& Fields() {
        ListField([](Config& c) -> auto& { return c.dns.nameservers_global; }, CheckNameserver)},
       {"dns.search_domains",
        ListField([](Config& c) -> auto& { return c.dns.search_domains; }, CheckDomain)},
+      {"dns.override_local_dns",
+       BoolField([](Config& c) -> auto& { return c.dns.override_local_dns; })},
+      {"dns.nameservers.split", SetSplitNameservers},
+      {"dns.extra_records", SetExtraRecords},
+      {"dns.extra_records_path",
+       StringField([](Config& c) -> auto& { return c.dns.extra_records_path; })},
       {"derp.paths", ListField([](Config& c) -> auto& { return c.derp.paths; }, NotEmpty)},
       {"derp.urls", ListField([](Config& c) -> auto& { return c.derp.urls; })},
       {"derp.server.enabled",

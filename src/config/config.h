@@ -9,6 +9,7 @@
 #include <boost/asio/ip/network_v6.hpp>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,14 +47,36 @@ struct DatabaseConfig {
   SqliteConfig sqlite;
 };
 
+// One of dns.extra_records (or of the extra_records_path file): a name clients resolve
+// themselves, Headscale's shape.
+struct DnsRecord {
+  std::string name;
+  std::string type;  // "A" or "AAAA"
+  std::string value;
+  friend bool operator==(const DnsRecord&, const DnsRecord&) = default;
+};
+
 struct DnsConfig {
   // Push MagicDNS names (<given_name>.<base_domain>) to clients.
   bool magic_dns = true;
   std::string base_domain = "keel.internal";
+  // The global nameservers replace the clients' own DNS; off, clients keep theirs and use the
+  // global ones only as a fallback.
+  bool override_local_dns = true;
   // dns.nameservers.global: resolvers clients use for everything else.
   std::vector<std::string> nameservers_global;
+  // dns.nameservers.split: domain -> the resolvers for names under it.
+  std::map<std::string, std::vector<std::string>> nameservers_split;
   std::vector<std::string> search_domains;
+  std::vector<DnsRecord> extra_records;
+  // A JSON file of more records ([{"name","type","value"}]), re-read whenever it changes.
+  std::string extra_records_path;
 };
+
+// "" when the record is usable, else why not.
+std::string CheckDnsRecord(const DnsRecord& record);
+// The extra_records_path file's records, each checked.
+Result<std::vector<DnsRecord>> ParseExtraRecordsJson(std::string_view text);
 
 // The embedded DERP relay (derp.server.*, Headscale's names). On by default: keel serves DERP
 // over TLS on its own listener with a self-signed certificate pinned in the DERP map, plus

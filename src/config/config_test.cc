@@ -236,11 +236,62 @@ TEST(ConfigTest, EphemeralTimeoutUnderEitherNameNewerWins) {
             std::string::npos);
 }
 
+TEST(ConfigTest, DnsSplitRecordsAndOverride) {
+  auto c = ParseConfig(R"(
+dns:
+  override_local_dns: false
+  nameservers:
+    global: [1.1.1.1]
+    split:
+      corp.example: [10.0.0.53, "fd00::53"]
+      lab.example: [10.1.0.53]
+  extra_records:
+    - {name: grafana.keel.internal, type: A, value: 100.64.0.3}
+    - name: v6.keel.internal
+      type: AAAA
+      value: fd7a:115c:a1e0::3
+  extra_records_path: /var/lib/keel/records.json
+)");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_FALSE(c->dns.override_local_dns);
+  EXPECT_EQ(c->dns.nameservers_split.size(), 2u);
+  EXPECT_EQ(c->dns.nameservers_split["corp.example"],
+            (std::vector<std::string>{"10.0.0.53", "fd00::53"}));
+  ASSERT_EQ(c->dns.extra_records.size(), 2u);
+  EXPECT_EQ(c->dns.extra_records[1], (DnsRecord{"v6.keel.internal", "AAAA", "fd7a:115c:a1e0::3"}));
+  EXPECT_EQ(c->dns.extra_records_path, "/var/lib/keel/records.json");
+  EXPECT_TRUE(ParseConfig("")->dns.override_local_dns);  // Headscale's default
+
+  EXPECT_NE(ErrorOf("dns:\n  nameservers:\n    split: [1.1.1.1]\n").find("expected a mapping"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("dns:\n  nameservers:\n    split:\n      corp.example: [nope]\n")
+                .find("dns.nameservers.split.corp.example"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("dns:\n  extra_records: [{name: a.b, type: A, value: fd00::1}]\n")
+                .find("is not an IPv4 address"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("dns:\n  extra_records: [{name: a.b, type: MX, value: x}]\n")
+                .find("not supported"),
+            std::string::npos);
+}
+
+TEST(ConfigTest, ExtraRecordsFile) {
+  auto r = ParseExtraRecordsJson(R"([{"name":"db.keel.internal","type":"A","value":"100.64.0.9"}])");
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(*r, (std::vector<DnsRecord>{{"db.keel.internal", "A", "100.64.0.9"}}));
+  EXPECT_TRUE(ParseExtraRecordsJson("[]")->empty());
+  EXPECT_FALSE(ParseExtraRecordsJson("{"));
+  EXPECT_FALSE(ParseExtraRecordsJson(R"({"name":"x"})"));
+  auto bad = ParseExtraRecordsJson(R"([{"name":"a","type":"A","value":"1.2.3.4"},{"name":"b"}])");
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("record 2"), std::string::npos);
+}
+
 TEST(ConfigTest, UnknownKeysNamed) {
   EXPECT_EQ(ErrorOf("grpc_listen_addr: 1.2.3.4:50443"),
             "unknown config key \"grpc_listen_addr\"");
-  EXPECT_EQ(ErrorOf("dns:\n  nameservers:\n    split: {}\n"),
-            "unknown config key \"dns.nameservers.split\"");
+  EXPECT_EQ(ErrorOf("dns:\n  nameservers:\n    splitt: {}\n"),
+            "unknown config key \"dns.nameservers.splitt\"");
   EXPECT_EQ(ErrorOf("database:\n  postgres:\n    host: x\n"),
             "unknown config key \"database.postgres\"");
 }

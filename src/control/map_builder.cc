@@ -76,14 +76,17 @@ OJson SelfNodeJson(const model::Node& n, const MapInputs& in, const PeerView& vi
 }  // namespace
 
 tailcfg::DnsConfig MakeDnsConfig(const MapConfig& config) {
+  const DnsSettings& s = config.dns;
   tailcfg::DnsConfig dns;
-  dns.resolvers = config.nameservers;
-  if (config.magic_dns && !config.base_domain.empty()) {
+  (s.override_local_dns ? dns.resolvers : dns.fallback_resolvers) = s.nameservers;
+  dns.routes = s.split;
+  if (s.magic_dns && !config.base_domain.empty()) {
     dns.proxied = true;
     dns.domains.push_back(config.base_domain);
-    dns.quad100_routes = ReverseZones();
+    for (auto& zone : ReverseZones()) dns.routes.try_emplace(std::move(zone));
   }
-  for (const auto& d : config.search_domains) dns.domains.push_back(d);
+  for (const auto& d : s.search_domains) dns.domains.push_back(d);
+  dns.extra_records = s.extra_records;
   return dns;
 }
 

@@ -30,13 +30,24 @@
 
 namespace keel::control {
 
+// The DNS clients are told to use (Headscale's dns.* keys); may change while keel runs.
+struct DnsSettings {
+  bool magic_dns = true;
+  // The global nameservers replace the client's own DNS (Resolvers); off, they serve only
+  // when the client has none (FallbackResolvers).
+  bool override_local_dns = true;
+  std::vector<std::string> nameservers;                   // dns.nameservers.global
+  std::map<std::string, std::vector<std::string>> split;  // dns.nameservers.split
+  std::vector<std::string> search_domains;
+  std::vector<tailcfg::DnsRecord> extra_records;  // dns.extra_records and extra_records_path
+  friend bool operator==(const DnsSettings&, const DnsSettings&) = default;
+};
+
 // Everything of a map that is the same for every viewer and changes only with configuration.
 struct MapConfig {
   std::string domain;       // tailnet display name (host of server_url)
   std::string base_domain;  // MagicDNS suffix; empty: node names are bare labels
-  bool magic_dns = true;
-  std::vector<std::string> nameservers;
-  std::vector<std::string> search_domains;
+  DnsSettings dns;
   nlohmann::json derp_map = nlohmann::json::object();
 };
 

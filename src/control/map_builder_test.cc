@@ -40,7 +40,7 @@ class MapBuilderTest : public ::testing::Test {
   MapBuilderTest() {
     config.domain = "hs.example.com";
     config.base_domain = "keel.internal";
-    config.nameservers = {"1.1.1.1"};
+    config.dns.nameservers = {"1.1.1.1"};
     config.derp_map = json::parse(R"({"Regions":{"900":{"RegionID":900,"RegionCode":"own","Nodes":[]}}})");
     static_fields = RenderStaticFields(config);
     snap.users[1] = model::User{1, "alice", "Alice", "alice@example.com", {}};

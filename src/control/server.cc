@@ -154,11 +154,17 @@ ServerState::ServerState(Settings s, ServerKeys k, tailnet::Tailnet& t, asio::th
 void ServerState::Reconfigure() {
   map_config.domain = UrlHost(settings.server_url);
   map_config.base_domain = settings.base_domain;
-  map_config.magic_dns = settings.magic_dns;
-  map_config.nameservers = settings.nameservers;
-  map_config.search_domains = settings.search_domains;
+  map_config.dns = settings.dns;
   map_config.derp_map = settings.derp_map;
   static_fields = RenderStaticFields(map_config);
+}
+
+void ServerState::ResendAll() {
+  Reconfigure();
+  for (auto& [id, session] : sessions) {
+    session->pending.MarkFull();
+    session->Wake();
+  }
 }
 
 void ServerState::OnChanges(const tailnet::Snapshot& snapshot, const tailnet::Changes& changes) {
@@ -214,11 +220,14 @@ void ControlServer::RegisterRoutes(http::Router& router) {
 void ControlServer::SetDerpMap(nlohmann::json derp_map) {
   asio::post(impl_->io, [impl = impl_, m = std::move(derp_map)]() mutable {
     impl->settings.derp_map = std::move(m);
-    impl->Reconfigure();
-    for (auto& [id, session] : impl->sessions) {
-      session->pending.MarkFull();
-      session->Wake();
-    }
+    impl->ResendAll();
+  });
+}
+
+void ControlServer::SetDns(DnsSettings dns) {
+  asio::post(impl_->io, [impl = impl_, d = std::move(dns)]() mutable {
+    impl->settings.dns = std::move(d);
+    impl->ResendAll();
   });
 }
 

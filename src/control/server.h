@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "control/map_builder.h"
 #include "crypto/keys.h"
 #include "http/server.h"
 #include "tailnet/tailnet.h"
@@ -23,10 +24,8 @@ namespace keel::control {
 
 struct Settings {
   std::string server_url = "http://127.0.0.1:8080";
-  bool magic_dns = true;
   std::string base_domain = "keel.internal";  // MagicDNS suffix: <given_name>.<base_domain>.
-  std::vector<std::string> nameservers;       // DNSConfig.Resolvers; empty = none
-  std::vector<std::string> search_domains;
+  DnsSettings dns;
   nlohmann::json derp_map = nlohmann::json::object();  // tailcfg.DERPMap ({"Regions": {...}})
   // Oldest client capability version served (113 = v1.80). Older clients are refused with a
   // readable message.
@@ -53,6 +52,8 @@ class ControlServer {
 
   // Replaces the DERP map and pushes it to every connected node.
   void SetDerpMap(nlohmann::json derp_map);
+  // Replaces the DNS settings and pushes them to every connected node.
+  void SetDns(DnsSettings dns);
 
   // Ends every map session (clients reconnect to whoever serves next).
   void Shutdown();

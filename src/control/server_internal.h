@@ -31,6 +31,7 @@ struct ServerState {
        boost::asio::any_io_executor e, std::shared_ptr<spdlog::logger> l);
 
   void Reconfigure();  // re-renders what depends on settings
+  void ResendAll();    // Reconfigure, then every session gets a full map
   void OnChanges(const tailnet::Snapshot& snapshot, const tailnet::Changes& changes);
   void Shutdown();
   std::chrono::steady_clock::duration KeepAliveDelay();

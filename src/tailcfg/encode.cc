@@ -84,20 +84,34 @@ std::string EncodeRegisterResponse(const RegisterResponse& r) {
   return j.dump();
 }
 
+namespace {
+
+OJson ResolverList(const std::vector<std::string>& addrs) {
+  OJson list = OJson::array();
+  for (const auto& addr : addrs) list.push_back(OJson{{"Addr", addr}});
+  return list;
+}
+
+}  // namespace
+
 OJson DnsConfigJson(const DnsConfig& d) {
   OJson j = OJson::object();
-  if (!d.resolvers.empty()) {
-    OJson list = OJson::array();
-    for (const auto& addr : d.resolvers) list.push_back(OJson{{"Addr", addr}});
-    j["Resolvers"] = std::move(list);
-  }
-  if (!d.quad100_routes.empty()) {
+  if (!d.resolvers.empty()) j["Resolvers"] = ResolverList(d.resolvers);
+  if (!d.routes.empty()) {
     OJson routes = OJson::object();
-    for (const auto& suffix : d.quad100_routes) routes[suffix] = OJson::array();
+    for (const auto& [suffix, addrs] : d.routes) routes[suffix] = ResolverList(addrs);
     j["Routes"] = std::move(routes);
   }
+  if (!d.fallback_resolvers.empty()) j["FallbackResolvers"] = ResolverList(d.fallback_resolvers);
   if (!d.domains.empty()) j["Domains"] = d.domains;
   j["Proxied"] = d.proxied;
+  if (!d.extra_records.empty()) {
+    OJson records = OJson::array();
+    for (const auto& r : d.extra_records) {
+      records.push_back(OJson{{"Name", r.name}, {"Type", r.type}, {"Value", r.value}});
+    }
+    j["ExtraRecords"] = std::move(records);
+  }
   return j;
 }
 

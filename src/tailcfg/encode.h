@@ -5,6 +5,7 @@
 // thread. Objects are nlohmann::ordered_json so the output order is deterministic.
 
 #include <cstdint>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -84,12 +85,23 @@ struct RegisterResponse {
 
 std::string EncodeRegisterResponse(const RegisterResponse& response);
 
+// tailcfg.DNSRecord: a name the client's resolver answers itself.
+struct DnsRecord {
+  std::string name;   // FQDN, no trailing dot needed
+  std::string type;   // "A" or "AAAA"
+  std::string value;  // the address
+  friend bool operator==(const DnsRecord&, const DnsRecord&) = default;
+};
+
 struct DnsConfig {
   std::vector<std::string> resolvers;  // "1.1.1.1", "1.1.1.1:53", "https://..."
+  // Used only when the client has no DNS of its own (override_local_dns off).
+  std::vector<std::string> fallback_resolvers;
   std::vector<std::string> domains;    // search domains, no trailing dot
   bool proxied = false;                // MagicDNS on
-  // Split-DNS suffixes answered by 100.100.100.100 (sent as empty resolver lists).
-  std::vector<std::string> quad100_routes;
+  // Split DNS: suffix -> its resolvers. An empty list means 100.100.100.100 answers it.
+  std::map<std::string, std::vector<std::string>> routes;
+  std::vector<DnsRecord> extra_records;
 };
 
 OJson DnsConfigJson(const DnsConfig& dns);

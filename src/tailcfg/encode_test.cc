@@ -96,9 +96,17 @@ TEST(EncodeTest, DnsConfigAndFilter) {
   d.resolvers = {"1.1.1.1"};
   d.domains = {"keel.internal"};
   d.proxied = true;
-  d.quad100_routes = {"64.100.in-addr.arpa"};
+  d.routes["64.100.in-addr.arpa"] = {};
   EXPECT_EQ(DnsConfigJson(d).dump(),
             R"({"Resolvers":[{"Addr":"1.1.1.1"}],"Routes":{"64.100.in-addr.arpa":[]},"Domains":["keel.internal"],"Proxied":true})");
+  DnsConfig split;
+  split.fallback_resolvers = {"9.9.9.9"};
+  split.routes["corp.example"] = {"10.0.0.53", "10.0.0.54"};
+  split.extra_records = {{"grafana.keel.internal", "A", "100.64.0.3"}};
+  EXPECT_EQ(DnsConfigJson(split).dump(),
+            R"({"Routes":{"corp.example":[{"Addr":"10.0.0.53"},{"Addr":"10.0.0.54"}]},)"
+            R"("FallbackResolvers":[{"Addr":"9.9.9.9"}],"Proxied":false,)"
+            R"("ExtraRecords":[{"Name":"grafana.keel.internal","Type":"A","Value":"100.64.0.3"}]})");
   EXPECT_EQ(DnsConfigJson(DnsConfig{}).dump(), R"({"Proxied":false})");
   EXPECT_EQ(AllowAllFilterRules().dump(),
             R"([{"SrcIPs":["*"],"DstPorts":[{"IP":"*","Ports":{"First":0,"Last":65535}}]}])");
