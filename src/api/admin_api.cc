@@ -63,11 +63,12 @@ std::string PathDecode(std::string_view in) {
   return out;
 }
 
-Result<model::NodeId> ParseNodeId(std::string_view text) {
-  model::NodeId id = 0;
+// A decimal id from a path segment or query value; `what` names it in the error.
+Result<uint64_t> ParseId(std::string_view text, std::string_view what = "node") {
+  uint64_t id = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
   if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
-    return BadRequest("invalid node id \"" + std::string(text) + "\"");
+    return BadRequest("invalid " + std::string(what) + " id \"" + std::string(text) + "\"");
   }
   return id;
 }
@@ -134,8 +135,13 @@ AdminApi::Reply AdminApi::Dispatch(const Request& req) {
   while (rest.ends_with('/')) rest.remove_suffix(1);
   if (rest == "user") co_return co_await Users(req);
   if (rest.starts_with("user/")) {
+    std::string_view tail = rest.substr(5);
+    if (size_t r = tail.find("/rename/"); r != std::string_view::npos) {
+      if (req.method != "POST") co_return MethodNotAllowed(req);
+      co_return co_await RenameUser(tail.substr(0, r), PathDecode(tail.substr(r + 8)));
+    }
     if (req.method != "DELETE") co_return MethodNotAllowed(req);
-    co_return co_await DeleteUser(PathDecode(rest.substr(5)));
+    co_return co_await DeleteUser(PathDecode(tail));
   }
   if (rest == "preauthkey") co_return co_await PreAuthKeys(req);
   if (rest == "preauthkey/expire") {
@@ -176,6 +182,16 @@ AdminApi::Reply AdminApi::Users(const Request& req) {
   co_return JsonReply(200, UserJson(*user));
 }
 
+// POST user/<id>/rename/<new name> (Headscale's path).
+AdminApi::Reply AdminApi::RenameUser(std::string_view id_text, const std::string& new_name) {
+  auto id = ParseId(id_text, "user");
+  if (!id) co_return id.error();
+  auto user = co_await RunBlocking(pool_, [&] { return tailnet_.RenameUser(*id, new_name); });
+  if (!user) co_return user.error();
+  logger_->info("renamed user {} to {}", *id, user->name);
+  co_return JsonReply(200, UserJson(*user));
+}
+
 AdminApi::Reply AdminApi::DeleteUser(const std::string& name) {
   auto r = co_await RunBlocking(pool_, [&] { return tailnet_.DeleteUser(name); });
   if (!r) co_return r.error();
@@ -194,6 +210,14 @@ AdminApi::Reply AdminApi::PreAuthKeys(const Request& req) {
     json out = json::array();
     for (const auto& k : keys) out.push_back(PreAuthKeyJson(k, *snap, clock_.Now()));
     co_return JsonReply(200, out);
+  }
+  if (req.method == "DELETE") {  // DELETE preauthkey?id=N (Headscale's form)
+    auto id = ParseId(req.Query("id").value_or(""), "pre-auth key");
+    if (!id) co_return id.error();
+    auto r = co_await RunBlocking(pool_, [&] { return tailnet_.DeletePreAuthKey(*id); });
+    if (!r) co_return r.error();
+    logger_->info("deleted pre-auth key {}", *id);
+    co_return JsonReply(200, json::object());
   }
   if (req.method != "POST") co_return MethodNotAllowed(req);
   auto body = ParseBody(req.body);
@@ -249,7 +273,7 @@ AdminApi::Reply AdminApi::Nodes() {
 // or "<id>/tags" ({"tags":[...]}): Headscale's paths and bodies.
 AdminApi::Reply AdminApi::NodeAction(const Request& req, std::string_view rest) {
   size_t slash = rest.find('/');
-  auto id = ParseNodeId(rest.substr(0, slash));
+  auto id = ParseId(rest.substr(0, slash));
   if (!id) co_return id.error();
   std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
   Result<model::Node> node = MakeError(Errc::kInternal, "unreachable");
@@ -262,7 +286,24 @@ AdminApi::Reply AdminApi::NodeAction(const Request& req, std::string_view rest) 
   }
   if (req.method != "POST") co_return MethodNotAllowed(req);
   if (action == "expire") {
-    node = co_await RunBlocking(pool_, [&] { return tailnet_.ExpireNode(*id); });
+    // Optional body {"expiry": RFC 3339, "disableExpiry": bool}; none: expire now.
+    std::optional<SystemTime> when;
+    if (!req.body.empty()) {
+      auto body = ParseBody(req.body);
+      if (!body) co_return body.error();
+      auto expiry = Field<std::string>(*body, "expiry");
+      auto disable = Field<bool>(*body, "disableExpiry");
+      if (!expiry) co_return expiry.error();
+      if (!disable) co_return disable.error();
+      if (*disable) {
+        when = ZeroTime();
+      } else if (!expiry->empty()) {
+        auto t = ParseTime(*expiry);
+        if (!t) co_return BadRequest("expiry \"" + *expiry + "\" is not RFC 3339");
+        when = *t;
+      }
+    }
+    node = co_await RunBlocking(pool_, [&] { return tailnet_.ExpireNode(*id, when); });
   } else if (action.starts_with("rename/") && action.size() > 7) {
     std::string name = PathDecode(action.substr(7));
     node = co_await RunBlocking(pool_, [&] { return tailnet_.RenameNode(*id, name); });

@@ -56,6 +56,7 @@ class AdminApi {
   using Reply = boost::asio::awaitable<Result<http::Response>>;
   Reply Dispatch(const http::Request& req);
   Reply Users(const http::Request& req);
+  Reply RenameUser(std::string_view id, const std::string& new_name);
   Reply DeleteUser(const std::string& name);
   Reply PreAuthKeys(const http::Request& req);
   Reply ExpirePreAuthKey(const http::Request& req);

@@ -23,6 +23,7 @@ tailnet::Settings TailnetSettings(const config::Config& c) {
   s.prefix_v4 = c.prefixes.v4;
   s.prefix_v6 = c.prefixes.v6;
   s.ephemeral_inactivity_timeout = c.ephemeral_node_inactivity_timeout;
+  s.node_expiry = c.node_expiry;
   s.load_stored_policy = c.policy.mode == "database";
   return s;
 }

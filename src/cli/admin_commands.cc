@@ -108,6 +108,22 @@ int UsersList(Context& ctx) {
                     {"id", "name", "display_name", "email", "created"});
 }
 
+int UsersRename(Context& ctx, uint64_t id, const std::string& name, const std::string& new_name) {
+  if (id == 0) {
+    if (name.empty()) return Fail(ctx, "--name or --identifier flag is required");
+    auto users = CallAdminApi(ctx, "GET", "/api/v1/user");
+    if (!users) return Fail(ctx, users.error().message);
+    for (const auto& u : *users) {
+      if (u.value("name", "") == name) id = u.value("id", uint64_t{0});
+    }
+    if (id == 0) return Fail(ctx, "user \"" + name + "\" not found");
+  }
+  return Simple(ctx,
+                CallAdminApi(ctx, "POST",
+                             "/api/v1/user/" + std::to_string(id) + "/rename/" + UrlEncode(new_name)),
+                "User renamed");
+}
+
 int UsersDelete(Context& ctx, const std::string& name, bool force) {
   if (!Confirm(ctx, "Do you want to delete user " + name + "?", force)) {
     return Fail(ctx, "aborted");
@@ -151,6 +167,11 @@ int PreAuthKeysExpire(Context& ctx, const std::string& key) {
                 "Key expired");
 }
 
+int PreAuthKeysDelete(Context& ctx, uint64_t id) {
+  return Simple(ctx, CallAdminApi(ctx, "DELETE", "/api/v1/preauthkey?id=" + std::to_string(id)),
+                "Key deleted");
+}
+
 int NodesList(Context& ctx, const std::string& user) {
   auto r = CallAdminApi(ctx, "GET", "/api/v1/node");
   if (!r) return Fail(ctx, r.error().message);
@@ -173,9 +194,16 @@ int NodesDelete(Context& ctx, uint64_t id, bool force) {
                 "Node deleted");
 }
 
-int NodesExpire(Context& ctx, uint64_t id) {
-  return Simple(ctx, CallAdminApi(ctx, "POST", "/api/v1/node/" + std::to_string(id) + "/expire"),
-                "Node expired");
+int NodesExpire(Context& ctx, uint64_t id, const std::string& expiry, bool disable) {
+  if (disable && !expiry.empty()) return Fail(ctx, "--expiry and --disable exclude each other");
+  if (!expiry.empty() && !ParseTime(expiry)) {
+    return Fail(ctx, "--expiry \"" + expiry + "\" is not RFC 3339 (e.g. 2025-08-27T10:00:00Z)");
+  }
+  json body = nullptr;
+  if (disable || !expiry.empty()) body = {{"expiry", expiry}, {"disableExpiry", disable}};
+  return Simple(ctx,
+                CallAdminApi(ctx, "POST", "/api/v1/node/" + std::to_string(id) + "/expire", body),
+                disable ? "Node expiry disabled" : "Node expired");
 }
 
 int NodesRename(Context& ctx, uint64_t id, const std::string& new_name) {

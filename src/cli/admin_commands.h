@@ -41,14 +41,18 @@ int UsersCreate(Context& ctx, const std::string& name, const std::string& displa
                 const std::string& email);
 int UsersList(Context& ctx);
 int UsersDelete(Context& ctx, const std::string& name, bool force);
+// The user named by `id`, or by `name` when id is 0.
+int UsersRename(Context& ctx, uint64_t id, const std::string& name, const std::string& new_name);
 
 int PreAuthKeysCreate(Context& ctx, const PreAuthKeyArgs& args);
 int PreAuthKeysList(Context& ctx, const std::string& user);
 int PreAuthKeysExpire(Context& ctx, const std::string& key);
+int PreAuthKeysDelete(Context& ctx, uint64_t id);
 
 int NodesList(Context& ctx, const std::string& user);
 int NodesDelete(Context& ctx, uint64_t id, bool force);
-int NodesExpire(Context& ctx, uint64_t id);
+// `expiry` RFC 3339 (empty: now); `disable`: the node never expires.
+int NodesExpire(Context& ctx, uint64_t id, const std::string& expiry, bool disable);
 int NodesRename(Context& ctx, uint64_t id, const std::string& new_name);
 // Replaces the node's approved routes (empty: none).
 int NodesApproveRoutes(Context& ctx, uint64_t id, const std::vector<std::string>& routes);

@@ -48,6 +48,19 @@ void AddUsers(CLI::App& root, Context& ctx, Action& action) {
     action = [&] { return UsersList(ctx); };
   });
 
+  auto* rename = users->add_subcommand("rename", "Rename a user")->alias("mv");
+  auto rename_id = std::make_shared<uint64_t>(0);
+  auto rename_name = std::make_shared<std::string>();
+  auto new_name = std::make_shared<std::string>();
+  rename->add_option("-i,--identifier", *rename_id, "User id");
+  rename->add_option("-n,--name", *rename_name, "User name");
+  rename->add_option("-r,--new-name", *new_name, "New user name")->required();
+  rename->callback([&, rename_id, rename_name, new_name] {
+    action = [&, rename_id, rename_name, new_name] {
+      return UsersRename(ctx, *rename_id, *rename_name, *new_name);
+    };
+  });
+
   auto* del = users->add_subcommand("delete", "Delete a user (it must own no nodes)");
   del->alias("destroy");
   auto del_name = std::make_shared<std::string>();
@@ -83,6 +96,11 @@ void AddPreAuthKeys(CLI::App& root, Context& ctx, Action& action) {
   auto key = std::make_shared<std::string>();
   expire->add_option("key", *key, "The key or its prefix")->required();
   expire->callback([&, key] { action = [&, key] { return PreAuthKeysExpire(ctx, *key); }; });
+
+  auto* del = keys->add_subcommand("delete", "Delete a pre-auth key")->alias("rm");
+  auto key_id = std::make_shared<uint64_t>(0);
+  del->add_option("-i,--id", *key_id, "Key id")->required();
+  del->callback([&, key_id] { action = [&, key_id] { return PreAuthKeysDelete(ctx, *key_id); }; });
 }
 
 void AddNodes(CLI::App& root, Context& ctx, Action& action) {
@@ -104,8 +122,16 @@ void AddNodes(CLI::App& root, Context& ctx, Action& action) {
   });
 
   auto* expire = nodes->add_subcommand("expire", "Expire a node's key (logs it out)");
+  expire->alias("logout");
+  auto expiry = std::make_shared<std::string>();
+  auto disable = std::make_shared<bool>(false);
   expire->add_option("-i,--identifier", *id, "Node id")->required();
-  expire->callback([&, id] { action = [&, id] { return NodesExpire(ctx, *id); }; });
+  expire->add_option("-e,--expiry", *expiry,
+                     "Expire at this time (RFC 3339, e.g. 2025-08-27T10:00:00Z); default now");
+  expire->add_flag("-d,--disable", *disable, "Disable key expiry (the node never expires)");
+  expire->callback([&, id, expiry, disable] {
+    action = [&, id, expiry, disable] { return NodesExpire(ctx, *id, *expiry, *disable); };
+  });
 
   auto* rename = nodes->add_subcommand("rename", "Change a node's MagicDNS name");
   auto new_name = std::make_shared<std::string>();

@@ -217,6 +217,15 @@ Result<void> SetExtraRecords(const YAML::Node& n, const std::string& key, Config
   return {};
 }
 
+Result<void> SetNodeExpiry(const YAML::Node& n, const std::string& key, Config& c) {
+  auto s = AsString(n, key);
+  if (!s) return s.error();
+  auto d = ParseDuration(*s);
+  if (!d) return KeyError(key, d.error().message);
+  c.node_expiry = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  return {};
+}
+
 Result<void> SetStunListen(const YAML::Node& n, const std::string& key, Config& c) {
   auto s = AsString(n, key);
   if (!s) return s.error();
@@ -342,6 +351,7 @@ const std::map<std::string, Setter>& Fields() {
       {"policy.path", StringField([](Config& c) -> auto& { return c.policy.path; })},
       {"ephemeral_node_inactivity_timeout", SetEphemeralTimeout},
       {"node.ephemeral.inactivity_timeout", SetEphemeralTimeout},
+      {"node.expiry", SetNodeExpiry},
   };
   return *fields;
 }

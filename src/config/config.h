@@ -164,6 +164,8 @@ struct Config {
   // (the newer key wins when both are set, as in Headscale).
   std::chrono::seconds ephemeral_node_inactivity_timeout{120};
   bool ephemeral_timeout_from_node_key = false;  // set by node.ephemeral.inactivity_timeout
+  // node.expiry: key expiry for untagged nodes when they register; 0 (the default): never.
+  std::chrono::seconds node_expiry{0};
 
   // Not config: notes for the operator (e.g. ignored derp.urls), logged at startup.
   std::vector<std::string> warnings;

@@ -236,6 +236,13 @@ TEST(ConfigTest, EphemeralTimeoutUnderEitherNameNewerWins) {
             std::string::npos);
 }
 
+TEST(ConfigTest, NodeExpiry) {
+  EXPECT_EQ(ParseConfig("")->node_expiry, 0s);  // never, Headscale's default
+  EXPECT_EQ(ParseConfig("node:\n  expiry: 90d\n")->node_expiry, std::chrono::hours(24 * 90));
+  EXPECT_EQ(ParseConfig("node:\n  expiry: 0\n")->node_expiry, 0s);
+  EXPECT_NE(ErrorOf("node:\n  expiry: soon\n").find("node.expiry"), std::string::npos);
+}
+
 TEST(ConfigTest, DnsSplitRecordsAndOverride) {
   auto c = ParseConfig(R"(
 dns:

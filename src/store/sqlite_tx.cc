@@ -151,6 +151,15 @@ Result<void> SqliteTx::DeleteUser(model::UserId id) {
   return ExpectOneRow("user");
 }
 
+Result<void> SqliteTx::UpdateUser(const User& user) {
+  auto st = db_.Prepare("UPDATE users SET name = ?, display_name = ?, email = ? WHERE id = ?");
+  if (!st) return st.error();
+  st->Bind(1, user.name).Bind(2, user.display_name).Bind(3, user.email);
+  st->Bind(4, static_cast<int64_t>(user.id));
+  KEEL_TRY(st->Run());
+  return ExpectOneRow("user");
+}
+
 Result<std::vector<User>> SqliteTx::ListUsers() {
   auto st = db_.Prepare("SELECT id, name, display_name, email, created_at FROM users ORDER BY id");
   if (!st) return st.error();
@@ -234,6 +243,11 @@ Result<void> SqliteTx::UpdatePreAuthKey(const PreAuthKey& key) {
   st->Bind(4, ListToJson(key.tags)).BindOpt(5, TimeToDb(key.expiration));
   st->Bind(6, static_cast<int64_t>(key.id));
   KEEL_TRY(st->Run());
+  return ExpectOneRow("pre-auth key");
+}
+
+Result<void> SqliteTx::DeletePreAuthKey(model::PreAuthKeyId id) {
+  KEEL_TRY(RunWithId("DELETE FROM pre_auth_keys WHERE id = ?", id));
   return ExpectOneRow("pre-auth key");
 }
 

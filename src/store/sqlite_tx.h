@@ -12,6 +12,7 @@ class SqliteTx final : public Tx {
   explicit SqliteTx(SqliteDb& db) : db_(db) {}
 
   Result<model::User> InsertUser(model::User user) override;
+  Result<void> UpdateUser(const model::User& user) override;
   Result<void> DeleteUser(model::UserId id) override;
   Result<std::vector<model::User>> ListUsers() override;
 
@@ -22,6 +23,7 @@ class SqliteTx final : public Tx {
 
   Result<model::PreAuthKey> InsertPreAuthKey(model::PreAuthKey key) override;
   Result<void> UpdatePreAuthKey(const model::PreAuthKey& key) override;
+  Result<void> DeletePreAuthKey(model::PreAuthKeyId id) override;
   Result<void> DeletePreAuthKeysOfUser(model::UserId user) override;
   Result<std::vector<model::PreAuthKey>> ListPreAuthKeys() override;
 

@@ -26,6 +26,8 @@ class Tx {
   // --- Users --- Names are unique (kAlreadyExists).
   // Assigns and returns the id; `user.id` is ignored.
   virtual Result<model::User> InsertUser(model::User user) = 0;
+  // Replaces name, display name and email; kNotFound if absent, kAlreadyExists on a taken name.
+  virtual Result<void> UpdateUser(const model::User& user) = 0;
   // kFailedPrecondition while nodes reference the user; kNotFound if absent.
   virtual Result<void> DeleteUser(model::UserId id) = 0;
   virtual Result<std::vector<model::User>> ListUsers() = 0;
@@ -41,6 +43,8 @@ class Tx {
   // --- Pre-auth keys --- prefix is unique.
   virtual Result<model::PreAuthKey> InsertPreAuthKey(model::PreAuthKey key) = 0;
   virtual Result<void> UpdatePreAuthKey(const model::PreAuthKey& key) = 0;
+  // Nodes registered with it keep their registration (their auth_key_id becomes null).
+  virtual Result<void> DeletePreAuthKey(model::PreAuthKeyId id) = 0;
   virtual Result<void> DeletePreAuthKeysOfUser(model::UserId user) = 0;
   virtual Result<std::vector<model::PreAuthKey>> ListPreAuthKeys() = 0;
 

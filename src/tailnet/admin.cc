@@ -55,6 +55,32 @@ Result<void> Tailnet::DeleteUser(const std::string& name) {
   return {};
 }
 
+Result<model::User> Tailnet::RenameUser(model::UserId id, const std::string& new_name) {
+  KEEL_TRY(model::ValidateUserName(new_name));
+  std::lock_guard lock(impl_->mu);
+  Draft d = impl_->Begin();
+  auto it = d.next->users.find(id);
+  if (it == d.next->users.end()) return MakeError(Errc::kNotFound, "user " + std::to_string(id) + " not found");
+  if (it->second.name == new_name) return it->second;
+  if (d.next->FindUserByName(new_name) != nullptr) {
+    return MakeError(Errc::kAlreadyExists, "user \"" + new_name + "\" already exists");
+  }
+  model::User user = it->second;
+  // A display name that was just the old name follows the rename.
+  if (user.display_name == user.name) user.display_name = new_name;
+  user.name = new_name;
+  KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) { return tx.UpdateUser(user); }));
+  it->second = user;
+  // Peers learn the new login name with the user's nodes (UserProfiles travel with them).
+  std::vector<model::Node> owned;
+  for (const auto& [nid, node] : d.next->nodes) {
+    if (node->user_id == id) owned.push_back(*node);
+  }
+  for (auto& node : owned) Impl::PutNode(d, std::move(node), ChangeKind::kNodeUpdated);
+  impl_->Commit(std::move(d));
+  return user;
+}
+
 std::vector<model::User> Tailnet::ListUsers() const {
   std::vector<model::User> out;
   for (const auto& [id, user] : impl_->Current()->users) out.push_back(user);
@@ -135,6 +161,27 @@ Result<void> Tailnet::ExpirePreAuthKey(const std::string& key_text) {
   return {};
 }
 
+Result<void> Tailnet::DeletePreAuthKey(model::PreAuthKeyId id) {
+  std::lock_guard lock(impl_->mu);
+  if (!impl_->keys.contains(id)) {
+    return MakeError(Errc::kNotFound, "pre-auth key " + std::to_string(id) + " not found");
+  }
+  KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) { return tx.DeletePreAuthKey(id); }));
+  impl_->keys.erase(id);
+  // Nodes keep their registration; the store cleared their reference to the key.
+  Draft d = impl_->Begin();
+  std::vector<model::Node> registered;
+  for (const auto& [nid, node] : d.next->nodes) {
+    if (node->auth_key_id == id) registered.push_back(*node);
+  }
+  for (auto& node : registered) {
+    node.auth_key_id.reset();
+    Impl::PutNode(d, std::move(node), std::nullopt);
+  }
+  impl_->Commit(std::move(d));
+  return {};
+}
+
 Result<void> Tailnet::DeleteNode(model::NodeId id) {
   std::lock_guard lock(impl_->mu);
   Draft d = impl_->Begin();
@@ -143,13 +190,13 @@ Result<void> Tailnet::DeleteNode(model::NodeId id) {
   return {};
 }
 
-Result<model::Node> Tailnet::ExpireNode(model::NodeId id) {
+Result<model::Node> Tailnet::ExpireNode(model::NodeId id, std::optional<SystemTime> when) {
   std::lock_guard lock(impl_->mu);
   Draft d = impl_->Begin();
   const model::Node* cur = d.next->FindNode(id);
   if (cur == nullptr) return MakeError(Errc::kNotFound, "node " + std::to_string(id) + " not found");
   model::Node node = *cur;
-  node.expiry = impl_->clock.Now();
+  node.expiry = when.value_or(impl_->clock.Now());
   KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) { return tx.UpdateNode(node); }));
   Impl::PutNode(d, node, ChangeKind::kNodePatched);
   impl_->Commit(std::move(d));

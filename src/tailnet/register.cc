@@ -148,6 +148,15 @@ Result<RegisterOutcome> Tailnet::Impl::RegisterWithAuthKey(const RegisterInput& 
   return CreateNode(in, *key, std::move(*tags));
 }
 
+SystemTime Tailnet::Impl::InitialExpiry(const RegisterInput& in,
+                                        const std::vector<std::string>& tags) const {
+  SystemTime now = clock.Now();
+  // A future expiry the client asked for wins (Headscale's rule); tagged nodes never expire.
+  if (!IsZeroTime(in.expiry) && in.expiry > now) return in.expiry;
+  if (!tags.empty() || settings.node_expiry.count() == 0) return ZeroTime();
+  return now + settings.node_expiry;
+}
+
 Result<RegisterOutcome> Tailnet::Impl::ReauthInPlace(const RegisterInput& in, model::Node node,
                                                      const model::PreAuthKey& key,
                                                      std::vector<std::string> tags) {
@@ -162,7 +171,7 @@ Result<RegisterOutcome> Tailnet::Impl::ReauthInPlace(const RegisterInput& in, mo
   node.node_key = in.node_key;
   node.hostinfo_json = in.hostinfo_json;
   node.announced_routes = model::RoutesFromHostinfo(node.hostinfo_json);
-  node.expiry = ZeroTime();  // keel has no default node expiry
+  node.expiry = InitialExpiry(in, node.tags);
   node.ephemeral = key.ephemeral;
   node.auth_key_id = key.id;
   node.tags = std::move(tags);
@@ -204,6 +213,7 @@ Result<RegisterOutcome> Tailnet::Impl::CreateNode(const RegisterInput& in,
   node.hostinfo_json = in.hostinfo_json;
   node.announced_routes = model::RoutesFromHostinfo(node.hostinfo_json);
   node.created = clock.Now();
+  node.expiry = InitialExpiry(in, node.tags);
   node.ephemeral = key.ephemeral;
   node.auth_key_id = key.id;
   auto addrs = ips.Allocate();

@@ -31,6 +31,8 @@ struct Settings {
   boost::asio::ip::network_v6 prefix_v6 = boost::asio::ip::make_network_v6("fd7a:115c:a1e0::/48");
   // How long an ephemeral node may stay without a map stream before it is deleted.
   std::chrono::seconds ephemeral_inactivity_timeout{120};
+  // Key expiry given to untagged nodes when they register (node.expiry); 0: never.
+  std::chrono::seconds node_expiry{0};
   // Load() restores the policy saved by SetPolicy(..., kDatabase) (policy.mode: database).
   bool load_stored_policy = false;
   // Recompiling the policy after tailnet changes. After a compile that took T, the next one
@@ -107,6 +109,8 @@ class Tailnet {
                                  const std::string& email = "");
   // Refused while the user still owns nodes.
   Result<void> DeleteUser(const std::string& name);
+  // Refused when the new name is taken or not a valid user name.
+  Result<model::User> RenameUser(model::UserId id, const std::string& new_name);
   std::vector<model::User> ListUsers() const;
 
   // --- Pre-auth keys ---
@@ -117,10 +121,13 @@ class Tailnet {
   std::vector<model::PreAuthKey> ListPreAuthKeys(const std::string& user = "") const;
   // `key` is the full key text or its public prefix.
   Result<void> ExpirePreAuthKey(const std::string& key);
+  // Nodes registered with the key stay registered.
+  Result<void> DeletePreAuthKey(model::PreAuthKeyId id);
 
   // --- Nodes (admin) ---
   Result<void> DeleteNode(model::NodeId id);
-  Result<model::Node> ExpireNode(model::NodeId id);
+  // Sets the node's key expiry: `when` (ZeroTime(): never expires), or now when absent.
+  Result<model::Node> ExpireNode(model::NodeId id, std::optional<SystemTime> when = std::nullopt);
   // Validates the DNS label; refused (not bumped) on collision.
   Result<model::Node> RenameNode(model::NodeId id, const std::string& new_name);
   // Replaces the routes the admin approved for the node (empty: none). Each must be a

@@ -108,6 +108,9 @@ struct Tailnet::Impl {
   Result<RegisterOutcome> CreateNode(const RegisterInput& in, const model::PreAuthKey& key,
                                      std::vector<std::string> tags);
   RegisterOutcome Success(const model::Node& node) const;
+  // A (re-)registered node's key expiry: the client's future Expiry if it sent one, else
+  // Settings::node_expiry from now for untagged nodes, else never.
+  SystemTime InitialExpiry(const RegisterInput& in, const std::vector<std::string>& tags) const;
 };
 
 }  // namespace keel::tailnet
