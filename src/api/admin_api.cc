@@ -153,6 +153,10 @@ AdminApi::Reply AdminApi::Dispatch(const Request& req) {
     co_return co_await Nodes();
   }
   if (rest.starts_with("node/")) co_return co_await NodeAction(req, rest.substr(5));
+  if (rest == "auth/approve" || rest == "auth/reject") {
+    if (req.method != "POST") co_return MethodNotAllowed(req);
+    co_return co_await DecideAuth(req, rest == "auth/approve");
+  }
   if (rest == "policy") co_return co_await Policy(req);
   if (rest == "policy/check") co_return co_await CheckPolicy(req);
   co_return MakeError(Errc::kNotFound, "no such endpoint: " + req.path);
@@ -180,6 +184,22 @@ AdminApi::Reply AdminApi::Users(const Request& req) {
   if (!user) co_return user.error();
   logger_->info("created user {}", user->name);
   co_return JsonReply(200, UserJson(*user));
+}
+
+// POST auth/approve or auth/reject {"authId": "..."} (Headscale's paths and body).
+AdminApi::Reply AdminApi::DecideAuth(const Request& req, bool approve) {
+  auto body = ParseBody(req.body);
+  if (!body) co_return body.error();
+  auto id = Field<std::string>(*body, "authId");
+  if (!id) co_return id.error();
+  if (id->empty()) id = Field<std::string>(*body, "auth_id");  // the proto's own spelling
+  if (!id) co_return id.error();
+  if (id->empty()) co_return BadRequest("field \"authId\" is required");
+  if (!auth_) co_return MakeError(Errc::kNotFound, "no pending auth request " + *id);
+  auto r = auth_->Decide(*id, approve);
+  if (!r) co_return r.error();
+  logger_->info("auth request {} {}", *id, approve ? "approved" : "rejected");
+  co_return JsonReply(200, json::object());
 }
 
 // POST user/<id>/rename/<new name> (Headscale's path).

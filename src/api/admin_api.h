@@ -32,6 +32,7 @@
 #include "base/result.h"
 #include "http/message.h"
 #include "http/server.h"
+#include "tailnet/auth_requests.h"
 #include "tailnet/tailnet.h"
 
 namespace keel::api {
@@ -45,6 +46,9 @@ class AdminApi {
 
   // policy.mode file: PUT /api/v1/policy is refused, pointing at `path` (SIGHUP reloads it).
   void SetPolicyFileMode(std::string path) { policy_file_ = std::move(path); }
+  // POST auth/approve and auth/reject ({"authId": ...}) decide requests in `auth`, which must
+  // outlive the api. Without it they answer 404.
+  void SetAuthRequests(tailnet::AuthRequests& auth) { auth_ = &auth; }
 
   // Adds the /api/v1/ routes to `router`.
   void RegisterRoutes(http::Router& router);
@@ -64,12 +68,14 @@ class AdminApi {
   Reply NodeAction(const http::Request& req, std::string_view rest);
   Reply Policy(const http::Request& req);  // policy_api.cc
   Reply CheckPolicy(const http::Request& req);
+  Reply DecideAuth(const http::Request& req, bool approve);
 
   tailnet::Tailnet& tailnet_;
   boost::asio::thread_pool& pool_;
   const Clock& clock_;
   std::shared_ptr<spdlog::logger> logger_;
   std::optional<std::string> policy_file_;
+  tailnet::AuthRequests* auth_ = nullptr;
 };
 
 // The one mapping from Errc to an HTTP status.

@@ -13,6 +13,7 @@
 #include "control/server.h"
 #include "http/server.h"
 #include "store/sqlite_store.h"
+#include "tailnet/auth_requests.h"
 #include "tailnet/tailnet.h"
 
 namespace keel::app {
@@ -101,6 +102,7 @@ Result<void> App::OpenState() {
   tailnet_ = std::make_unique<tailnet::Tailnet>(TailnetSettings(config_), *store_, clock_,
                                                 GetLogger("tailnet"));
   KEEL_TRY(tailnet_->Load());
+  auth_requests_ = std::make_unique<tailnet::AuthRequests>(clock_, config_.auth_request_timeout);
   KEEL_TRY(LoadPolicyFile());
 
   KEEL_TRY(BuildDerp(*noise, *legacy));
@@ -119,6 +121,7 @@ Result<void> App::OpenState() {
   control_ = std::make_unique<control::ControlServer>(
       std::move(settings), control::ServerKeys{*noise, *legacy}, *tailnet_, pool_,
       io_.get_executor(), GetLogger("control"));
+  control_->EnableSshCheck(*auth_requests_);
   return {};
 }
 
@@ -165,6 +168,7 @@ Result<void> App::BuildServers() {
   admin_router_ = std::make_unique<http::Router>();
   api_ = std::make_unique<api::AdminApi>(*tailnet_, pool_, clock_, GetLogger("api"));
   if (config_.policy.mode == "file") api_->SetPolicyFileMode(config_.policy.path);
+  api_->SetAuthRequests(*auth_requests_);
   api_->RegisterRoutes(*admin_router_);
 
   http_server_ = std::make_unique<http::Server>(io_.get_executor(), *http_router_,

@@ -34,6 +34,7 @@ namespace keel::store {
 class SqliteStore;
 }
 namespace keel::tailnet {
+class AuthRequests;
 class Tailnet;
 }
 namespace keel::control {
@@ -126,6 +127,7 @@ class App {
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<tailnet::Tailnet> tailnet_;
+  std::unique_ptr<tailnet::AuthRequests> auth_requests_;  // pending SSH checks
   // Before the HTTP server, which carries the relay's plain-HTTP routes: destroyed after it.
   std::unique_ptr<EmbeddedDerp> derp_;
   nlohmann::json derp_map_;

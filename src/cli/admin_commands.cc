@@ -248,4 +248,11 @@ int NodesListRoutes(Context& ctx, uint64_t id) {
                     {"id", "name", "approved_routes", "available_routes", "subnet_routes"});
 }
 
+int AuthDecide(Context& ctx, const std::string& auth_id, bool approve) {
+  return Simple(ctx,
+                CallAdminApi(ctx, "POST", approve ? "/api/v1/auth/approve" : "/api/v1/auth/reject",
+                             json{{"authId", auth_id}}),
+                approve ? "Auth request approved" : "Auth request rejected");
+}
+
 }  // namespace keel::cli

@@ -50,6 +50,9 @@ int PreAuthKeysExpire(Context& ctx, const std::string& key);
 int PreAuthKeysDelete(Context& ctx, uint64_t id);
 
 int NodesList(Context& ctx, const std::string& user);
+
+// Approves or rejects a pending auth request (an SSH check).
+int AuthDecide(Context& ctx, const std::string& auth_id, bool approve);
 int NodesDelete(Context& ctx, uint64_t id, bool force);
 // `expiry` RFC 3339 (empty: now); `disable`: the node never expires.
 int NodesExpire(Context& ctx, uint64_t id, const std::string& expiry, bool disable);

@@ -175,6 +175,21 @@ void AddNodes(CLI::App& root, Context& ctx, Action& action) {
   });
 }
 
+void AddAuth(CLI::App& root, Context& ctx, Action& action) {
+  auto* auth = root.add_subcommand("auth", "Decide pending auth requests (SSH checks)");
+  auth->require_subcommand(1);
+  auto auth_id = std::make_shared<std::string>();
+  for (bool approve : {true, false}) {
+    auto* cmd = auth->add_subcommand(approve ? "approve" : "reject",
+                                     approve ? "Approve a pending auth request"
+                                             : "Reject a pending auth request");
+    cmd->add_option("--auth-id", *auth_id, "The request's id (keel-authreq-...)")->required();
+    cmd->callback([&, auth_id, approve] {
+      action = [&, auth_id, approve] { return AuthDecide(ctx, *auth_id, approve); };
+    });
+  }
+}
+
 }  // namespace
 
 int RunCli(int argc, const char* const* argv, std::istream& in, std::ostream& out,
@@ -201,6 +216,7 @@ int RunCli(int argc, const char* const* argv, std::istream& in, std::ostream& ou
   AddPreAuthKeys(root, ctx, action);
   AddNodes(root, ctx, action);
   AddPolicy(root, ctx, action);
+  AddAuth(root, ctx, action);
 
   try {
     root.parse(argc, argv);

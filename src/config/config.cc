@@ -226,6 +226,17 @@ Result<void> SetNodeExpiry(const YAML::Node& n, const std::string& key, Config& 
   return {};
 }
 
+Result<void> SetAuthRequestTimeout(const YAML::Node& n, const std::string& key, Config& c) {
+  auto s = AsString(n, key);
+  if (!s) return s.error();
+  auto d = ParseDuration(*s);
+  if (!d) return KeyError(key, d.error().message);
+  auto secs = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  if (secs.count() < 1) return KeyError(key, "must be at least 1s");
+  c.auth_request_timeout = secs;
+  return {};
+}
+
 Result<void> SetStunListen(const YAML::Node& n, const std::string& key, Config& c) {
   auto s = AsString(n, key);
   if (!s) return s.error();
@@ -352,6 +363,7 @@ const std::map<std::string, Setter>& Fields() {
       {"ephemeral_node_inactivity_timeout", SetEphemeralTimeout},
       {"node.ephemeral.inactivity_timeout", SetEphemeralTimeout},
       {"node.expiry", SetNodeExpiry},
+      {"tuning.register_cache_expiration", SetAuthRequestTimeout},
   };
   return *fields;
 }

@@ -166,6 +166,9 @@ struct Config {
   bool ephemeral_timeout_from_node_key = false;  // set by node.ephemeral.inactivity_timeout
   // node.expiry: key expiry for untagged nodes when they register; 0 (the default): never.
   std::chrono::seconds node_expiry{0};
+  // tuning.register_cache_expiration: how long a pending auth request (an SSH check) waits
+  // for an admin before it expires into a rejection.
+  std::chrono::seconds auth_request_timeout{15 * 60};
 
   // Not config: notes for the operator (e.g. ignored derp.urls), logged at startup.
   std::vector<std::string> warnings;

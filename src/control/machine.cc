@@ -23,14 +23,6 @@ constexpr size_t kMaxBuffered = 1 << 20;
 // Frames above this size are compressed on the pool rather than the I/O thread.
 constexpr size_t kCompressOnPool = 64 * 1024;
 
-// Responds with a plain-text (or JSON) body and finishes the stream.
-void Reply(http::H2Stream& stream, int status, const std::string& body,
-           const char* content_type = "text/plain; charset=utf-8") {
-  stream.Respond(status, {{"content-type", content_type}});
-  if (!body.empty()) stream.Write(body);
-  stream.Finish();
-}
-
 http::Headers OctetStream() { return {{"content-type", "application/octet-stream"}}; }
 
 int StatusFor(const Error& e) {
@@ -210,11 +202,18 @@ awaitable<void> HandleMap(std::shared_ptr<Impl> impl, crypto::MachinePublic mach
 
 }  // namespace
 
+void Reply(http::H2Stream& stream, int status, const std::string& body, const char* content_type) {
+  stream.Respond(status, {{"content-type", content_type}});
+  if (!body.empty()) stream.Write(body);
+  stream.Finish();
+}
+
 awaitable<void> ServeMachine(std::shared_ptr<Impl> impl, crypto::MachinePublic machine,
                              http::Request req, std::shared_ptr<http::H2Stream> stream) {
   try {
     if (req.path == "/machine/register") co_return co_await HandleRegister(impl, machine, std::move(req), stream);
     if (req.path == "/machine/map") co_return co_await HandleMap(impl, machine, std::move(req), stream);
+    if (req.path.starts_with(kSshActionPath)) co_return co_await HandleSshAction(impl, machine, std::move(req), stream);
     if (req.path == "/machine/update-health") co_return Reply(*stream, 200, "");
     if (req.path == "/machine/set-dns") co_return Reply(*stream, 501, "keel: set-dns is not implemented");
     Reply(*stream, 404, "not found");

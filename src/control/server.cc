@@ -11,6 +11,7 @@
 #include "crypto/x25519.h"
 #include "noise/handshake.h"
 #include "noise/stream.h"
+#include "policy/compiler.h"
 #include "tailcfg/capver.h"
 
 namespace keel::control {
@@ -168,6 +169,13 @@ void ServerState::ResendAll() {
 }
 
 void ServerState::OnChanges(const tailnet::Snapshot& snapshot, const tailnet::Changes& changes) {
+  // SSH check approvals hold for the policy they were given under; recompiles of the same
+  // policy after tailnet changes keep them.
+  const void* policy = snapshot.policy ? snapshot.policy->policy().get() : nullptr;
+  if (auth && policy != approvals_policy) {
+    auth->ForgetApprovals();
+    approvals_policy = policy;
+  }
   for (const auto& c : changes) {
     if (c.kind == tailnet::ChangeKind::kNodeRemoved) cache.Erase(c.node);
   }
@@ -222,6 +230,10 @@ void ControlServer::SetDerpMap(nlohmann::json derp_map) {
     impl->settings.derp_map = std::move(m);
     impl->ResendAll();
   });
+}
+
+void ControlServer::EnableSshCheck(tailnet::AuthRequests& auth) {
+  asio::post(impl_->io, [impl = impl_, a = &auth] { impl->auth = a; });
 }
 
 void ControlServer::SetDns(DnsSettings dns) {

@@ -18,6 +18,7 @@
 #include "control/map_builder.h"
 #include "crypto/keys.h"
 #include "http/server.h"
+#include "tailnet/auth_requests.h"
 #include "tailnet/tailnet.h"
 
 namespace keel::control {
@@ -54,6 +55,9 @@ class ControlServer {
   void SetDerpMap(nlohmann::json derp_map);
   // Replaces the DNS settings and pushes them to every connected node.
   void SetDns(DnsSettings dns);
+  // Serves Tailscale SSH "check" actions, holding each for a verdict in `auth` (which must
+  // outlive the server). Without it, checked SSH connections are refused.
+  void EnableSshCheck(tailnet::AuthRequests& auth);
 
   // Ends every map session (clients reconnect to whoever serves next).
   void Shutdown();

@@ -10,6 +10,7 @@
 #include "control/map_builder.h"
 #include "control/server.h"
 #include "http/h2_server.h"
+#include "tailnet/auth_requests.h"
 
 namespace keel::control {
 
@@ -55,7 +56,23 @@ struct ServerState {
   uint64_t subscription = 0;
   bool shut_down = false;
   std::mt19937 rng{std::random_device{}()};
+  // Pending Tailscale SSH checks (ControlServer::EnableSshCheck); null: checks are refused.
+  tailnet::AuthRequests* auth = nullptr;
+  // The policy whose SSH approvals AuthRequests remembers; a new policy forgets them.
+  const void* approvals_policy = nullptr;
 };
+
+// Responds with a plain-text (or JSON) body and finishes the stream.
+void Reply(http::H2Stream& stream, int status, const std::string& body,
+           const char* content_type = "text/plain; charset=utf-8");
+
+inline constexpr std::string_view kSshActionPath = "/machine/ssh/action/";
+
+// GET /machine/ssh/action/<src>/to/<dst>?local_user=U[&auth_id=ID] (ssh_action.cc): the
+// destination's tailscaled asking what to do with an SSH connection a "check" rule holds.
+boost::asio::awaitable<void> HandleSshAction(std::shared_ptr<ServerState> impl,
+                                             crypto::MachinePublic machine, http::Request req,
+                                             std::shared_ptr<http::H2Stream> stream);
 
 // Serves one HTTP/2 request on a Noise connection whose peer is `machine`.
 boost::asio::awaitable<void> ServeMachine(std::shared_ptr<ServerState> impl,

@@ -92,6 +92,10 @@ class CompiledPolicy {
   nlohmann::json PacketFilter(size_t node) const;
   // tailcfg.SSHPolicy {"rules": [...]}.
   nlohmann::json SshPolicy(size_t node) const;
+  // How long an approved SSH check is remembered: the shortest checkPeriod of the policy's
+  // check rules (default 12h; 0 means ask every time). Shortest, so no rule is asked less
+  // often than it says.
+  int64_t SshCheckPeriodSeconds() const;
   // NodeCapMap entries the policy grants (nodeAttrs, randomizeClientPort).
   nlohmann::json CapMap(size_t node) const;
   // Node ids the node may see (either side can reach the other).

@@ -88,7 +88,7 @@ std::vector<std::string> CanonSsh(const json& policy) {
     json a = r.value("action", json::object());
     std::string action = "accept=" + std::to_string(a.value("accept", false)) +
                          " reject=" + std::to_string(a.value("reject", false)) +
-                         " check=" + std::to_string(a.contains("holdAndDelegate")) +
+                         " check=" + a.value("holdAndDelegate", "") +
                          " session=" + std::to_string(a.value("sessionDuration", int64_t{0})) +
                          " fwd=" + std::to_string(a.value("allowAgentForwarding", false)) +
                          std::to_string(a.value("allowLocalPortForwarding", false)) +

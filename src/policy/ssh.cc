@@ -16,8 +16,11 @@ json ActionJson(const SshRule& r) {
             {"allowRemotePortForwarding", true}};
   }
   // The check period is enforced by the control plane when it answers holdAndDelegate; the
-  // captured control plane never sends a sessionDuration for check rules.
-  return {{"holdAndDelegate", "/machine/ssh/action/$SRC_NODE_ID/to/$DST_NODE_ID?local_user=$LOCAL_USER"}};
+  // captured control plane never sends a sessionDuration for check rules. The URL must be
+  // absolute and https: the client fetches it over its Noise channel only for https URLs, and
+  // ignores the host (the captures say "unused").
+  return {{"holdAndDelegate",
+           "https://unused/machine/ssh/action/$SRC_NODE_ID/to/$DST_NODE_ID?local_user=$LOCAL_USER"}};
 }
 
 json Principals(const std::vector<IpAddr>& ips) {
@@ -135,6 +138,17 @@ nlohmann::json CompiledPolicy::SshRules(size_t node, bool* node_specific) const 
   }
   for (auto& a : accepts) checks.push_back(std::move(a));
   return checks;
+}
+
+int64_t CompiledPolicy::SshCheckPeriodSeconds() const {
+  constexpr int64_t kDefault = 12 * 3600;  // Tailscale's default checkPeriod
+  std::optional<int64_t> shortest;
+  for (const SshRule& r : policy_->ssh) {
+    if (!r.check) continue;
+    int64_t p = r.check_period_s.value_or(kDefault);
+    shortest = shortest ? std::min(*shortest, p) : p;
+  }
+  return shortest.value_or(kDefault);
 }
 
 nlohmann::json CompiledPolicy::SshPolicy(size_t node) const {

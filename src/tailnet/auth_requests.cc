@@ -1,0 +1,134 @@
+#include "tailnet/auth_requests.h"
+
+#include <openssl/rand.h>
+
+#include <boost/asio/post.hpp>
+
+namespace keel::tailnet {
+namespace {
+
+constexpr std::string_view kIdPrefix = "keel-authreq-";
+// Decided and expired entries are kept this long, so a late follow-up still gets its verdict.
+constexpr std::chrono::hours kKeepDecided{1};
+
+std::string RandomId() {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  unsigned char raw[24];
+  if (RAND_bytes(raw, sizeof raw) != 1) throw std::runtime_error("RAND_bytes failed");
+  std::string id(kIdPrefix);
+  for (unsigned char b : raw) id.push_back(kAlphabet[b & 63]);
+  return id;
+}
+
+}  // namespace
+
+AuthRequests::AuthRequests(const Clock& clock, std::chrono::seconds timeout)
+    : clock_(clock), timeout_(timeout) {}
+
+AuthRequests::Request AuthRequests::CreateSshCheck(model::NodeId src, model::NodeId dst,
+                                                   std::string local_user) {
+  SystemTime now = clock_.Now();
+  std::vector<Waiter> expired;
+  Request r;
+  {
+    std::lock_guard lock(mu_);
+    expired = ExpireLocked(now);
+    std::erase_if(entries_, [&](const auto& e) { return e.second.request.expires + kKeepDecided < now; });
+    r.id = RandomId();
+    r.src = src;
+    r.dst = dst;
+    r.local_user = std::move(local_user);
+    r.expires = now + timeout_;
+    entries_[r.id].request = r;
+  }
+  Wake(std::move(expired));
+  return r;
+}
+
+std::optional<AuthRequests::Request> AuthRequests::Find(const std::string& id) {
+  std::vector<Waiter> expired;
+  std::optional<Request> out;
+  {
+    std::lock_guard lock(mu_);
+    expired = ExpireLocked(clock_.Now());
+    if (auto it = entries_.find(id); it != entries_.end()) out = it->second.request;
+  }
+  Wake(std::move(expired));
+  return out;
+}
+
+Result<void> AuthRequests::Decide(const std::string& id, bool approve) {
+  std::vector<Waiter> waiters;
+  {
+    std::lock_guard lock(mu_);
+    waiters = ExpireLocked(clock_.Now());
+    auto it = entries_.find(id);
+    if (it == entries_.end()) {
+      Wake(std::move(waiters));
+      return MakeError(Errc::kNotFound, "no pending auth request " + id);
+    }
+    Request& r = it->second.request;
+    if (r.verdict != Verdict::kPending) {
+      Wake(std::move(waiters));
+      return MakeError(Errc::kFailedPrecondition,
+                       "auth request " + id + " is no longer pending (" +
+                           (r.verdict == Verdict::kExpired ? "it expired" : "already decided") + ")");
+    }
+    r.verdict = approve ? Verdict::kApproved : Verdict::kRejected;
+    for (auto& w : it->second.waiters) waiters.push_back(std::move(w));
+    it->second.waiters.clear();
+  }
+  Wake(std::move(waiters));
+  return {};
+}
+
+void AuthRequests::OnDecided(const std::string& id, boost::asio::any_io_executor executor,
+                             std::function<void()> done) {
+  std::vector<Waiter> wake;
+  {
+    std::lock_guard lock(mu_);
+    wake = ExpireLocked(clock_.Now());
+    auto it = entries_.find(id);
+    if (it != entries_.end() && it->second.request.verdict == Verdict::kPending) {
+      it->second.waiters.push_back({std::move(executor), std::move(done)});
+    } else {
+      wake.push_back({std::move(executor), std::move(done)});
+    }
+  }
+  Wake(std::move(wake));
+}
+
+void AuthRequests::RememberApproval(model::NodeId src, model::NodeId dst) {
+  std::lock_guard lock(mu_);
+  approvals_[{src, dst}] = clock_.Now();
+}
+
+bool AuthRequests::ApprovedWithin(model::NodeId src, model::NodeId dst,
+                                  std::chrono::seconds period) {
+  std::lock_guard lock(mu_);
+  auto it = approvals_.find({src, dst});
+  return it != approvals_.end() && clock_.Now() - it->second < period;
+}
+
+void AuthRequests::ForgetApprovals() {
+  std::lock_guard lock(mu_);
+  approvals_.clear();
+}
+
+std::vector<AuthRequests::Waiter> AuthRequests::ExpireLocked(SystemTime now) {
+  std::vector<Waiter> out;
+  for (auto& [id, e] : entries_) {
+    if (e.request.verdict != Verdict::kPending || e.request.expires > now) continue;
+    e.request.verdict = Verdict::kExpired;
+    for (auto& w : e.waiters) out.push_back(std::move(w));
+    e.waiters.clear();
+  }
+  return out;
+}
+
+void AuthRequests::Wake(std::vector<Waiter> waiters) {
+  for (auto& w : waiters) boost::asio::post(w.executor, std::move(w.done));
+}
+
+}  // namespace keel::tailnet
