@@ -79,8 +79,8 @@ void CompiledPolicy::AppendSpecial(size_t node, size_t r, json& out) const {
     if (!srcs.Empty()) {
       if (rule.app.is_null()) {
         json dsts = json::array();
-        for (const auto& p : cr.self_ports) {
-          for (const auto& ip : n.ips) dsts.push_back({{"IP", ip.ToString()}, {"Ports", PortsJson(p)}});
+        for (const auto& ip : n.ips) {  // address-major, as Tailscale orders DstPorts
+          for (const auto& p : cr.self_ports) dsts.push_back({{"IP", ip.ToString()}, {"Ports", PortsJson(p)}});
         }
         out.push_back(RuleJson(srcs.Strings(), std::move(dsts), rule.protos));
       } else {

@@ -202,6 +202,8 @@ bool IpSet::SubsetOf(const IpSet& other) const {
 std::vector<std::string> IpSet::Strings() const {
   std::vector<std::string> out;
   for (const auto& r : ranges_) out.push_back(r.ToString());
+  // Tailscale's control plane sends SrcIPs sorted as text ("100.112…" before "100.93…").
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -62,7 +62,7 @@ class IpSet {
   bool ContainsRange(const IpRange& r) const;
   bool SubsetOf(const IpSet& other) const;
   const std::vector<IpRange>& Ranges() const { return ranges_; }
-  // Each range's IpRange::ToString.
+  // Each range's IpRange::ToString, sorted as text: the order Tailscale sends SrcIPs in.
   std::vector<std::string> Strings() const;
   // The set as the fewest CIDR prefixes.
   std::vector<IpRange> Prefixes() const;
