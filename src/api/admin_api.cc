@@ -327,18 +327,15 @@ AdminApi::Reply AdminApi::NodeAction(const Request& req, std::string_view rest) 
   } else if (action.starts_with("rename/") && action.size() > 7) {
     std::string name = PathDecode(action.substr(7));
     node = co_await RunBlocking(pool_, [&] { return tailnet_.RenameNode(*id, name); });
-  } else if (action == "approve_routes") {
+  } else if (action == "approve_routes" || action == "tags") {
+    bool routes = action == "approve_routes";
     auto body = ParseBody(req.body);
     if (!body) co_return body.error();
-    auto routes = Field<std::vector<std::string>>(*body, "routes");
-    if (!routes) co_return routes.error();
-    node = co_await RunBlocking(pool_, [&] { return tailnet_.ApproveRoutes(*id, *routes); });
-  } else if (action == "tags") {
-    auto body = ParseBody(req.body);
-    if (!body) co_return body.error();
-    auto tags = Field<std::vector<std::string>>(*body, "tags");
-    if (!tags) co_return tags.error();
-    node = co_await RunBlocking(pool_, [&] { return tailnet_.SetTags(*id, *tags); });
+    auto list = Field<std::vector<std::string>>(*body, routes ? "routes" : "tags");
+    if (!list) co_return list.error();
+    node = co_await RunBlocking(pool_, [&] {
+      return routes ? tailnet_.ApproveRoutes(*id, *list) : tailnet_.SetTags(*id, *list);
+    });
   } else {
     co_return MakeError(Errc::kNotFound, "no such endpoint: " + req.path);
   }

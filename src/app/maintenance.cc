@@ -1,6 +1,7 @@
 // The server's periodic housekeeping: the tailnet runs no timer of its own, so the app drives
 // Tailnet::RunMaintenance (ephemeral nodes past node.ephemeral.inactivity_timeout) from here.
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 
 #include "app/app.h"

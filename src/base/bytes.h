@@ -19,6 +19,10 @@ std::optional<Bytes> HexDecode(std::string_view text);
 
 // Standard alphabet with '=' padding (RFC 4648 §4).
 std::string Base64Encode(std::span<const uint8_t> data);
+
+// Percent-encodes everything but RFC 3986's unreserved characters (A-Z a-z 0-9 - _ . ~): safe
+// in a URL path segment or a query value.
+std::string PercentEncode(std::string_view text);
 // Strict: requires correct padding, rejects characters outside the alphabet.
 std::optional<Bytes> Base64Decode(std::string_view text);
 

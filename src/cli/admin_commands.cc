@@ -1,11 +1,11 @@
 #include "cli/admin_commands.h"
 
-#include <cctype>
 #include <cstdint>
 #include <iostream>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "base/bytes.h"
 #include "base/clock.h"
 #include "cli/output.h"
 #include "cli/unix_client.h"
@@ -16,20 +16,6 @@ namespace keel::cli {
 namespace {
 
 using nlohmann::json;
-
-// Path segments and query values: everything but unreserved characters is escaped.
-std::string UrlEncode(std::string_view in) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : in) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  return out;
-}
 
 // Prints `value` as JSON, or `table_text` in table mode.
 int Print(Context& ctx, const json& value, const std::string& table_text) {
@@ -120,7 +106,7 @@ int UsersRename(Context& ctx, uint64_t id, const std::string& name, const std::s
   }
   return Simple(ctx,
                 CallAdminApi(ctx, "POST",
-                             "/api/v1/user/" + std::to_string(id) + "/rename/" + UrlEncode(new_name)),
+                             "/api/v1/user/" + std::to_string(id) + "/rename/" + PercentEncode(new_name)),
                 "User renamed");
 }
 
@@ -128,7 +114,7 @@ int UsersDelete(Context& ctx, const std::string& name, bool force) {
   if (!Confirm(ctx, "Do you want to delete user " + name + "?", force)) {
     return Fail(ctx, "aborted");
   }
-  return Simple(ctx, CallAdminApi(ctx, "DELETE", "/api/v1/user/" + UrlEncode(name)),
+  return Simple(ctx, CallAdminApi(ctx, "DELETE", "/api/v1/user/" + PercentEncode(name)),
                 "User " + name + " deleted");
 }
 
@@ -151,7 +137,7 @@ int PreAuthKeysCreate(Context& ctx, const PreAuthKeyArgs& args) {
 
 int PreAuthKeysList(Context& ctx, const std::string& user) {
   std::string target = "/api/v1/preauthkey";
-  if (!user.empty()) target += "?user=" + UrlEncode(user);
+  if (!user.empty()) target += "?user=" + PercentEncode(user);
   auto r = CallAdminApi(ctx, "GET", target);
   if (!r) return Fail(ctx, r.error().message);
   return PrintTable(
@@ -210,7 +196,7 @@ int NodesRename(Context& ctx, uint64_t id, const std::string& new_name) {
   return Simple(ctx,
                 CallAdminApi(ctx, "POST",
                              "/api/v1/node/" + std::to_string(id) + "/rename/" +
-                                 UrlEncode(new_name)),
+                                 PercentEncode(new_name)),
                 "Node renamed to " + new_name);
 }
 

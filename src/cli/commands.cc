@@ -103,6 +103,23 @@ void AddPreAuthKeys(CLI::App& root, Context& ctx, Action& action) {
   del->callback([&, key_id] { action = [&, key_id] { return PreAuthKeysDelete(ctx, *key_id); }; });
 }
 
+// `nodes NAME -i ID FLAG a,b`: replaces one of a node's lists (routes, tags). As in Headscale
+// the flag takes a comma-separated list, and `FLAG ""` empties the list.
+void AddNodeListSetter(CLI::App* nodes, Context& ctx, Action& action, const std::string& name,
+                       const std::string& help, const std::string& flag,
+                       const std::string& flag_help,
+                       int (*run)(Context&, uint64_t, const std::vector<std::string>&)) {
+  auto* cmd = nodes->add_subcommand(name, help);
+  auto id = std::make_shared<uint64_t>(0);
+  auto list = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("-i,--identifier", *id, "Node id")->required();
+  cmd->add_option(flag, *list, flag_help)->delimiter(',')->required()->expected(0, -1);
+  cmd->callback([&ctx, &action, id, list, run] {
+    std::erase(*list, std::string());
+    action = [&ctx, id, list, run] { return run(ctx, *id, *list); };
+  });
+}
+
 void AddNodes(CLI::App& root, Context& ctx, Action& action) {
   auto* nodes = root.add_subcommand("nodes", "Manage nodes")->alias("node");
   nodes->require_subcommand(1);
@@ -141,30 +158,11 @@ void AddNodes(CLI::App& root, Context& ctx, Action& action) {
     action = [&, id, new_name] { return NodesRename(ctx, *id, *new_name); };
   });
 
-  auto* approve = nodes->add_subcommand("approve-routes", "Manage the approved routes of a node");
-  auto routes = std::make_shared<std::vector<std::string>>();
-  approve->add_option("-i,--identifier", *id, "Node id")->required();
-  // Headscale's flag: a comma-separated list; `-r ""` removes every approval.
-  approve->add_option("-r,--routes", *routes, "Routes to approve (CIDR[,CIDR]); empty: none")
-      ->delimiter(',')
-      ->required()
-      ->expected(0, -1);
-  approve->callback([&, id, routes] {
-    std::erase(*routes, std::string());
-    action = [&, id, routes] { return NodesApproveRoutes(ctx, *id, *routes); };
-  });
-
-  auto* tag = nodes->add_subcommand("tag", "Manage the tags of a node");
-  auto tags = std::make_shared<std::vector<std::string>>();
-  tag->add_option("-i,--identifier", *id, "Node id")->required();
-  tag->add_option("-t,--tags", *tags, "Tags to set (tag:a,tag:b); empty: none")
-      ->delimiter(',')
-      ->required()
-      ->expected(0, -1);
-  tag->callback([&, id, tags] {
-    std::erase(*tags, std::string());
-    action = [&, id, tags] { return NodesTag(ctx, *id, *tags); };
-  });
+  AddNodeListSetter(nodes, ctx, action, "approve-routes", "Manage the approved routes of a node",
+                    "-r,--routes", "Routes to approve (CIDR[,CIDR]); empty: none",
+                    NodesApproveRoutes);
+  AddNodeListSetter(nodes, ctx, action, "tag", "Manage the tags of a node", "-t,--tags",
+                    "Tags to set (tag:a,tag:b); empty: none", NodesTag);
 
   auto* list_routes =
       nodes->add_subcommand("list-routes", "List routes available on nodes")->alias("lsr");

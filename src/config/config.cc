@@ -170,18 +170,29 @@ Setter ListenField(Get get) {
   };
 }
 
+// A duration setter that stores whole seconds, refusing less than `min`.
+template <class Get>
+Setter SecondsField(Get get, std::chrono::seconds min) {
+  return [get, min](const YAML::Node& n, const std::string& key, Config& c) -> Result<void> {
+    auto s = AsString(n, key);
+    if (!s) return s.error();
+    auto d = ParseDuration(*s);
+    if (!d) return KeyError(key, d.error().message);
+    auto secs = std::chrono::duration_cast<std::chrono::seconds>(*d);
+    if (secs < min) return KeyError(key, "must be at least " + std::to_string(min.count()) + "s");
+    get(c) = secs;
+    return {};
+  };
+}
+
+// node.ephemeral.inactivity_timeout, or its older name; the newer one wins, in any order.
 Result<void> SetEphemeralTimeout(const YAML::Node& n, const std::string& key, Config& c) {
   bool node_key = key.starts_with("node.");
   if (!node_key && c.ephemeral_timeout_from_node_key) return {};
   c.ephemeral_timeout_from_node_key = node_key;
-  auto s = AsString(n, key);
-  if (!s) return s.error();
-  auto d = ParseDuration(*s);
-  if (!d) return KeyError(key, d.error().message);
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(*d);
-  if (secs.count() < 1) return KeyError(key, "must be at least 1s");
-  c.ephemeral_node_inactivity_timeout = secs;
-  return {};
+  static const Setter set = SecondsField(
+      [](Config& c) -> auto& { return c.ephemeral_node_inactivity_timeout; }, std::chrono::seconds(1));
+  return set(n, key, c);
 }
 
 // dns.nameservers.split: {domain: [resolver, ...]}.
@@ -214,26 +225,6 @@ Result<void> SetExtraRecords(const YAML::Node& n, const std::string& key, Config
     records.push_back(std::move(r));
   }
   c.dns.extra_records = std::move(records);
-  return {};
-}
-
-Result<void> SetNodeExpiry(const YAML::Node& n, const std::string& key, Config& c) {
-  auto s = AsString(n, key);
-  if (!s) return s.error();
-  auto d = ParseDuration(*s);
-  if (!d) return KeyError(key, d.error().message);
-  c.node_expiry = std::chrono::duration_cast<std::chrono::seconds>(*d);
-  return {};
-}
-
-Result<void> SetAuthRequestTimeout(const YAML::Node& n, const std::string& key, Config& c) {
-  auto s = AsString(n, key);
-  if (!s) return s.error();
-  auto d = ParseDuration(*s);
-  if (!d) return KeyError(key, d.error().message);
-  auto secs = std::chrono::duration_cast<std::chrono::seconds>(*d);
-  if (secs.count() < 1) return KeyError(key, "must be at least 1s");
-  c.auth_request_timeout = secs;
   return {};
 }
 
@@ -362,8 +353,11 @@ const std::map<std::string, Setter>& Fields() {
       {"policy.path", StringField([](Config& c) -> auto& { return c.policy.path; })},
       {"ephemeral_node_inactivity_timeout", SetEphemeralTimeout},
       {"node.ephemeral.inactivity_timeout", SetEphemeralTimeout},
-      {"node.expiry", SetNodeExpiry},
-      {"tuning.register_cache_expiration", SetAuthRequestTimeout},
+      {"node.expiry",
+       SecondsField([](Config& c) -> auto& { return c.node_expiry; }, std::chrono::seconds(0))},
+      {"tuning.register_cache_expiration",
+       SecondsField([](Config& c) -> auto& { return c.auth_request_timeout; },
+                    std::chrono::seconds(1))},
   };
   return *fields;
 }

@@ -251,7 +251,7 @@ TEST_F(ControlServerTest, WebSocketUpgradeServesRegisterAndMap) {
 TEST_F(ControlServerTest, BadWebSocketUpgradesAreRefused) {
   Run([&]() -> awaitable<void> {
     noise::ClientHandshake hs(crypto::GeneratePrivateKey(), ControlPublic(), 145, crypto::GeneratePrivateKey());
-    std::string param = QueryEscape(Base64Encode(hs.initiation()));
+    std::string param = PercentEncode(Base64Encode(hs.initiation()));
     const std::string proto = "tailscale-control-protocol";
     EXPECT_EQ((co_await UpgradeWebSocket(port_, "/ts2021", proto)).status, 400);
     EXPECT_EQ((co_await UpgradeWebSocket(port_, "/ts2021?other=1", proto)).status, 400);
@@ -261,7 +261,7 @@ TEST_F(ControlServerTest, BadWebSocketUpgradesAreRefused) {
     // A garbage initiation passes the HTTP checks, then gets the Noise error frame and a close.
     Bytes garbage(noise::kInitiationSize, 0x5a);
     Upgraded up = co_await UpgradeWebSocket(
-        port_, "/ts2021?X-Tailscale-Handshake=" + QueryEscape(Base64Encode(garbage)), proto);
+        port_, "/ts2021?X-Tailscale-Handshake=" + PercentEncode(Base64Encode(garbage)), proto);
     CO_ASSERT(up.status == 101 && up.raw);
     auto keys = co_await ReadHandshakeResponse(*up.raw, hs);
     CO_ASSERT(!keys);

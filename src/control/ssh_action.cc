@@ -14,6 +14,7 @@
 #include <charconv>
 #include <nlohmann/json.hpp>
 
+#include "base/bytes.h"
 #include "control/server_internal.h"
 #include "policy/compiler.h"
 
@@ -30,19 +31,6 @@ std::optional<model::NodeId> ParseId(std::string_view s) {
   auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), id);
   if (ec != std::errc() || end != s.data() + s.size() || s.empty()) return std::nullopt;
   return id;
-}
-
-std::string QueryEscape(std::string_view in) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : in) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out += {'%', kHex[c >> 4], kHex[c & 15]};
-    }
-  }
-  return out;
 }
 
 void ReplyAction(http::H2Stream& stream, const json& action) {
@@ -64,7 +52,7 @@ json Hold(ServerState& impl, model::NodeId src, model::NodeId dst, const std::st
                  src_name, dst_name, local_user, r.id);
   std::string url = "https://unused" + std::string(kSshActionPath) + std::to_string(src) + "/to/" +
                     std::to_string(dst) + "?auth_id=" + r.id +
-                    "&local_user=" + QueryEscape(local_user);
+                    "&local_user=" + PercentEncode(local_user);
   return {{"message", "# keel: this SSH connection needs an admin's approval.\n"
                       "# Ask them to run: keel auth approve --auth-id " + r.id + "\n"},
           {"holdAndDelegate", url}};

@@ -10,8 +10,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/websocket/stream.hpp>
-#include <cctype>
-#include <cstdio>
 
 #include "base/bytes.h"
 #include "crypto/x25519.h"
@@ -167,20 +165,6 @@ awaitable<std::string> ReadUntilClosed(ByteStream& s) {
   }
 }
 
-std::string QueryEscape(std::string_view text) {
-  std::string out;
-  for (char c : text) {
-    if (std::isalnum(static_cast<unsigned char>(c))) {
-      out += c;
-    } else {
-      char hex[4];
-      std::snprintf(hex, sizeof hex, "%%%02X", static_cast<unsigned char>(c));
-      out += hex;
-    }
-  }
-  return out;
-}
-
 awaitable<std::unique_ptr<noise::NoiseStream>> DialNoise(uint16_t port, const crypto::PrivateKey& machine,
                                                          const crypto::MachinePublic& control,
                                                          uint16_t capver, std::string* early) {
@@ -205,7 +189,7 @@ awaitable<std::unique_ptr<noise::NoiseStream>> DialNoiseWebSocket(uint16_t port,
                                                                   const crypto::MachinePublic& control,
                                                                   uint16_t capver) {
   noise::ClientHandshake hs(machine, control, capver, crypto::GeneratePrivateKey());
-  std::string target = "/ts2021?X-Tailscale-Handshake=" + QueryEscape(Base64Encode(hs.initiation()));
+  std::string target = "/ts2021?X-Tailscale-Handshake=" + PercentEncode(Base64Encode(hs.initiation()));
   Upgraded up = co_await UpgradeWebSocket(port, std::move(target), "tailscale-control-protocol");
   if (!up.raw) co_return nullptr;
   auto keys = co_await ReadHandshakeResponse(*up.raw, hs);

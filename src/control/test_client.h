@@ -57,9 +57,6 @@ boost::asio::awaitable<Result<noise::CipherKeys>> ReadHandshakeResponse(ByteStre
 // Reads until the peer closes (EOF or error); returns everything read before that.
 boost::asio::awaitable<std::string> ReadUntilClosed(ByteStream& s);
 
-// Standard base64, percent-encoded for a query string.
-std::string QueryEscape(std::string_view text);
-
 class H2Client {
  public:
   struct Stream {

@@ -60,27 +60,25 @@ std::optional<AuthRequests::Request> AuthRequests::Find(const std::string& id) {
 
 Result<void> AuthRequests::Decide(const std::string& id, bool approve) {
   std::vector<Waiter> waiters;
+  Result<void> out;
   {
     std::lock_guard lock(mu_);
     waiters = ExpireLocked(clock_.Now());
     auto it = entries_.find(id);
     if (it == entries_.end()) {
-      Wake(std::move(waiters));
-      return MakeError(Errc::kNotFound, "no pending auth request " + id);
+      out = MakeError(Errc::kNotFound, "no pending auth request " + id);
+    } else if (Request& r = it->second.request; r.verdict != Verdict::kPending) {
+      out = MakeError(Errc::kFailedPrecondition,
+                      "auth request " + id + " is no longer pending (" +
+                          (r.verdict == Verdict::kExpired ? "it expired" : "already decided") + ")");
+    } else {
+      r.verdict = approve ? Verdict::kApproved : Verdict::kRejected;
+      for (auto& w : it->second.waiters) waiters.push_back(std::move(w));
+      it->second.waiters.clear();
     }
-    Request& r = it->second.request;
-    if (r.verdict != Verdict::kPending) {
-      Wake(std::move(waiters));
-      return MakeError(Errc::kFailedPrecondition,
-                       "auth request " + id + " is no longer pending (" +
-                           (r.verdict == Verdict::kExpired ? "it expired" : "already decided") + ")");
-    }
-    r.verdict = approve ? Verdict::kApproved : Verdict::kRejected;
-    for (auto& w : it->second.waiters) waiters.push_back(std::move(w));
-    it->second.waiters.clear();
   }
   Wake(std::move(waiters));
-  return {};
+  return out;
 }
 
 void AuthRequests::OnDecided(const std::string& id, boost::asio::any_io_executor executor,

@@ -42,7 +42,8 @@ Result<std::vector<std::string>> TagsFor(const Snapshot& s, const model::PreAuth
   if (rejected.empty()) return requested;
   std::string list;
   for (const auto& t : rejected) list += (list.empty() ? "" : " ") + t;
-  return MakeError(Errc::kPermissionDenied, "requested tags [" + list + "] are invalid or not permitted");
+  return MakeError(Errc::kPermissionDenied,
+                   "requested tags [" + list + "] are invalid or not permitted");
 }
 
 }  // namespace
