@@ -170,8 +170,21 @@ Result<void> CompiledPolicy::Build(const CompiledPolicy* prev) {
     }
     rules_.push_back(std::move(cr));
   }
+  GroupRulesBySource();
   BuildSsh();
   return {};
+}
+
+void CompiledPolicy::GroupRulesBySource() {
+  // Tailscale sends one filter rule per source set (and protocols), at the place of the first
+  // policy rule with those sources: later rules with the same sources add their destinations.
+  std::map<std::pair<std::vector<std::string>, std::vector<int>>, size_t> first;
+  rule_group_.resize(rules_.size());
+  for (size_t r = 0; r < rules_.size(); ++r) {
+    const CRule& cr = *rules_[r];
+    bool plain = cr.rule->app.is_null() && cr.rule->via.empty();
+    rule_group_[r] = plain ? first.try_emplace({cr.src_strings, cr.rule->protos}, r).first->second : r;
+  }
 }
 
 CompiledPolicy::RuleSets CompiledPolicy::ResolveRule(const Rule& rule) const {

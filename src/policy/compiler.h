@@ -136,6 +136,8 @@ class CompiledPolicy {
   Result<void> CheckDomains(const CompileOptions& options) const;
   Result<void> Build(const CompiledPolicy* prev);
   void BuildIndexes();
+  // Fills rule_group_.
+  void GroupRulesBySource();
   void Memoize(const Alias& a);
   std::vector<uint64_t> UsersNamed(const std::string& name) const;
   const std::vector<size_t>& NodesOfUser(uint64_t user_id) const;
@@ -162,6 +164,8 @@ class CompiledPolicy {
   std::vector<Node> nodes_;
   std::unordered_map<uint64_t, size_t> by_id_;
   std::vector<std::shared_ptr<const CRule>> rules_;  // shared with the compiles that kept them
+  // Per rule: the first rule with the same sources and protocols, whose filter rule it joins.
+  std::vector<size_t> rule_group_;
   size_t rules_kept_ = 0;
   std::vector<CSshRule> ssh_rules_;  // one per policy ssh entry
   IpSet subnet_routes_all_;

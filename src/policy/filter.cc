@@ -48,6 +48,10 @@ nlohmann::json CompiledPolicy::PacketFilter(size_t node) const {
                 (n.is_exit && InternetSet().ContainsRange(en.range));
     if (keep) kept[r].push_back(e);
   }
+  // (position, rule): a plain rule sits where its source group starts and takes in the
+  // destinations of later rules of the group; the special parts stay at their own rule.
+  std::vector<std::pair<size_t, json>> placed;
+  std::map<size_t, size_t> group_at;  // group -> index in `placed`
   for (size_t r = 0; r < rules_.size(); ++r) {
     const CRule& cr = *rules_[r];
     const Rule& rule = *cr.rule;
@@ -59,11 +63,23 @@ nlohmann::json CompiledPolicy::PacketFilter(size_t node) const {
         for (size_t e : it->second) {
           dsts.push_back({{"IP", cr.entries[e].ip}, {"Ports", PortsJson(cr.entries[e].ports)}});
         }
-        out.push_back(RuleJson(cr.src_strings, std::move(dsts), rule.protos));
+        size_t group = rule_group_[r];
+        if (auto g = group_at.find(group); g != group_at.end()) {
+          json& merged = placed[g->second].second["DstPorts"];
+          for (auto& d : dsts) merged.push_back(std::move(d));
+        } else {
+          group_at[group] = placed.size();
+          placed.emplace_back(group, RuleJson(cr.src_strings, std::move(dsts), rule.protos));
+        }
       }
     }
-    AppendSpecial(node, r, out);
+    json special = json::array();
+    AppendSpecial(node, r, special);
+    for (auto& j : special) placed.emplace_back(r, std::move(j));
   }
+  std::stable_sort(placed.begin(), placed.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  for (auto& [pos, j] : placed) out.push_back(std::move(j));
   return out;
 }
 
