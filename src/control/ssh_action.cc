@@ -47,7 +47,7 @@ json Reject(std::string message) { return {{"reject", true}, {"message", std::mo
 // Starts an auth request and tells the client where to wait for its verdict.
 json Hold(ServerState& impl, model::NodeId src, model::NodeId dst, const std::string& local_user,
           const std::string& src_name, const std::string& dst_name) {
-  auto r = impl.auth->CreateSshCheck(src, dst, local_user);
+  auto r = impl.auth->CreateSshCheck(src, dst);
   impl.log->info("SSH check: {} -> {} as {} waits for approval: keel auth approve --auth-id {}",
                  src_name, dst_name, local_user, r.id);
   std::string url = "https://unused" + std::string(kSshActionPath) + std::to_string(src) + "/to/" +

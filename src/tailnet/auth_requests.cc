@@ -26,8 +26,7 @@ std::string RandomId() {
 AuthRequests::AuthRequests(const Clock& clock, std::chrono::seconds timeout)
     : clock_(clock), timeout_(timeout) {}
 
-AuthRequests::Request AuthRequests::CreateSshCheck(model::NodeId src, model::NodeId dst,
-                                                   std::string local_user) {
+AuthRequests::Request AuthRequests::CreateSshCheck(model::NodeId src, model::NodeId dst) {
   SystemTime now = clock_.Now();
   std::vector<Waiter> expired;
   Request r;
@@ -38,7 +37,6 @@ AuthRequests::Request AuthRequests::CreateSshCheck(model::NodeId src, model::Nod
     r.id = RandomId();
     r.src = src;
     r.dst = dst;
-    r.local_user = std::move(local_user);
     r.expires = now + timeout_;
     entries_[r.id].request = r;
   }

@@ -29,7 +29,6 @@ class AuthRequests {
     std::string id;
     model::NodeId src = 0;  // SSH check: the connecting node
     model::NodeId dst = 0;  // SSH check: the node being connected to
-    std::string local_user;
     SystemTime expires = ZeroTime();
     Verdict verdict = Verdict::kPending;
   };
@@ -38,7 +37,7 @@ class AuthRequests {
   AuthRequests(const Clock& clock, std::chrono::seconds timeout);
 
   // A new pending SSH check; its id is "keel-authreq-" and 24 random URL-safe characters.
-  Request CreateSshCheck(model::NodeId src, model::NodeId dst, std::string local_user);
+  Request CreateSshCheck(model::NodeId src, model::NodeId dst);
   // The request, with kExpired once its time has passed undecided; nullopt if unknown.
   std::optional<Request> Find(const std::string& id);
   // Approves or rejects a pending request and wakes its waiters. kNotFound for an unknown id,
@@ -52,8 +51,6 @@ class AuthRequests {
   void RememberApproval(model::NodeId src, model::NodeId dst);
   bool ApprovedWithin(model::NodeId src, model::NodeId dst, std::chrono::seconds period);
   void ForgetApprovals();
-
-  std::chrono::seconds timeout() const { return timeout_; }
 
  private:
   struct Waiter {

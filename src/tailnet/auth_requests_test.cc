@@ -21,10 +21,10 @@ void RunReady(boost::asio::io_context& io) {
 TEST(AuthRequests, ApproveWakesWaitersOnce) {
   FakeClock clock;
   AuthRequests auth(clock, seconds(60));
-  auto r = auth.CreateSshCheck(1, 2, "root");
+  auto r = auth.CreateSshCheck(1, 2);
   EXPECT_TRUE(r.id.starts_with("keel-authreq-"));
   EXPECT_EQ(r.id.size(), 13u + 24u);
-  EXPECT_NE(auth.CreateSshCheck(1, 2, "root").id, r.id);
+  EXPECT_NE(auth.CreateSshCheck(1, 2).id, r.id);
   boost::asio::io_context io;
   int woken = 0;
   auth.OnDecided(r.id, io.get_executor(), [&] { ++woken; });
@@ -43,7 +43,7 @@ TEST(AuthRequests, ApproveWakesWaitersOnce) {
 TEST(AuthRequests, UndecidedRequestsExpire) {
   FakeClock clock;
   AuthRequests auth(clock, seconds(10));
-  auto r = auth.CreateSshCheck(1, 2, "root");
+  auto r = auth.CreateSshCheck(1, 2);
   boost::asio::io_context io;
   int woken = 0;
   auth.OnDecided(r.id, io.get_executor(), [&] { ++woken; });
