@@ -33,6 +33,8 @@ control::Settings ControlSettings(const config::Config& c) {
   control::Settings s;
   s.server_url = c.server_url;
   s.base_domain = c.dns.base_domain;
+  s.ha_probe_interval = c.ha_probe_interval;
+  s.ha_probe_timeout = c.ha_probe_timeout;
   return s;
 }
 

@@ -355,6 +355,10 @@ const std::map<std::string, Setter>& Fields() {
       {"node.ephemeral.inactivity_timeout", SetEphemeralTimeout},
       {"node.expiry",
        SecondsField([](Config& c) -> auto& { return c.node_expiry; }, std::chrono::seconds(0))},
+      {"node.routes.ha.probe_interval",
+       SecondsField([](Config& c) -> auto& { return c.ha_probe_interval; }, std::chrono::seconds(0))},
+      {"node.routes.ha.probe_timeout",
+       SecondsField([](Config& c) -> auto& { return c.ha_probe_timeout; }, std::chrono::seconds(1))},
       {"tuning.register_cache_expiration",
        SecondsField([](Config& c) -> auto& { return c.auth_request_timeout; },
                     std::chrono::seconds(1))},
@@ -384,6 +388,18 @@ Result<void> Walk(const YAML::Node& map, const std::string& prefix, Config& c) {
     } else {
       return MakeError(Errc::kInvalidArgument, "unknown config key \"" + key + "\"");
     }
+  }
+  return {};
+}
+
+// Headscale's bounds: probing at most every 2 s, a timeout that ends before the next probe.
+Result<void> ValidateHaProbe(const Config& c) {
+  if (c.ha_probe_interval.count() == 0) return {};
+  if (c.ha_probe_interval < std::chrono::seconds(2)) {
+    return KeyError("node.routes.ha.probe_interval", "must be 0 (off) or at least 2s");
+  }
+  if (c.ha_probe_timeout >= c.ha_probe_interval) {
+    return KeyError("node.routes.ha.probe_timeout", "must be less than node.routes.ha.probe_interval");
   }
   return {};
 }
@@ -444,6 +460,7 @@ Result<void> Validate(Config& c) {
     return KeyError("noise.private_key_path", "must differ from private_key_path");
   }
   KEEL_TRY(ValidateDerpServer(c));
+  KEEL_TRY(ValidateHaProbe(c));
   if (!c.derp.urls.empty()) {
     c.warnings.push_back("derp.urls is ignored: keel does not fetch DERP maps over the network;"
                          " use derp.paths");

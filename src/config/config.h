@@ -166,6 +166,10 @@ struct Config {
   bool ephemeral_timeout_from_node_key = false;  // set by node.ephemeral.inactivity_timeout
   // node.expiry: key expiry for untagged nodes when they register; 0 (the default): never.
   std::chrono::seconds node_expiry{0};
+  // node.routes.ha: how often routers that share a prefix with another are probed (0: never)
+  // and how long one may take to answer before its primary routes move.
+  std::chrono::seconds ha_probe_interval{10};
+  std::chrono::seconds ha_probe_timeout{5};
   // tuning.register_cache_expiration: how long a pending auth request (an SSH check) waits
   // for an admin before it expires into a rejection.
   std::chrono::seconds auth_request_timeout{15 * 60};

@@ -243,6 +243,22 @@ TEST(ConfigTest, NodeExpiry) {
   EXPECT_NE(ErrorOf("node:\n  expiry: soon\n").find("node.expiry"), std::string::npos);
 }
 
+TEST(ConfigTest, HaProbe) {
+  auto d = ParseConfig("");
+  EXPECT_EQ(d->ha_probe_interval, 10s);  // Headscale's defaults
+  EXPECT_EQ(d->ha_probe_timeout, 5s);
+  auto c = ParseConfig("node:\n  routes:\n    ha:\n      probe_interval: 3s\n      probe_timeout: 2s\n");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->ha_probe_interval, 3s);
+  EXPECT_EQ(c->ha_probe_timeout, 2s);
+  EXPECT_TRUE(ParseConfig("node:\n  routes:\n    ha:\n      probe_interval: 0\n"));  // off
+  for (const char* bad : {"probe_interval: 1s", "probe_interval: 4s\n      probe_timeout: 4s",
+                          "probe_timeout: 0s", "probe_timeout: later"}) {
+    std::string e = ErrorOf(std::string("node:\n  routes:\n    ha:\n      ") + bad + "\n");
+    EXPECT_TRUE(e.starts_with("node.routes.ha.probe_")) << bad << " -> " << e;
+  }
+}
+
 TEST(ConfigTest, DnsSplitRecordsAndOverride) {
   auto c = ParseConfig(R"(
 dns:

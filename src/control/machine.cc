@@ -4,6 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <nlohmann/json.hpp>
 
 #include "base/run_blocking.h"
 #include "control/frame.h"
@@ -120,10 +121,21 @@ awaitable<bool> SendPending(Impl& impl, MapSession& session, http::H2Stream& str
   co_return true;
 }
 
+// A MapResponse holding only a PingRequest: the client answers with a HEAD to `url` over its
+// Noise channel.
+std::string PingFrame(const std::string& url, bool zstd) {
+  nlohmann::json j = {{"PingRequest", {{"URL", url}, {"URLIsNoise", true}}}};
+  return EncodeFrame(j.dump(), zstd);
+}
+
 awaitable<void> StreamLoop(Impl& impl, MapSession& session, http::H2Stream& stream, bool zstd) {
   session.pending.MarkFull();  // the first response is always a complete map
   auto next_keepalive = std::chrono::steady_clock::now() + impl.KeepAliveDelay();
   while (!session.stop && !stream.closed()) {
+    // Pings go out after the first map, as the client reads them from map responses.
+    if (!session.ping_urls.empty() && session.rendered_version != 0) {
+      for (const auto& url : std::exchange(session.ping_urls, {})) stream.Write(PingFrame(url, zstd));
+    }
     if (!session.pending.empty() && stream.buffered() < kMaxBuffered) {
       if (!co_await SendPending(impl, session, stream, zstd)) co_return;
       next_keepalive = std::chrono::steady_clock::now() + impl.KeepAliveDelay();
@@ -214,6 +226,7 @@ awaitable<void> ServeMachine(std::shared_ptr<Impl> impl, crypto::MachinePublic m
     if (req.path == "/machine/register") co_return co_await HandleRegister(impl, machine, std::move(req), stream);
     if (req.path == "/machine/map") co_return co_await HandleMap(impl, machine, std::move(req), stream);
     if (req.path.starts_with(kSshActionPath)) co_return co_await HandleSshAction(impl, machine, std::move(req), stream);
+    if (req.path == kPingResponsePath) co_return HandlePingResponse(*impl, machine, req, *stream);
     if (req.path == "/machine/update-health") co_return Reply(*stream, 200, "");
     if (req.path == "/machine/set-dns") co_return Reply(*stream, 501, "keel: set-dns is not implemented");
     Reply(*stream, 404, "not found");

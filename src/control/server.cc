@@ -1,6 +1,8 @@
 #include "control/server.h"
 
 #include <boost/algorithm/string/predicate.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/post.hpp>
 #include <charconv>
 #include <optional>
@@ -148,7 +150,8 @@ ServerState::ServerState(Settings s, ServerKeys k, tailnet::Tailnet& t, asio::th
       log(std::move(l)),
       cache(settings.base_domain),
       keepalive_zstd(EncodeFrame(tailcfg::kKeepAliveJson, true)),
-      keepalive_raw(EncodeFrame(tailcfg::kKeepAliveJson, false)) {
+      keepalive_raw(EncodeFrame(tailcfg::kKeepAliveJson, false)),
+      ha_timer(io) {
   Reconfigure();
 }
 
@@ -188,6 +191,7 @@ void ServerState::OnChanges(const tailnet::Snapshot& snapshot, const tailnet::Ch
 
 void ServerState::Shutdown() {
   shut_down = true;
+  ha_timer.cancel();
   if (subscription) tailnet.Unsubscribe(std::exchange(subscription, 0));
   for (auto& [id, session] : sessions) {
     session->stop = true;
@@ -213,6 +217,9 @@ ControlServer::ControlServer(Settings settings, ServerKeys keys, tailnet::Tailne
       io, [weak](std::shared_ptr<const tailnet::Snapshot> snap, const tailnet::Changes& changes) {
         if (auto impl = weak.lock()) impl->OnChanges(*snap, changes);
       });
+  if (impl_->settings.ha_probe_interval.count() > 0) {
+    asio::co_spawn(io, RunHaProber(impl_), asio::detached);
+  }
 }
 
 ControlServer::~ControlServer() { impl_->Shutdown(); }

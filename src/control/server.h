@@ -33,6 +33,10 @@ struct Settings {
   int min_cap_version = 113;
   // Keep-alive period on map streams; a random 0-9 s jitter is added.
   std::chrono::seconds keepalive_interval{50};
+  // node.routes.ha: how often routers sharing a subnet prefix are pinged (0: never), and how
+  // long each may take to answer before the tailnet moves its primary routes.
+  std::chrono::seconds ha_probe_interval{10};
+  std::chrono::seconds ha_probe_timeout{5};
 };
 
 struct ServerKeys {

@@ -22,6 +22,7 @@ struct MapSession {
   PeerView view;  // policy-dependent state last sent (peers, filters, SSH policy)
   uint64_t rendered_version = 0;  // snapshot of the last full map; older changes are in it
   boost::asio::steady_timer timer;  // keep-alive deadline; cancel() wakes the session early
+  std::vector<std::string> ping_urls;  // PingRequests to send (ha_probe.cc)
   bool stop = false;
   void Wake() { timer.cancel(); }
 };
@@ -60,6 +61,14 @@ struct ServerState {
   tailnet::AuthRequests* auth = nullptr;
   // The policy whose SSH approvals AuthRequests remembers; a new policy forgets them.
   const void* approvals_policy = nullptr;
+  // HA probes awaiting their HEAD (ha_probe.cc): ping id -> node, and whether it answered.
+  struct Ping {
+    model::NodeId node = 0;
+    bool answered = false;
+  };
+  std::map<uint64_t, Ping> pings;
+  boost::asio::steady_timer ha_timer;
+  uint64_t next_ping_id = 0;  // starts random, so a restarted server's URLs are new to clients
 };
 
 // Responds with a plain-text (or JSON) body and finishes the stream.
@@ -73,6 +82,16 @@ inline constexpr std::string_view kSshActionPath = "/machine/ssh/action/";
 boost::asio::awaitable<void> HandleSshAction(std::shared_ptr<ServerState> impl,
                                              crypto::MachinePublic machine, http::Request req,
                                              std::shared_ptr<http::H2Stream> stream);
+
+inline constexpr std::string_view kPingResponsePath = "/machine/ping-response";
+
+// Probes the routers that share a subnet prefix with another router every
+// Settings::ha_probe_interval, and reports to the tailnet which answered (ha_probe.cc).
+boost::asio::awaitable<void> RunHaProber(std::shared_ptr<ServerState> impl);
+
+// HEAD /machine/ping-response?id=N: a node answering a probe's PingRequest.
+void HandlePingResponse(ServerState& impl, const crypto::MachinePublic& machine,
+                        const http::Request& req, http::H2Stream& stream);
 
 // Serves one HTTP/2 request on a Noise connection whose peer is `machine`.
 boost::asio::awaitable<void> ServeMachine(std::shared_ptr<ServerState> impl,

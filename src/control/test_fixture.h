@@ -84,16 +84,21 @@ struct Watcher {
 
 class ControlServerTest : public ::testing::Test {
  protected:
-  ControlServerTest() {
+  // Settings the tests share; a subclass passes its own changes of them.
+  static Settings DefaultSettings() {
+    Settings s;
+    s.derp_map = nlohmann::json::parse(
+        R"({"Regions":{"900":{"RegionID":900,"RegionCode":"own","Nodes":[]}}})");
+    return s;
+  }
+
+  explicit ControlServerTest(Settings s = DefaultSettings()) {
     store_ = store::SqliteStore::Open(":memory:").value();
     tailnet_ = std::make_unique<tailnet::Tailnet>(tailnet::Settings{}, *store_, clock_,
                                                   GetLogger("tailnet"));
     tailnet_->Load().value();
     tailnet_->CreateUser("alice", "Alice", "alice@example.com").value();
     auth_key_ = tailnet_->CreatePreAuthKey("alice", true, false, ZeroTime()).value().secret_text;
-    Settings s;
-    s.derp_map = nlohmann::json::parse(
-        R"({"Regions":{"900":{"RegionID":900,"RegionCode":"own","Nodes":[]}}})");
     keys_.noise = crypto::GeneratePrivateKey();
     keys_.legacy = crypto::GeneratePrivateKey();
     control_ = std::make_unique<ControlServer>(s, keys_, *tailnet_, pool_, io_.get_executor(),

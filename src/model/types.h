@@ -72,6 +72,8 @@ struct Node {
 
   // Not stored: filled in from live map sessions.
   bool online = false;
+  // Not stored: the HA prober found this router not answering (tailnet SetRouterHealth).
+  bool unhealthy = false;
   // Not stored: derived by the tailnet on every change that can move them. Announced routes
   // approved by the admin or the policy's autoApprovers, and of their subnet routes those
   // this node is the primary router for (one per prefix among the online routers).

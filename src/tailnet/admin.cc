@@ -166,19 +166,24 @@ Result<void> Tailnet::DeletePreAuthKey(model::PreAuthKeyId id) {
   if (!impl_->keys.contains(id)) {
     return MakeError(Errc::kNotFound, "pre-auth key " + std::to_string(id) + " not found");
   }
-  KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) { return tx.DeletePreAuthKey(id); }));
-  impl_->keys.erase(id);
-  // Nodes keep their registration; the store cleared their reference to the key.
   Draft d = impl_->Begin();
+  KEEL_TRY(impl_->DeletePreAuthKeyLocked(d, id));
+  impl_->Commit(std::move(d));
+  return {};
+}
+
+Result<void> Tailnet::Impl::DeletePreAuthKeyLocked(Draft& d, model::PreAuthKeyId id) {
+  KEEL_TRY(store.Transaction([&](store::Tx& tx) { return tx.DeletePreAuthKey(id); }));
+  keys.erase(id);
+  // Nodes keep their registration; the store cleared their reference to the key.
   std::vector<model::Node> registered;
   for (const auto& [nid, node] : d.next->nodes) {
     if (node->auth_key_id == id) registered.push_back(*node);
   }
   for (auto& node : registered) {
     node.auth_key_id.reset();
-    Impl::PutNode(d, std::move(node), std::nullopt);
+    PutNode(d, std::move(node), std::nullopt);
   }
-  impl_->Commit(std::move(d));
   return {};
 }
 

@@ -93,5 +93,23 @@ TEST_F(LifecycleTest, DeletedKeyLeavesItsNodesRegistered) {
   EXPECT_NE(tn_->snapshot()->FindNode(id), nullptr);
 }
 
+TEST_F(LifecycleTest, MaintenanceDeletesKeysLongExpired) {
+  auto never = tn_->CreatePreAuthKey("alice", true, false, ZeroTime()).value();
+  auto soon = tn_->CreatePreAuthKey("alice", true, false, clock_.Now() + std::chrono::hours(1)).value();
+  auto id = Join(1, soon.secret_text).node->id;
+  clock_.Advance(std::chrono::hours(2));
+  tn_->RunMaintenance();
+  EXPECT_EQ(tn_->ListPreAuthKeys().size(), 2u);  // expired, but still listed for a while
+  clock_.Advance(kExpiredKeyRetention);
+  tn_->RunMaintenance();
+  auto left = tn_->ListPreAuthKeys();
+  ASSERT_EQ(left.size(), 1u);
+  EXPECT_EQ(left[0].id, never.key.id);
+  EXPECT_FALSE(tn_->snapshot()->FindNode(id)->auth_key_id.has_value());
+  Reopen();
+  EXPECT_EQ(tn_->ListPreAuthKeys().size(), 1u);
+  EXPECT_NE(tn_->snapshot()->FindNode(id), nullptr);
+}
+
 }  // namespace
 }  // namespace keel::tailnet

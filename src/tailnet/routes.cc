@@ -4,8 +4,10 @@
 // by the admin or by the policy's autoApprovers. Exit routes are served by every node that has
 // them in effect; the client picks one. A subnet prefix announced by several routers (HA) is
 // served by one primary among the online ones. The primary keeps the prefix while it stays
-// online, so a router that comes back does not take it back (no flapping); when it drops, the
-// lowest-id online router takes over, and peers see it at once through kNodeUpdated.
+// online and answers the HA prober, so a router that comes back does not take it back (no
+// flapping); when it drops or stops answering, the lowest-id online router that answers takes
+// over, and peers see it at once through kNodeUpdated. When no router of a prefix answers,
+// the primary keeps it: pointing peers at another silent router would not help them.
 
 #include <map>
 
@@ -50,6 +52,7 @@ void Tailnet::Impl::UpdateRoutes(Draft& d) {
   struct Candidates {
     std::vector<model::NodeId> online;
     model::NodeId primary = 0;
+    model::NodeId first_healthy = 0;
   };
   std::map<std::string, Candidates> prefixes;
   for (model::NodeId id : next.routers) {
@@ -61,12 +64,17 @@ void Tailnet::Impl::UpdateRoutes(Draft& d) {
       Candidates& c = prefixes[r];
       c.online.push_back(id);
       if (std::binary_search(n->primary_routes.begin(), n->primary_routes.end(), r)) c.primary = id;
+      if (c.first_healthy == 0 && !n->unhealthy) c.first_healthy = id;
     }
     effect[id] = std::move(routes);
   }
   std::map<model::NodeId, std::vector<std::string>> primaries;
   for (auto& [prefix, c] : prefixes) {
-    model::NodeId chosen = c.primary != 0 ? c.primary : c.online.front();
+    model::NodeId chosen = c.first_healthy != 0 ? c.first_healthy : c.online.front();
+    if (c.primary != 0) {
+      bool primary_healthy = !next.FindNode(c.primary)->unhealthy;
+      if (primary_healthy || c.first_healthy == 0) chosen = c.primary;
+    }
     primaries[chosen].push_back(prefix);  // prefixes come in order, so each list is sorted
   }
   std::vector<model::NodeId> routers(next.routers.begin(), next.routers.end());

@@ -115,6 +115,33 @@ TEST_F(RoutesTest, PrimaryFailsOverAndDoesNotFailBack) {
   EXPECT_TRUE(tn_->snapshot()->routers.contains(r1) == false);
 }
 
+TEST_F(RoutesTest, UnhealthyPrimaryLosesItsPrefixToAHealthyRouter) {
+  auto r1 = Router(1, {"10.0.0.0/24"});
+  auto r2 = Router(2, {"10.0.0.0/24"});
+  auto r3 = Router(3, {"10.0.0.0/24"});
+  for (auto r : {r1, r2, r3}) ASSERT_TRUE(tn_->ApproveRoutes(r, {"10.0.0.0/24"}));
+  ASSERT_EQ(Node(r1).primary_routes, Routes{"10.0.0.0/24"});
+
+  tn_->SetRouterHealth({{r1, false}, {r2, false}, {r3, true}});  // the first healthy one wins
+  EXPECT_TRUE(Node(r1).primary_routes.empty());
+  EXPECT_EQ(Node(r3).primary_routes, Routes{"10.0.0.0/24"});
+  EXPECT_TRUE(Node(r1).online);  // still connected, just silent
+
+  tn_->SetRouterHealth({{r1, true}, {r2, true}});  // answering again: no failback
+  EXPECT_EQ(Node(r3).primary_routes, Routes{"10.0.0.0/24"});
+
+  tn_->SetRouterHealth({{r1, false}, {r2, false}, {r3, false}});  // nobody answers: r3 keeps it
+  EXPECT_EQ(Node(r3).primary_routes, Routes{"10.0.0.0/24"});
+  tn_->SetRouterHealth({{r2, true}});
+  EXPECT_EQ(Node(r2).primary_routes, Routes{"10.0.0.0/24"});
+
+  tn_->StreamClosed(r3);
+  tn_->StreamOpened(r3);  // reconnecting proves it alive
+  EXPECT_FALSE(Node(r3).unhealthy);
+  EXPECT_TRUE(Node(r1).unhealthy);
+  tn_->SetRouterHealth({{404, false}});  // unknown nodes are ignored
+}
+
 TEST_F(RoutesTest, AutoApproversApproveWithoutAnAdmin) {
   ASSERT_TRUE(tn_->SetPolicy(R"({
     "acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}],

@@ -108,9 +108,11 @@ void Tailnet::StreamOpened(model::NodeId id) {
   const model::Node* cur = snap->FindNode(id);
   if (cur == nullptr) return;
   impl_->ephemeral_deadlines.erase(id);
-  if (++impl_->streams[id] > 1 || cur->online) return;
+  // A node that connects proves it is alive, so it is a healthy router again.
+  if ((++impl_->streams[id] > 1 || cur->online) && !cur->unhealthy) return;
   model::Node node = *cur;
   node.online = true;
+  node.unhealthy = false;
   Draft d = impl_->Begin();
   Impl::PutNode(d, std::move(node), ChangeKind::kNodeOnline);
   impl_->Commit(std::move(d));
@@ -146,7 +148,13 @@ size_t Tailnet::RunMaintenance() {
   for (const auto& [id, deadline] : impl_->ephemeral_deadlines) {
     if (deadline <= now && !impl_->streams.contains(id)) due.push_back(id);
   }
-  if (due.empty()) return 0;
+  std::vector<model::PreAuthKeyId> stale_keys;
+  for (const auto& [id, key] : impl_->keys) {
+    if (!IsZeroTime(key.expiration) && key.expiration + kExpiredKeyRetention <= now) {
+      stale_keys.push_back(id);
+    }
+  }
+  if (due.empty() && stale_keys.empty()) return 0;
   Draft d = impl_->Begin();
   size_t deleted = 0;
   for (model::NodeId id : due) {
@@ -159,8 +167,34 @@ size_t Tailnet::RunMaintenance() {
     impl_->log->info("deleted ephemeral node {} after inactivity", id);
     ++deleted;
   }
+  for (model::PreAuthKeyId id : stale_keys) {
+    if (auto r = impl_->DeletePreAuthKeyLocked(d, id); !r) {
+      impl_->log->warn("deleting expired pre-auth key {} failed: {}", id, r.error().message);
+      continue;
+    }
+    impl_->log->info("deleted pre-auth key {}, expired over {} days ago", id,
+                     std::chrono::duration_cast<std::chrono::hours>(kExpiredKeyRetention).count() / 24);
+  }
   impl_->Commit(std::move(d));
   return deleted;
+}
+
+void Tailnet::SetRouterHealth(const std::map<model::NodeId, bool>& healthy) {
+  std::lock_guard lock(impl_->mu);
+  auto snap = impl_->Current();
+  Draft d = impl_->Begin();
+  bool changed = false;
+  for (const auto& [id, ok] : healthy) {
+    const model::Node* cur = snap->FindNode(id);
+    if (cur == nullptr || cur->unhealthy == !ok) continue;
+    impl_->log->info("router {} ({}) is {}", id, cur->given_name,
+                     ok ? "answering again" : "not answering; its primary routes move");
+    model::Node node = *cur;
+    node.unhealthy = !ok;
+    Impl::PutNode(d, std::move(node), ChangeKind::kNodeUpdated);
+    changed = true;
+  }
+  if (changed) impl_->Commit(std::move(d));
 }
 
 }  // namespace keel::tailnet

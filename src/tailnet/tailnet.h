@@ -13,6 +13,7 @@
 #include <boost/asio/ip/network_v6.hpp>
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <spdlog/logger.h>
@@ -45,6 +46,10 @@ struct Settings {
 };
 
 inline constexpr std::chrono::milliseconds kInlineRecompileGap{1};
+
+// How long an expired pre-auth key stays listed (for the admin to see why a join failed)
+// before maintenance deletes it.
+inline constexpr std::chrono::hours kExpiredKeyRetention{24 * 7};
 
 // Where a policy came from: a file the admin edits (not persisted) or the admin API
 // (persisted in the store's settings, key "policy").
@@ -161,10 +166,17 @@ class Tailnet {
   void StreamOpened(model::NodeId id);
   void StreamClosed(model::NodeId id);
 
-  // Deletes ephemeral nodes whose inactivity deadline has passed (publishing kNodeRemoved).
-  // The tailnet runs no timer of its own: the app calls this periodically (every few
-  // seconds); tests call it after moving a fake clock. Returns how many nodes were deleted.
+  // Deletes ephemeral nodes whose inactivity deadline has passed (publishing kNodeRemoved)
+  // and pre-auth keys that expired over kExpiredKeyRetention ago. The tailnet runs no timer
+  // of its own: the app calls this periodically (every few seconds); tests call it after
+  // moving a fake clock. Returns how many nodes were deleted.
   size_t RunMaintenance();
+
+  // The HA prober's verdicts (true: answered its last probe). An unhealthy router loses its
+  // primary routes to a healthy one serving the same prefix and does not take them back
+  // when it recovers. When every router of a prefix is unhealthy, the primary keeps it.
+  // Opening a map stream makes a node healthy again.
+  void SetRouterHealth(const std::map<model::NodeId, bool>& healthy);
 
   // --- Change feed ---
   using Listener = std::function<void(std::shared_ptr<const Snapshot>, const Changes&)>;

@@ -96,6 +96,8 @@ struct Tailnet::Impl {
   // Persists the deletion, frees the addresses and records kNodeRemoved.
   Result<void> DeleteNodeLocked(Draft& d, model::NodeId id);
   std::optional<model::PreAuthKey> FindKeyByPrefix(std::string_view prefix) const;
+  // Deletes the key from the store and memory; nodes registered with it keep their record.
+  Result<void> DeletePreAuthKeyLocked(Draft& d, model::PreAuthKeyId id);
 
   // --- registration (register.cc) ---
   Result<RegisterOutcome> RegisterLocked(const RegisterInput& in);

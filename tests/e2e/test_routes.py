@@ -9,6 +9,10 @@ One keel (node.ephemeral.inactivity_timeout: 5s) and clients of user alice:
   reaches the server belongs to r's tailscaled, not a's.
 - r2 advertises the same prefix and is approved; stopping r's tailscaled moves the primary
   route to r2 in a's status, and traffic flows again, now through r2.
+- HA probing (node.routes.ha, 3 s / 2 s): r comes back and r2 keeps the route. r2's
+  tailscaled is then frozen (SIGSTOP): its map stream stays open, but it stops answering
+  keel's pings, so the route moves back to r and traffic flows through r. Thawed, r2 answers
+  again and does not take the route back.
 - A policy with autoApprovers approves 10.98.0.0/24 for r2 with no admin step.
 - e advertises an exit node; once approved, `tailscale exit-node list` on a shows it and
   `tailscale set --exit-node` makes it a's active exit node.
@@ -31,6 +35,7 @@ A, R, R2, E, X = 1, 2, 3, 4, 5
 SUBNET, SUBNET_IP, SUBNET_PORT = "10.99.0.0/24", "10.99.0.1", 7070
 AUTO_SUBNET = "10.98.0.0/24"
 EPHEMERAL_TIMEOUT_S = 5
+PROBE_INTERVAL_S, PROBE_TIMEOUT_S = 3, 2
 AUTO_POLICY = """{
   "acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}],
   "autoApprovers": {"routes": {"%s": ["alice@"]}},
@@ -124,8 +129,39 @@ def test_bad_approvals(h):
     check(before == after, f"a refused approval changed the routes:\n{before}\n{after}")
 
 
+def test_ha_probe(h, log):
+    step("r comes back: r2 keeps the primary route")
+    h.start_tailscaled(R)
+    h.wait_running(R)
+    wait_until(lambda: h.nodes()["r"]["online"], 10, "keel to see r online again")
+    time.sleep(2 * PROBE_INTERVAL_S)  # a few probe rounds, all answered: nothing moves
+    check(primary_routes(h, A, "r2") == {SUBNET} and primary_routes(h, A, "r") == set(),
+          "the primary route moved back to r, or moved although both routers answer")
+
+    step("freeze r2's tailscaled: its stream stays open, the probe moves the route to r")
+    r2 = h.clients[R2].popen
+    start = time.monotonic()
+    os.kill(r2.pid, signal.SIGSTOP)
+    try:
+        wait_until(lambda: primary_routes(h, A, "r") == {SUBNET}, 2 * PROBE_INTERVAL_S +
+                   PROBE_TIMEOUT_S + 10, "a to see r as primary once r2 stopped answering")
+        step(f"a saw r as primary {time.monotonic() - start:.2f} s after r2 froze")
+        check(h.nodes()["r2"]["online"], "keel took the frozen r2 for offline: the stream "
+              "should still be open, so the probe is what moved the route")
+        wait_until(lambda: log.reached_through(h, A, R), 20, f"a to reach {SUBNET_IP} through r")
+    finally:
+        os.kill(r2.pid, signal.SIGCONT)
+
+    step("r2 answers again: r keeps the primary route")
+    time.sleep(2 * PROBE_INTERVAL_S + PROBE_TIMEOUT_S)
+    check(primary_routes(h, A, "r") == {SUBNET} and primary_routes(h, A, "r2") == set(),
+          "the primary route moved back to r2 after it recovered")
+
+
 def test(h, args):
     h.extra_config = (f"node:\n  ephemeral:\n    inactivity_timeout: {EPHEMERAL_TIMEOUT_S}s\n"
+                      f"  routes:\n    ha:\n      probe_interval: {PROBE_INTERVAL_S}s\n"
+                      f"      probe_timeout: {PROBE_TIMEOUT_S}s\n"
                       "policy:\n  mode: database\n")
     h.start_keel()
     r = harness._sh("ip", "addr", "add", f"{SUBNET_IP}/32", "dev", "lo")
@@ -176,6 +212,8 @@ def test(h, args):
     check(primary_routes(h, A, "r") == set(), "r is still primary after it went offline")
     wait_until(lambda: log.reached_through(h, A, R2), 20, f"a to reach {SUBNET_IP} through r2")
 
+    test_ha_probe(h, log)
+
     step("autoApprovers approve r2's second route with no admin step")
     path = os.path.join(h.tmp, "policy.hujson")
     with open(path, "w") as f:
@@ -183,7 +221,8 @@ def test(h, args):
     h.keel_cli("policy", "set", "--file", path)
     check(h.tailscale(R2, "set", f"--advertise-routes={SUBNET},{AUTO_SUBNET}").returncode == 0,
           "r2: set --advertise-routes with the auto-approved subnet")
-    wait_until(lambda: primary_routes(h, A, "r2") == {SUBNET, AUTO_SUBNET}, 15,
+    # r serves SUBNET since the HA probe moved it; r2 alone announces AUTO_SUBNET.
+    wait_until(lambda: primary_routes(h, A, "r2") == {AUTO_SUBNET}, 15,
                "a to see r2 serve the auto-approved route")
     listed = routes_of(h, "r2")
     check(AUTO_SUBNET in listed["approved_routes"], f"list-routes: {listed}")
