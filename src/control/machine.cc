@@ -39,7 +39,8 @@ int StatusFor(const Error& e) {
 tailcfg::RegisterResponse ToResponse(const tailnet::RegisterOutcome& out) {
   tailcfg::RegisterResponse r;
   if (out.user) {
-    auto profile = ToUserProfile(*out.user);
+    bool tagged = out.node && !out.node->tags.empty();
+    auto profile = tagged ? TaggedDevicesProfile() : ToUserProfile(*out.user);
     r.user_id = profile.id;
     r.display_name = profile.display_name;
     r.login_name = profile.login_name;

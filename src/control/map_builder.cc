@@ -43,6 +43,10 @@ std::string JoinFragments(const std::vector<const std::string*>& parts) {
 OJson Profiles(const tailnet::Snapshot& snap, const std::set<model::UserId>& ids) {
   OJson list = OJson::array();
   for (auto id : ids) {
+    if (id == kTaggedDevicesUserId) {
+      list.push_back(tailcfg::UserProfileJson(TaggedDevicesProfile()));
+      continue;
+    }
     auto it = snap.users.find(id);
     if (it != snap.users.end()) list.push_back(tailcfg::UserProfileJson(ToUserProfile(it->second)));
   }
@@ -111,7 +115,7 @@ tailcfg::Node ToWireNode(const model::Node& n, const std::string& base_domain, b
   tailcfg::Node w;
   w.id = n.id;
   w.name = NodeFqdn(n.given_name, base_domain);
-  w.user = n.user_id;
+  w.user = WireOwner(n);
   w.key = n.node_key;
   w.key_expiry = n.expiry;
   w.machine = n.machine_key;
@@ -142,6 +146,14 @@ tailcfg::Node ToWireNode(const model::Node& n, const std::string& base_domain, b
 
 tailcfg::UserProfile ToUserProfile(const model::User& u) {
   return {u.id, u.email.empty() ? u.name : u.email, u.display_name.empty() ? u.name : u.display_name};
+}
+
+tailcfg::UserProfile TaggedDevicesProfile() {
+  return {kTaggedDevicesUserId, "tagged-devices", "Tagged Devices"};
+}
+
+model::UserId WireOwner(const model::Node& n) {
+  return n.tags.empty() ? n.user_id : kTaggedDevicesUserId;
 }
 
 const std::string& PeerCache::Get(const model::Node& node, SystemTime now) {
@@ -261,10 +273,10 @@ Result<std::string> BuildFullMap(const MapInputs& in) {
   } else if (had_ssh) {
     out += ",\"SSHPolicy\":{\"rules\":[]}";
   }
-  std::set<model::UserId> users{self->user_id};
+  std::set<model::UserId> users{WireOwner(*self)};
   std::vector<const std::string*> peers;
   auto add = [&](const model::Node& node) {
-    users.insert(node.user_id);
+    users.insert(WireOwner(node));
     peers.push_back(&in.cache.Get(node, in.now));
   };
   if (view.policy) {
@@ -359,7 +371,7 @@ Delta BuildDelta(const MapInputs& in, const PendingChanges& pending) {
   if (diff.caps) {
     if (const model::Node* self = FindNode(in.snapshot, in.self)) {
       head["Node"] = SelfNodeJson(*self, in, view);
-      users.insert(self->user_id);
+      users.insert(WireOwner(*self));
     }
   }
   for (const auto& [id, flags] : pending.nodes()) {
@@ -371,7 +383,7 @@ Delta BuildDelta(const MapInputs& in, const PendingChanges& pending) {
       }
       if (flags & (PendingChanges::kChanged | PendingChanges::kPatched)) {
         head["Node"] = SelfNodeJson(*node, in, view);
-        users.insert(node->user_id);
+        users.insert(WireOwner(*node));
       }
       continue;
     }
@@ -390,7 +402,7 @@ Delta BuildDelta(const MapInputs& in, const PendingChanges& pending) {
   for (model::NodeId id : full_ids) {
     if (const model::Node* node = FindNode(in.snapshot, id)) {
       changed.push_back(&in.cache.Get(*node, in.now));
-      users.insert(node->user_id);
+      users.insert(WireOwner(*node));
     }
   }
   if (!head.contains("Node") && changed.empty() && removed.empty() && patches.empty() &&

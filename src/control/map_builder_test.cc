@@ -133,6 +133,25 @@ TEST_F(MapBuilderTest, DeltaForAddedAndRemoved) {
   EXPECT_FALSE(m.contains("Peers"));
 }
 
+TEST_F(MapBuilderTest, TaggedNodesBelongToTaggedDevices) {
+  auto nas_node = MakeNode(2, 2, "nas");
+  nas_node->tags = {"tag:server"};
+  snap.nodes[2] = nas_node;
+  json full = json::parse(BuildFullMap(Inputs(1)).value());
+  json nas;
+  for (const auto& p : full["Peers"]) {
+    if (p["ID"] == 2) nas = p;
+  }
+  EXPECT_EQ(nas["User"], kTaggedDevicesUserId);
+  std::map<uint64_t, std::string> profiles;
+  for (const auto& u : full["UserProfiles"]) profiles[u["ID"]] = u["LoginName"];
+  EXPECT_EQ(profiles, (std::map<uint64_t, std::string>{{1, "alice@example.com"},
+                                                       {kTaggedDevicesUserId, "tagged-devices"}}));
+  // Its own map says the same of itself.
+  json self = json::parse(BuildFullMap(Inputs(2)).value());
+  EXPECT_EQ(self["Node"]["User"], kTaggedDevicesUserId);
+}
+
 TEST_F(MapBuilderTest, DeltaPatchesAndOnline) {
   auto n2 = std::make_shared<model::Node>(*snap.nodes[2]);
   n2->online = false;

@@ -142,6 +142,8 @@ class CompiledPolicy {
   std::vector<uint64_t> UsersNamed(const std::string& name) const;
   const std::vector<size_t>& NodesOfUser(uint64_t user_id) const;
   Result<void> RunTests() const;
+  // Whether a compiled rule lets `src` reach `dst`:`port` over IP protocol `proto`.
+  bool RulesAllow(const IpAddr& src, const IpAddr& dst, int port, int proto) const;
   Result<void> RunSshTests() const;
   IpSet Resolve(const Alias& a) const;
   std::vector<size_t> NodesIn(const Alias& a) const;

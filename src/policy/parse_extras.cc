@@ -123,8 +123,9 @@ Result<void> ParseTests(Policy& p, const json& doc, const Ctx& ctx, const Parser
       if (!dsts) return dsts.error();
       if (dsts->empty()) return ctx.Fail("sshTests", "SSH tests entry must have at least one dst");
       for (const auto& d : *dsts) {
-        if (d.kind == Alias::Kind::kPrefix || d.kind == Alias::Kind::kStar || d.Is("autogroup:internet") ||
-            d.kind == Alias::Kind::kGroup) {
+        // A single address is a destination (judged by the node that holds it); a range is not.
+        bool range = d.kind == Alias::Kind::kPrefix && !(d.range.first == d.range.last);
+        if (range || d.kind == Alias::Kind::kStar || d.Is("autogroup:internet") || d.kind == Alias::Kind::kGroup) {
           return ctx.Fail(d.name, "SSH tests dst contains disallowed element");
         }
       }

@@ -88,5 +88,79 @@ TEST(Compiler, SameIdentitySharesSshAndSelfSources) {
   EXPECT_EQ(cp->Peers(2), std::vector<uint64_t>{});
 }
 
+// Compiles `tests` (a JSON array) under a policy that lets a@ reach prodbox (a host outside
+// the tailnet) and 10.9.0.0/16 on port 22, and tag:server on 443; returns the outcome.
+Result<std::shared_ptr<const CompiledPolicy>> CompileWithTests(const std::string& tests) {
+  std::string text = R"({
+    "hosts": {"prodbox": "100.103.8.15", "lab": "10.9.0.0/16", "srv": "100.64.0.2"},
+    "tagOwners": {"tag:server": []},
+    "acls": [{"action": "accept", "src": ["a@x.com"], "dst": ["prodbox:22", "lab:22", "tag:server:443"]}],
+    "tests": )" + tests + "}";
+  auto p = ParsePolicy(text);
+  if (!p) return p.error();
+  PolicyUser a{1, "a", "a@x.com"}, b{2, "b", "b@x.com"};
+  std::vector<PolicyNode> nodes = {{1, "laptop", a, {}, "100.64.0.1", "fd7a:115c:a1e0::1", {}, {}},
+                                   {2, "server", std::nullopt, {"tag:server"}, "100.64.0.2", "fd7a:115c:a1e0::2", {}, {}},
+                                   {3, "other", b, {}, "100.64.0.3", "", {}, {}}};
+  return CompiledPolicy::Compile(std::make_shared<const Policy>(std::move(*p)), {a, b}, nodes);
+}
+
+TEST(PolicyTests, AddressesAreJudgedByTheRulesWhereverTheyAre) {
+  // Hosts and literal addresses outside the tailnet, as Tailscale evaluates them.
+  for (const char* pass : {
+           R"([{"src": "a@x.com", "accept": ["prodbox:22", "100.103.8.15:22", "10.9.1.1:22"]}])",
+           R"([{"src": "a@x.com", "deny": ["prodbox:80", "100.103.8.16:22"]}])",
+           R"([{"src": "b@x.com", "deny": ["prodbox:22", "10.9.1.1:22"]}])",
+           R"([{"src": "100.64.0.1", "accept": ["prodbox:22"]}])",
+           R"([{"src": "a@x.com", "accept": ["srv:443", "[fd7a:115c:a1e0::2]:443", "tag:server:443"]}])",
+           R"([{"src": "a@x.com", "proto": "udp", "accept": ["100.103.8.15:22"]}])",
+       }) {
+    auto cp = CompileWithTests(pass);
+    EXPECT_TRUE(cp) << pass << ": " << cp.error().message;
+  }
+  for (const char* fail : {
+           R"([{"src": "a@x.com", "deny": ["prodbox:22"]}])",
+           R"([{"src": "b@x.com", "accept": ["100.103.8.15:22"]}])",
+           R"([{"src": "a@x.com", "proto": "sctp", "accept": ["100.103.8.15:22"]}])",
+           // A range never passes, accept or deny, be it a host alias or a literal.
+           R"([{"src": "a@x.com", "accept": ["lab:22"]}])",
+           R"([{"src": "b@x.com", "deny": ["lab:22"]}])",
+           R"([{"src": "a@x.com", "accept": ["10.9.0.0/16:22"]}])",
+       }) {
+    EXPECT_FALSE(CompileWithTests(fail)) << fail;
+  }
+}
+
+TEST(PolicyTests, SshTestDestinationsMayBeSingleAddresses) {
+  auto compile = [](const std::string& ssh_tests) {
+    std::string text = R"({
+      "hosts": {"srv": "100.64.0.2", "outside": "100.103.8.15"},
+      "tagOwners": {"tag:server": []},
+      "ssh": [{"action": "accept", "src": ["a@x.com"], "dst": ["tag:server"], "users": ["root"]}],
+      "sshTests": )" + ssh_tests + "}";
+    auto p = ParsePolicy(text);
+    if (!p) return Result<std::shared_ptr<const CompiledPolicy>>(p.error());
+    PolicyUser a{1, "a", "a@x.com"};
+    std::vector<PolicyNode> nodes = {{1, "laptop", a, {}, "100.64.0.1", "", {}, {}},
+                                     {2, "server", std::nullopt, {"tag:server"}, "100.64.0.2", "fd7a:115c:a1e0::2", {}, {}}};
+    return CompiledPolicy::Compile(std::make_shared<const Policy>(std::move(*p)), {a}, nodes);
+  };
+  for (const char* pass : {
+           R"([{"src": "a@x.com", "dst": ["srv", "100.64.0.2", "fd7a:115c:a1e0::2"], "accept": ["root"]}])",
+           R"([{"src": "a@x.com", "dst": ["outside", "100.103.8.15"], "deny": ["root"]}])",
+       }) {
+    auto cp = compile(pass);
+    EXPECT_TRUE(cp) << pass << ": " << cp.error().message;
+  }
+  // Nobody answers SSH at an address outside the tailnet.
+  for (const char* fail : {R"([{"src": "a@x.com", "dst": ["outside"], "accept": ["root"]}])",
+                           R"([{"src": "a@x.com", "dst": ["100.103.8.15"], "check": ["root"]}])"}) {
+    EXPECT_FALSE(compile(fail)) << fail;
+  }
+  auto range = compile(R"([{"src": "a@x.com", "dst": ["100.64.0.0/24"], "accept": ["root"]}])");
+  ASSERT_FALSE(range);
+  EXPECT_NE(range.error().message.find("disallowed element"), std::string::npos) << range.error().message;
+}
+
 }  // namespace
 }  // namespace keel::policy

@@ -194,12 +194,16 @@ Result<void> CompiledPolicy::RunSshTests() const {
     std::vector<IpAddr> src;
     for (size_t i : NodesIn(t.src)) src.insert(src.end(), nodes_[i].ips.begin(), nodes_[i].ips.end());
     for (const auto& d : t.dsts) {
-      for (size_t dn : NodesIn(d)) {
+      auto fail = [&](const std::string& want, const std::string& user) {
+        return MakeError(Errc::kInvalidArgument, "policy: sshTests: " + t.src.name + " -> " + d.name +
+                                                     " as " + user + ": expected " + want);
+      };
+      // A destination no node answers to (an address outside the tailnet) accepts no one.
+      auto dst_nodes = NodesIn(d);
+      if (dst_nodes.empty() && !t.accept.empty()) return fail("accept", t.accept.front());
+      if (dst_nodes.empty() && !t.check.empty()) return fail("check", t.check.front());
+      for (size_t dn : dst_nodes) {
         json rules = SshPolicy(dn)["rules"];
-        auto fail = [&](const std::string& want, const std::string& user) {
-          return MakeError(Errc::kInvalidArgument, "policy: sshTests: " + t.src.name + " -> " + d.name +
-                                                       " as " + user + ": expected " + want);
-        };
         for (const auto& u : t.accept) {
           if (SshVerdict(rules, src, u).empty()) return fail("accept", u);
         }

@@ -7,8 +7,11 @@ Policy: tagOwners let alice apply tag:web and tag:other; alice may reach tag:web
   tagged key for bob cannot be created; alice's node w advertising tag:web joins tagged.
 - Client a (alice) reaches w:80. `keel nodes tag -i w -t tag:other` takes that away (w leaves
   a's peers); tagging w with tag:web again gives it back; bad tags change nothing.
+- A tagged node belongs to no user: a's status and `tailscale whois` show w owned by
+  tagged-devices, and `keel nodes list` too.
 """
 
+import json
 import os
 import sys
 
@@ -67,6 +70,17 @@ def test(h, args):
     ip = h.join_all({A: h.create_authkey("alice")}, {A: "a"})
     ip[W] = h.tailscale_ipv4(W)
     wait_until(lambda: reaches(h, A, ip[W], 80), 20, "a to reach w:80 (tag:web)")
+
+    step("w belongs to tagged-devices, not alice, in a's eyes and keel's")
+    st = h.status(A)
+    peer = next(p for p in st["Peer"].values() if p["DNSName"].startswith("w."))
+    owner = st["User"][str(peer["UserID"])]
+    check(owner["LoginName"] == "tagged-devices", f"w's owner in a's status: {owner}")
+    whois = h.tailscale(A, "whois", "--json", ip[W])
+    check(whois.returncode == 0, f"whois w: {whois.stderr}")
+    login = json.loads(whois.stdout)["UserProfile"]["LoginName"]
+    check(login == "tagged-devices", f"whois w says it belongs to {login}")
+    check(h.nodes()["w"]["user"] == "tagged-devices", f"keel lists w as {h.nodes()['w']['user']}")
 
     step("keel nodes tag: tag:other takes the access away, live")
     wid = str(h.nodes()["w"]["id"])
