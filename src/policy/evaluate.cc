@@ -38,13 +38,17 @@ nlohmann::json CompiledPolicy::CapMap(size_t node) const {
 
 namespace {
 
+// A rule without protocols lets through TCP, UDP and ICMP (the client's default).
+bool InDefaultProtos(int proto) { return proto == 6 || proto == 17 || proto == 1; }
+
+// ICMP has no ports: a test of it names port 0, and any rule's ports admit it.
 bool FilterAllows(const json& rules, const IpAddr& src, const IpAddr& dst, int port, int proto) {
   for (const auto& r : rules) {
     if (!r.contains("DstPorts")) continue;
     if (r.contains("IPProto")) {
       auto p = r["IPProto"].get<std::vector<int>>();
       if (std::find(p.begin(), p.end(), proto) == p.end()) continue;
-    } else if (proto != 6 && proto != 17) {
+    } else if (!InDefaultProtos(proto)) {
       continue;
     }
     bool src_ok = false;
@@ -56,7 +60,9 @@ bool FilterAllows(const json& rules, const IpAddr& src, const IpAddr& dst, int p
     for (const auto& d : r["DstPorts"]) {
       auto rg = ParseIpRange(d["IP"].get<std::string>());
       bool ip_ok = d["IP"] == "*" || (rg && !(dst < rg->first) && !(rg->last < dst));
-      if (ip_ok && d["Ports"]["First"].get<int>() <= port && port <= d["Ports"]["Last"].get<int>()) return true;
+      if (ip_ok && (proto == 1 || (d["Ports"]["First"].get<int>() <= port && port <= d["Ports"]["Last"].get<int>()))) {
+        return true;
+      }
     }
   }
   return false;
@@ -72,12 +78,12 @@ Error Expected(const PolicyTest& t, const std::string& dst, bool accept) {
 bool CompiledPolicy::RulesAllow(const IpAddr& src, const IpAddr& dst, int port, int proto) const {
   for (const auto& r : rules_) {
     const auto& protos = r->rule->protos;
-    bool proto_ok = protos.empty() ? proto == 6 || proto == 17
+    bool proto_ok = protos.empty() ? InDefaultProtos(proto)
                                    : std::find(protos.begin(), protos.end(), proto) != protos.end();
     if (!proto_ok || !r->src.Contains(src)) continue;
     for (const Entry& e : r->entries) {
       bool ip_ok = e.star || (!(dst < e.range.first) && !(e.range.last < dst));
-      if (ip_ok && e.ports.first <= port && port <= e.ports.last) return true;
+      if (ip_ok && (proto == 1 || (e.ports.first <= port && port <= e.ports.last))) return true;
     }
   }
   return false;
@@ -102,7 +108,10 @@ std::vector<size_t> CompiledPolicy::SelfTargets(const Alias& src) const {
 
 Result<void> CompiledPolicy::RunTests() const {
   for (const PolicyTest& t : policy_->tests) {
-    int proto = t.proto == "udp" || t.proto == "17" ? 17 : t.proto == "sctp" || t.proto == "132" ? 132 : 6;
+    int proto = t.proto == "udp" || t.proto == "17"    ? 17
+                : t.proto == "sctp" || t.proto == "132" ? 132
+                : t.proto == "icmp" || t.proto == "1"   ? 1
+                                                        : 6;
     std::vector<IpAddr> srcs;
     if (t.src.kind == Alias::Kind::kPrefix || t.src.kind == Alias::Kind::kHost) {
       srcs.push_back(t.src.range.first);

@@ -86,17 +86,19 @@ Result<void> ParseNodeAttrs(Policy& p, const json& doc, const Ctx& ctx, const Pa
 Result<void> ParseTests(Policy& p, const json& doc, const Ctx& ctx, const Parser& ps) {
   if (doc.contains("tests")) {
     for (const auto& e : doc["tests"]) {
-      KEEL_TRY(CheckKeys(ctx, e, {"src", "proto", "accept", "deny", "srcPostureAttrs"}, "tests"));
+      KEEL_TRY(CheckKeys(ctx, e, {"src", "proto", "accept", "allow", "deny", "srcPostureAttrs"}, "tests"));
       std::string src = e.value("src", "");
       if (src.empty()) return ctx.Fail("tests", "test entry must have a src");
       auto a = ps.ParseAlias(src);
       if (!a) return a.error();
       PolicyTest t{*a, e.value("proto", ""), {}, {}};
-      if (!t.proto.empty() && t.proto != "tcp" && t.proto != "udp" && t.proto != "sctp" && t.proto != "6" &&
-          t.proto != "17" && t.proto != "132") {
-        return ctx.Fail(t.proto, "test protocol must be tcp, udp, sctp, or empty");
+      static const std::set<std::string> kProtos = {"tcp", "udp", "sctp", "icmp", "6", "17", "132", "1"};
+      if (!t.proto.empty() && !kProtos.contains(t.proto)) {
+        return ctx.Fail(t.proto, "test protocol must be tcp, udp, sctp, icmp, or empty");
       }
-      auto acc = Strings(ctx, e.value("accept", json::array()), "accept");
+      // "allow" is the older name of "accept".
+      const char* accept_key = e.contains("accept") || !e.contains("allow") ? "accept" : "allow";
+      auto acc = Strings(ctx, e.value(accept_key, json::array()), accept_key);
       auto den = Strings(ctx, e.value("deny", json::array()), "deny");
       if (!acc) return acc.error();
       if (!den) return den.error();

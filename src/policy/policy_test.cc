@@ -114,6 +114,8 @@ TEST(PolicyTests, AddressesAreJudgedByTheRulesWhereverTheyAre) {
            R"([{"src": "100.64.0.1", "accept": ["prodbox:22"]}])",
            R"([{"src": "a@x.com", "accept": ["srv:443", "[fd7a:115c:a1e0::2]:443", "tag:server:443"]}])",
            R"([{"src": "a@x.com", "proto": "udp", "accept": ["100.103.8.15:22"]}])",
+           R"([{"src": "a@x.com", "proto": "icmp", "accept": ["prodbox:0", "tag:server:0"]}])",
+           R"([{"src": "a@x.com", "allow": ["prodbox:22"]}])",  // the older name of accept
        }) {
     auto cp = CompileWithTests(pass);
     EXPECT_TRUE(cp) << pass << ": " << cp.error().message;
@@ -122,6 +124,8 @@ TEST(PolicyTests, AddressesAreJudgedByTheRulesWhereverTheyAre) {
            R"([{"src": "a@x.com", "deny": ["prodbox:22"]}])",
            R"([{"src": "b@x.com", "accept": ["100.103.8.15:22"]}])",
            R"([{"src": "a@x.com", "proto": "sctp", "accept": ["100.103.8.15:22"]}])",
+           R"([{"src": "b@x.com", "proto": "icmp", "accept": ["prodbox:0"]}])",
+           R"([{"src": "a@x.com", "proto": "gre", "accept": ["prodbox:22"]}])",
            // A range never passes, accept or deny, be it a host alias or a literal.
            R"([{"src": "a@x.com", "accept": ["lab:22"]}])",
            R"([{"src": "b@x.com", "deny": ["lab:22"]}])",
