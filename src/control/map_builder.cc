@@ -43,7 +43,7 @@ std::string JoinFragments(const std::vector<const std::string*>& parts) {
 OJson Profiles(const tailnet::Snapshot& snap, const std::set<model::UserId>& ids) {
   OJson list = OJson::array();
   for (auto id : ids) {
-    if (id == kTaggedDevicesUserId) {
+    if (id == model::kTaggedDevicesUserId) {
       list.push_back(tailcfg::UserProfileJson(TaggedDevicesProfile()));
       continue;
     }
@@ -149,11 +149,11 @@ tailcfg::UserProfile ToUserProfile(const model::User& u) {
 }
 
 tailcfg::UserProfile TaggedDevicesProfile() {
-  return {kTaggedDevicesUserId, "tagged-devices", "Tagged Devices"};
+  return {model::kTaggedDevicesUserId, std::string(model::kTaggedDevicesLogin), "Tagged Devices"};
 }
 
 model::UserId WireOwner(const model::Node& n) {
-  return n.tags.empty() ? n.user_id : kTaggedDevicesUserId;
+  return n.tags.empty() ? n.user_id : model::kTaggedDevicesUserId;
 }
 
 const std::string& PeerCache::Get(const model::Node& node, SystemTime now) {

@@ -66,10 +66,7 @@ tailcfg::Node ToWireNode(const model::Node& node, const std::string& base_domain
 
 tailcfg::UserProfile ToUserProfile(const model::User& user);
 
-// A tagged node belongs to no person: as in Tailscale, clients see it owned by a pseudo-user
-// "tagged-devices" (Headscale's id for it, so both servers' clients agree). keel still stores
-// the user that registered it, whose node it becomes again when its tags are removed.
-inline constexpr model::UserId kTaggedDevicesUserId = 2147455555;
+// The profile of model::kTaggedDevicesUserId, the owner clients are shown for tagged nodes.
 tailcfg::UserProfile TaggedDevicesProfile();
 // The user id clients are shown for `node`.
 model::UserId WireOwner(const model::Node& node);

@@ -142,14 +142,14 @@ TEST_F(MapBuilderTest, TaggedNodesBelongToTaggedDevices) {
   for (const auto& p : full["Peers"]) {
     if (p["ID"] == 2) nas = p;
   }
-  EXPECT_EQ(nas["User"], kTaggedDevicesUserId);
+  EXPECT_EQ(nas["User"], model::kTaggedDevicesUserId);
   std::map<uint64_t, std::string> profiles;
   for (const auto& u : full["UserProfiles"]) profiles[u["ID"]] = u["LoginName"];
   EXPECT_EQ(profiles, (std::map<uint64_t, std::string>{{1, "alice@example.com"},
-                                                       {kTaggedDevicesUserId, "tagged-devices"}}));
+                                                       {model::kTaggedDevicesUserId, "tagged-devices"}}));
   // Its own map says the same of itself.
   json self = json::parse(BuildFullMap(Inputs(2)).value());
-  EXPECT_EQ(self["Node"]["User"], kTaggedDevicesUserId);
+  EXPECT_EQ(self["Node"]["User"], model::kTaggedDevicesUserId);
 }
 
 TEST_F(MapBuilderTest, DeltaPatchesAndOnline) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
@@ -84,5 +85,11 @@ struct Node {
 
   bool IsExpired(SystemTime now) const { return !IsZeroTime(expiry) && expiry <= now; }
 };
+
+// A tagged node belongs to no person: as in Tailscale, it is shown owned by a pseudo-user
+// "tagged-devices" (Headscale's id for it, so both servers' clients agree). keel still stores
+// the user that registered it, whose node it becomes again when its tags are removed.
+inline constexpr UserId kTaggedDevicesUserId = 2147455555;
+inline constexpr std::string_view kTaggedDevicesLogin = "tagged-devices";
 
 }  // namespace keel::model

@@ -42,6 +42,10 @@ namespace {
 bool InDefaultProtos(int proto) { return proto == 6 || proto == 17 || proto == 1; }
 
 // ICMP has no ports: a test of it names port 0, and any rule's ports admit it.
+bool PortsAdmit(int proto, int port, int first, int last) {
+  return proto == 1 || (first <= port && port <= last);
+}
+
 bool FilterAllows(const json& rules, const IpAddr& src, const IpAddr& dst, int port, int proto) {
   for (const auto& r : rules) {
     if (!r.contains("DstPorts")) continue;
@@ -54,13 +58,13 @@ bool FilterAllows(const json& rules, const IpAddr& src, const IpAddr& dst, int p
     bool src_ok = false;
     for (const auto& s : r["SrcIPs"]) {
       auto rg = ParseIpRange(s.get<std::string>());
-      src_ok |= s == "*" || (rg && !(src < rg->first) && !(rg->last < src));
+      src_ok |= s == "*" || (rg && rg->Contains(src));
     }
     if (!src_ok) continue;
     for (const auto& d : r["DstPorts"]) {
       auto rg = ParseIpRange(d["IP"].get<std::string>());
-      bool ip_ok = d["IP"] == "*" || (rg && !(dst < rg->first) && !(rg->last < dst));
-      if (ip_ok && (proto == 1 || (d["Ports"]["First"].get<int>() <= port && port <= d["Ports"]["Last"].get<int>()))) {
+      bool ip_ok = d["IP"] == "*" || (rg && rg->Contains(dst));
+      if (ip_ok && PortsAdmit(proto, port, d["Ports"]["First"].get<int>(), d["Ports"]["Last"].get<int>())) {
         return true;
       }
     }
@@ -82,8 +86,9 @@ bool CompiledPolicy::RulesAllow(const IpAddr& src, const IpAddr& dst, int port, 
                                    : std::find(protos.begin(), protos.end(), proto) != protos.end();
     if (!proto_ok || !r->src.Contains(src)) continue;
     for (const Entry& e : r->entries) {
-      bool ip_ok = e.star || (!(dst < e.range.first) && !(e.range.last < dst));
-      if (ip_ok && (proto == 1 || (e.ports.first <= port && port <= e.ports.last))) return true;
+      if ((e.star || e.range.Contains(dst)) && PortsAdmit(proto, port, e.ports.first, e.ports.last)) {
+        return true;
+      }
     }
   }
   return false;
@@ -125,14 +130,7 @@ Result<void> CompiledPolicy::RunTests() const {
         Alias a = *ParsePolicyAlias(*policy_, d.substr(0, colon));
         int port = std::stoi(d.substr(colon + 1));
         std::vector<std::pair<json, IpAddr>> targets;
-        bool address = a.kind == Alias::Kind::kPrefix || a.kind == Alias::Kind::kHost;
-        if (address && !(a.range.first == a.range.last)) {
-          // Tailscale fails a test whose destination is a range, host alias or literal, for
-          // accept and deny alike.
-          return MakeError(Errc::kInvalidArgument, "policy: tests: " + t.src.name + " -> " + d +
-                                                       ": a test destination must be a single address");
-        }
-        if (address) {
+        if (a.kind == Alias::Kind::kPrefix || a.kind == Alias::Kind::kHost) {
           // An address is judged by the rules as written, whether or not a node or route holds
           // it (a host outside the tailnet too), and by what the nodes' filters let through
           // (autogroup:self, via routes).

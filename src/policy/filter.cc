@@ -139,7 +139,7 @@ void CompiledPolicy::AppendSpecial(size_t node, size_t r, json& out) const {
         if (n.ip_set.Contains(rg.first)) dsts.push_back(HostPrefix(rg.first));
       } else {
         for (const auto& ip : n.ips) {
-          if (!(ip < rg.first) && !(rg.last < ip)) dsts.push_back(HostPrefix(ip));
+          if (rg.Contains(ip)) dsts.push_back(HostPrefix(ip));
         }
       }
       if (n.subnet_routes.Overlaps(rg)) dsts.push_back(rg.CidrString());

@@ -28,6 +28,7 @@ struct IpRange {
   IpAddr first;
   IpAddr last;
   friend bool operator==(const IpRange&, const IpRange&) = default;
+  bool Contains(const IpAddr& a) const { return !(a < first) && !(last < a); }
   // Tailscale's textual form: a single address bare, a CIDR where exact, "a-b" otherwise.
   std::string ToString() const;
   // "addr/bits" of a range that is exactly one prefix (a single address gets /32 or /128).

@@ -8,6 +8,11 @@
 namespace keel::policy::detail {
 namespace {
 
+// A literal prefix or hosts alias that covers more than one address.
+bool IsAddressRange(const Alias& a) {
+  return (a.kind == Alias::Kind::kPrefix || a.kind == Alias::Kind::kHost) && !(a.range.first == a.range.last);
+}
+
 Result<void> ValidateTestDst(const Ctx& ctx, const Parser& ps, const std::string& d) {
   size_t colon = d.rfind(':');
   if (colon == std::string::npos) return ctx.Fail(d, "test destination needs a port");
@@ -19,8 +24,9 @@ Result<void> ValidateTestDst(const Ctx& ctx, const Parser& ps, const std::string
   auto a = ps.ParseAlias(host);
   if (!a) return a.error();
   if (a->Is("autogroup:internet")) return ctx.Fail(d, "autogroup:internet not valid as a test destination");
-  // The control plane evaluates a CIDR destination (even a /32) as failing, whether accept or deny.
-  if (host.find('/') != std::string::npos) {
+  // The control plane fails a CIDR destination (even a /32), and a hosts alias of a range,
+  // whether accept or deny.
+  if (host.find('/') != std::string::npos || IsAddressRange(*a)) {
     return ctx.Fail(d, "test destination must be a single host, not a CIDR range");
   }
   return {};
@@ -126,8 +132,7 @@ Result<void> ParseTests(Policy& p, const json& doc, const Ctx& ctx, const Parser
       if (dsts->empty()) return ctx.Fail("sshTests", "SSH tests entry must have at least one dst");
       for (const auto& d : *dsts) {
         // A single address is a destination (judged by the node that holds it); a range is not.
-        bool range = d.kind == Alias::Kind::kPrefix && !(d.range.first == d.range.last);
-        if (range || d.kind == Alias::Kind::kStar || d.Is("autogroup:internet") || d.kind == Alias::Kind::kGroup) {
+        if (IsAddressRange(d) || d.kind == Alias::Kind::kStar || d.Is("autogroup:internet") || d.kind == Alias::Kind::kGroup) {
           return ctx.Fail(d.name, "SSH tests dst contains disallowed element");
         }
       }

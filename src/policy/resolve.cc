@@ -145,7 +145,7 @@ bool CompiledPolicy::NodeIn(size_t i, const Alias& a) const {
     case Alias::Kind::kHost:
     case Alias::Kind::kPrefix:
       return std::any_of(n.ips.begin(), n.ips.end(), [&](const IpAddr& ip) {
-        return !(ip < a.range.first) && !(a.range.last < ip);
+        return a.range.Contains(ip);
       });
     case Alias::Kind::kAutogroup:
       if (a.name == "autogroup:member") return !n.tagged();
