@@ -212,6 +212,27 @@ CompiledPolicy::RuleSets CompiledPolicy::ResolveRule(const Rule& rule) const {
   return s;
 }
 
+// The text union of each source alias's own strings, sorted: Tailscale keeps a node's address
+// listed beside a range that holds it. Kept rules keep theirs: any change to an alias's
+// members touches the rule's sources (Reusable).
+std::vector<std::string> CompiledPolicy::SourceStrings(const Rule& rule) const {
+  std::vector<std::string> out;
+  for (const auto& a : rule.srcs) {
+    auto strings = a.kind == Alias::Kind::kStar ? StarStrings() : Resolve(a).Strings();
+    out.insert(out.end(), strings.begin(), strings.end());
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::vector<std::string> CompiledPolicy::StarStrings() const {
+  std::vector<std::string> out = TailnetAddressSpace().Strings();
+  out.insert(out.end(), subnet_route_strings_.begin(), subnet_route_strings_.end());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 CompiledPolicy::CRule CompiledPolicy::CompileRule(const Rule& rule, RuleSets sets) const {
   const size_t words = (nodes_.size() + 63) / 64;
   CRule cr;
@@ -221,7 +242,7 @@ CompiledPolicy::CRule CompiledPolicy::CompileRule(const Rule& rule, RuleSets set
   cr.dst_all = std::move(sets.dst_all);
   cr.via_dsts = std::move(sets.via_dsts);
   cr.via_internet = sets.via_internet;
-  cr.src_strings = sets.danger ? std::vector<std::string>{"*"} : cr.src.Strings();
+  cr.src_strings = sets.danger ? std::vector<std::string>{"*"} : SourceStrings(rule);
   std::vector<uint64_t> src_by_addr(words, 0);  // sources by their own addresses
   MarkAddressesIn(cr.src, src_by_addr);
   cr.src_nodes = src_by_addr;
@@ -238,23 +259,27 @@ CompiledPolicy::CRule CompiledPolicy::CompileRule(const Rule& rule, RuleSets set
     }
     if (!rule.via.empty()) continue;
     const bool star = d.alias.kind == Alias::Kind::kStar;
-    std::vector<IpRange> prefixes = star ? std::vector<IpRange>{} : sets.dsts[k].Prefixes();
     if (star) {
       for (const auto& p : d.ports) cr.entries.push_back({"*", {}, true, p});
     } else {
-      for (const auto& r : prefixes) {
-        for (const auto& p : d.ports) cr.entries.push_back({r.ToString(), r, false, p});
+      // Ranges as they are, as Tailscale sends them; autogroup:internet is written as ranges
+      // throughout, "2000::-3fff:…" too.
+      const bool internet = d.alias.Is("autogroup:internet");
+      for (const auto& r : sets.dsts[k].Ranges()) {
+        std::string text = internet ? r.first.ToString() + "-" + r.last.ToString() : r.ToString();
+        for (const auto& p : d.ports) cr.entries.push_back({text, r, false, p});
       }
     }
-    if (!rule.app.is_null()) cr.app_dsts.push_back(star ? TailnetAddressSpace().Prefixes() : std::move(prefixes));
-  }
-  for (const auto& ranges : cr.app_dsts) {
-    for (const auto& rg : ranges) cr.app_back_srcs.push_back(rg.ToString());
+    if (!rule.app.is_null()) cr.app_dsts.push_back(star ? TailnetAddressSpace().Prefixes() : sets.dsts[k].Prefixes());
   }
   bool star_dst = std::any_of(rule.dsts.begin(), rule.dsts.end(),
                               [](const DstSpec& d) { return d.alias.kind == Alias::Kind::kStar; });
-  if (!cr.app_back_srcs.empty() && star_dst) {
-    cr.app_back_srcs.insert(cr.app_back_srcs.end(), subnet_route_strings_.begin(), subnet_route_strings_.end());
+  if (star_dst && !rule.app.is_null()) {
+    cr.app_back_srcs = StarStrings();
+  } else {
+    for (const auto& ranges : cr.app_dsts) {
+      for (const auto& rg : ranges) cr.app_back_srcs.push_back(rg.ToString());
+    }
   }
   const IpSet via_set = IpSet::FromRanges(cr.via_dsts);
   const bool dst_internet = cr.dst_all.Overlaps(InternetSet());

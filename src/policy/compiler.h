@@ -138,6 +138,9 @@ class CompiledPolicy {
   void BuildIndexes();
   // Fills rule_group_.
   void GroupRulesBySource();
+  // "*" as text: the tailnet ranges and every approved subnet route, sorted.
+  std::vector<std::string> StarStrings() const;
+  std::vector<std::string> SourceStrings(const Rule& rule) const;
   void Memoize(const Alias& a);
   std::vector<uint64_t> UsersNamed(const std::string& name) const;
   const std::vector<size_t>& NodesOfUser(uint64_t user_id) const;
@@ -157,6 +160,7 @@ class CompiledPolicy {
   // Sets the bit of every node holding an address in `set`: a walk of the address index per
   // range, so the cost follows the set and the nodes it names, not the size of the tailnet.
   void MarkAddressesIn(const IpSet& set, std::vector<uint64_t>& bits) const;
+  std::optional<nlohmann::json> SelfRule(size_t node, size_t rule) const;
   void AppendSpecial(size_t node, size_t rule, nlohmann::json& out) const;
   void AppendCompanions(const Node& n, const nlohmann::json& app, const std::vector<std::string>& srcs,
                         const IpSet& dsts, nlohmann::json& out) const;

@@ -1,6 +1,7 @@
 // Per-node PacketFilter: the compiled rules reduced to the entries that name this node.
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "policy/compiler_internal.h"
 
@@ -52,6 +53,20 @@ nlohmann::json CompiledPolicy::PacketFilter(size_t node) const {
   // destinations of later rules of the group; the special parts stay at their own rule.
   std::vector<std::pair<size_t, json>> placed;
   std::map<size_t, size_t> group_at;  // group -> index in `placed`
+  bool self_placed = false;
+  // A DstPorts rule already placed with these sources and protocols, if any: autogroup:self
+  // parts join rules whose sources read the same, as Tailscale merges them.
+  auto same_sources = [&](const json& rule) -> json* {
+    for (auto& [pos, j] : placed) {
+      bool same = j.contains("DstPorts") && j["SrcIPs"] == rule["SrcIPs"] &&
+                  j.value("IPProto", json()) == rule.value("IPProto", json());
+      if (same) return &j;
+    }
+    return nullptr;
+  };
+  auto merge_into = [](json& to, json& from) {
+    for (auto& d : from["DstPorts"]) to["DstPorts"].push_back(std::move(d));
+  };
   for (size_t r = 0; r < rules_.size(); ++r) {
     const CRule& cr = *rules_[r];
     const Rule& rule = *cr.rule;
@@ -63,14 +78,24 @@ nlohmann::json CompiledPolicy::PacketFilter(size_t node) const {
         for (size_t e : it->second) {
           dsts.push_back({{"IP", cr.entries[e].ip}, {"Ports", PortsJson(cr.entries[e].ports)}});
         }
+        json j = RuleJson(cr.src_strings, std::move(dsts), rule.protos);
         size_t group = rule_group_[r];
         if (auto g = group_at.find(group); g != group_at.end()) {
-          json& merged = placed[g->second].second["DstPorts"];
-          for (auto& d : dsts) merged.push_back(std::move(d));
+          merge_into(placed[g->second].second, j);
+        } else if (json* same = self_placed ? same_sources(j) : nullptr) {
+          merge_into(*same, j);
         } else {
           group_at[group] = placed.size();
-          placed.emplace_back(group, RuleJson(cr.src_strings, std::move(dsts), rule.protos));
+          placed.emplace_back(group, std::move(j));
         }
+      }
+    }
+    if (std::optional<json> self = SelfRule(node, r)) {
+      if (json* same = same_sources(*self)) {
+        merge_into(*same, *self);
+      } else {
+        placed.emplace_back(r, std::move(*self));
+        self_placed = true;
       }
     }
     json special = json::array();
@@ -83,7 +108,22 @@ nlohmann::json CompiledPolicy::PacketFilter(size_t node) const {
   return out;
 }
 
-// autogroup:self, via and app (CapGrant) parts of rule r for the node.
+// The plain autogroup:self part of rule r for the node: from the user's own devices among
+// the sources to this node's addresses.
+std::optional<json> CompiledPolicy::SelfRule(size_t node, size_t r) const {
+  const Node& n = nodes_[node];
+  const CRule& cr = *rules_[r];
+  if (!cr.has_self || !cr.rule->app.is_null() || n.tagged() || !n.in.user) return std::nullopt;
+  auto it = cr.self_srcs.find(n.in.user->id);
+  if (it == cr.self_srcs.end() || it->second.Empty()) return std::nullopt;
+  json dsts = json::array();
+  for (const auto& ip : n.ips) {  // address-major, as Tailscale orders DstPorts
+    for (const auto& p : cr.self_ports) dsts.push_back({{"IP", ip.ToString()}, {"Ports", PortsJson(p)}});
+  }
+  return RuleJson(it->second.Strings(), std::move(dsts), cr.rule->protos);
+}
+
+// The autogroup:self grant, via and app (CapGrant) parts of rule r for the node.
 void CompiledPolicy::AppendSpecial(size_t node, size_t r, json& out) const {
   const Node& n = nodes_[node];
   const CRule& cr = *rules_[r];
@@ -92,18 +132,10 @@ void CompiledPolicy::AppendSpecial(size_t node, size_t r, json& out) const {
     static const IpSet kNone;
     auto it = cr.self_srcs.find(n.in.user->id);
     const IpSet& srcs = it == cr.self_srcs.end() ? kNone : it->second;
-    if (!srcs.Empty()) {
-      if (rule.app.is_null()) {
-        json dsts = json::array();
-        for (const auto& ip : n.ips) {  // address-major, as Tailscale orders DstPorts
-          for (const auto& p : cr.self_ports) dsts.push_back({{"IP", ip.ToString()}, {"Ports", PortsJson(p)}});
-        }
-        out.push_back(RuleJson(srcs.Strings(), std::move(dsts), rule.protos));
-      } else {
-        json d = json::array();
-        for (const auto& ip : n.ips) d.push_back(HostPrefix(ip));
-        out.push_back({{"SrcIPs", srcs.Strings()}, {"CapGrant", json::array({{{"Dsts", d}, {"CapMap", rule.app}}})}});
-      }
+    if (!srcs.Empty() && !rule.app.is_null()) {  // the plain part is SelfRule's
+      json d = json::array();
+      for (const auto& ip : n.ips) d.push_back(HostPrefix(ip));
+      out.push_back({{"SrcIPs", srcs.Strings()}, {"CapGrant", json::array({{{"Dsts", d}, {"CapMap", rule.app}}})}});
     }
     if (!rule.app.is_null() && srcs.Overlaps(n.ip_set)) {
       // Companions of a self grant flow from all of the user's devices back to this one.

@@ -219,8 +219,11 @@ std::map<std::string, std::string> KnownFailures() {
   return out;
 }
 
-// Filters byte-identical to the captures when this was last raised (of 3,184 compared).
-constexpr int kShapeIdenticalFloor = 2790;
+// Filters byte-identical to the captures when this was last raised (of 3,184 compared). The
+// four that differ only in order: acl-s08 puts the autogroup:self part of a rule before its
+// other destinations where every other capture puts it after, and acl-k05 lists a user's
+// destination ahead of a group's that came first in the policy.
+constexpr int kShapeIdenticalFloor = 3180;
 
 TEST(PolicyGolden, ReplaysEveryCapture) {
   std::vector<std::string> files = keel::testing::ListTestData("policy-golden", ".json");

@@ -184,22 +184,33 @@ Result<void> ParseGrants(Policy& p, const json& doc, const Ctx& ctx, const Parse
       for (const auto& d : *dsts) {
         if (d.Is("autogroup:internet")) return ctx.Fail(d.name, "cannot use app grants with autogroup:internet");
       }
-      Rule r = base;
-      r.app = g["app"];
-      for (const auto& d : *dsts) r.dsts.push_back({d, {}});
-      p.rules.push_back(r);
     }
     if (has_ip) {
       auto ips = Strings(ctx, g["ip"], "ip");
       if (!ips) return ips.error();
+      // Entries with the same protocols are one rule, so each destination lists all of their
+      // ports together (address-major), as Tailscale orders DstPorts.
+      std::vector<std::pair<std::vector<int>, std::vector<PortRange>>> by_protos;
       for (const auto& e : *ips) {
         auto pp = ParseIpEntry(ps, ctx, e);
         if (!pp) return pp.error();
+        auto same = std::find_if(by_protos.begin(), by_protos.end(), [&](const auto& b) { return b.first == pp->first; });
+        if (same == by_protos.end()) by_protos.push_back(std::move(*pp));
+        else same->second.insert(same->second.end(), pp->second.begin(), pp->second.end());
+      }
+      for (auto& [protos, ports] : by_protos) {
         Rule r = base;
-        r.protos = pp->first;
-        for (const auto& d : *dsts) r.dsts.push_back({d, pp->second});
+        r.protos = protos;
+        for (const auto& d : *dsts) r.dsts.push_back({d, ports});
         p.rules.push_back(std::move(r));
       }
+    }
+    // Within a grant Tailscale lists the DstPorts rules before the CapGrant rule.
+    if (has_app) {
+      Rule r = base;
+      r.app = g["app"];
+      for (const auto& d : *dsts) r.dsts.push_back({d, {}});
+      p.rules.push_back(std::move(r));
     }
   }
   return {};

@@ -1,5 +1,6 @@
 // ParsePolicy: the top-level keys, then each section in dependency order (groups and tags
 // before the rules that name them).
+#include <algorithm>
 #include <functional>
 #include <set>
 
@@ -31,7 +32,10 @@ Result<Policy> ParsePolicy(std::string_view hujson) {
   KEEL_TRY(ParseGroups(p, *doc, ctx));
   KEEL_TRY(ParseHostsAndTags(p, *doc, ctx));
   KEEL_TRY(ParseAcls(p, *doc, ctx, ps));
+  const auto acl_rules = static_cast<std::ptrdiff_t>(p.rules.size());
   KEEL_TRY(ParseGrants(p, *doc, ctx, ps));
+  // Tailscale places grants before acls in the filter; errors still read in document order.
+  std::rotate(p.rules.begin(), p.rules.begin() + acl_rules, p.rules.end());
   KEEL_TRY(ParseSsh(p, *doc, ctx, ps));
   KEEL_TRY(ParseApprovers(p, *doc, ctx, ps));
   KEEL_TRY(ParseNodeAttrs(p, *doc, ctx, ps));

@@ -37,7 +37,7 @@ struct DstSpec {
   std::vector<PortRange> ports;
 };
 
-// One unit of access: ACL entries and each `ip` entry of a grant become one Rule.
+// One unit of access: an ACL entry, or the `ip` entries of a grant that share protocols.
 struct Rule {
   std::vector<Alias> srcs;
   std::vector<DstSpec> dsts;
