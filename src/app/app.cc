@@ -34,6 +34,7 @@ control::Settings ControlSettings(const config::Config& c) {
   s.server_url = c.server_url;
   s.base_domain = c.dns.base_domain;
   s.ha_probe_interval = c.ha_probe_interval;
+  s.min_cap_version = c.capability_floor;
   s.ha_probe_timeout = c.ha_probe_timeout;
   return s;
 }

@@ -16,6 +16,9 @@ namespace {
 
 namespace ip = boost::asio::ip;
 
+// Tailscale v1.62, the oldest release the client test matrix runs; older ones are unproven.
+constexpr int kLowestServedCapVer = 88;
+
 // Every setter knows the dotted key it serves so its errors can name it.
 using Setter = std::function<Result<void>(const YAML::Node&, const std::string&, Config&)>;
 
@@ -359,6 +362,9 @@ const std::map<std::string, Setter>& Fields() {
        SecondsField([](Config& c) -> auto& { return c.ha_probe_interval; }, std::chrono::seconds(0))},
       {"node.routes.ha.probe_timeout",
        SecondsField([](Config& c) -> auto& { return c.ha_probe_timeout; }, std::chrono::seconds(1))},
+      {"capability_floor",
+       IntField([](Config& c) -> auto& { return c.capability_floor; }, kLowestServedCapVer,
+                std::numeric_limits<int>::max(), "a capability version of at least 88 (Tailscale v1.62)")},
       {"tuning.register_cache_expiration",
        SecondsField([](Config& c) -> auto& { return c.auth_request_timeout; },
                     std::chrono::seconds(1))},

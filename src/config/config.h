@@ -170,6 +170,9 @@ struct Config {
   // and how long one may take to answer before its primary routes move.
   std::chrono::seconds ha_probe_interval{10};
   std::chrono::seconds ha_probe_timeout{5};
+  // capability_floor: the oldest client capability version served (88 = Tailscale v1.62).
+  // Older clients are refused with a message naming their release.
+  int capability_floor = 88;
   // tuning.register_cache_expiration: how long a pending auth request (an SSH check) waits
   // for an admin before it expires into a rejection.
   std::chrono::seconds auth_request_timeout{15 * 60};

@@ -259,6 +259,16 @@ TEST(ConfigTest, HaProbe) {
   }
 }
 
+TEST(ConfigTest, CapabilityFloor) {
+  EXPECT_EQ(ParseConfig("")->capability_floor, 88);  // Tailscale v1.62
+  auto c = ParseConfig("capability_floor: 113\n");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->capability_floor, 113);
+  for (const char* bad : {"capability_floor: 60\n", "capability_floor: new\n", "capability_floor: -1\n"}) {
+    EXPECT_TRUE(ErrorOf(bad).starts_with("capability_floor")) << bad << " -> " << ErrorOf(bad);
+  }
+}
+
 TEST(ConfigTest, DnsSplitRecordsAndOverride) {
   auto c = ParseConfig(R"(
 dns:

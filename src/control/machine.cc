@@ -10,6 +10,7 @@
 #include "control/frame.h"
 #include "control/server_internal.h"
 #include "tailcfg/capver.h"
+#include "tailcfg/derp_map.h"
 #include "tailcfg/requests.h"
 
 namespace keel::control {
@@ -21,6 +22,8 @@ using Impl = ServerState;
 
 // A slow reader's stream keeps merging changes instead of queueing more frames.
 constexpr size_t kMaxBuffered = 1 << 20;
+// RegisterRequest.Version of every TS2019 client, whatever its capability version.
+constexpr int kLegacyRegisterVersion = 1;
 // Frames above this size are compressed on the pool rather than the I/O thread.
 constexpr size_t kCompressOnPool = 64 * 1024;
 
@@ -60,8 +63,12 @@ awaitable<void> HandleRegister(std::shared_ptr<Impl> impl, crypto::MachinePublic
                                http::Request req, std::shared_ptr<http::H2Stream> stream) {
   auto decoded = tailcfg::DecodeRegisterRequest(req.body);
   if (!decoded) co_return Reply(*stream, 400, decoded.error().message);
-  if (decoded->version < impl->settings.min_cap_version) {
-    co_return Reply(*stream, 400, tailcfg::TooOldMessage(decoded->version, impl->settings.min_cap_version));
+  // TS2019 clients send Version 1 here (their map requests carry the real one).
+  if (decoded->version < impl->settings.min_cap_version && decoded->version != kLegacyRegisterVersion) {
+    tailcfg::RegisterResponse refused;
+    refused.error = tailcfg::TooOldMessage(decoded->version, impl->settings.min_cap_version);
+    if (impl->FirstRefusalThisHour(machine)) impl->log->info("refusing {}: {}", machine.ToText(), refused.error);
+    co_return Reply(*stream, 200, tailcfg::EncodeRegisterResponse(refused), "application/json");
   }
   auto input = std::make_shared<tailnet::RegisterInput>();
   tailnet::RegisterInput& in = *input;
@@ -94,10 +101,10 @@ awaitable<std::string> Frame(Impl& impl, std::string json, bool zstd) {
   co_return co_await RunBlocking(impl.pool, std::move(call));
 }
 
-MapInputs Inputs(Impl& impl, const tailnet::Snapshot& snap, model::NodeId self,
+MapInputs Inputs(Impl& impl, const tailnet::Snapshot& snap, model::NodeId self, int capver,
                  PeerView* view = nullptr) {
-  return MapInputs{snap, self, std::chrono::system_clock::now(), impl.map_config, impl.static_fields,
-                   impl.cache, view};
+  const std::string& fields = capver < tailcfg::kCertPinCapVer ? impl.static_fields_unpinned : impl.static_fields;
+  return MapInputs{snap, self, std::chrono::system_clock::now(), impl.map_config, fields, impl.cache, view};
 }
 
 // Sends what `session` has pending; false when the session must end.
@@ -105,11 +112,11 @@ awaitable<bool> SendPending(Impl& impl, MapSession& session, http::H2Stream& str
   auto snap = impl.tailnet.snapshot();
   std::string json;
   if (session.pending.full()) {
-    auto full = BuildFullMap(Inputs(impl, *snap, session.node, &session.view));
+    auto full = BuildFullMap(Inputs(impl, *snap, session.node, session.capver, &session.view));
     if (!full) co_return false;
     json = std::move(*full);
   } else {
-    Delta delta = BuildDelta(Inputs(impl, *snap, session.node, &session.view), session.pending);
+    Delta delta = BuildDelta(Inputs(impl, *snap, session.node, session.capver, &session.view), session.pending);
     if (delta.self_removed) co_return false;
     json = std::move(delta.json);
   }
@@ -155,10 +162,12 @@ awaitable<void> StreamLoop(Impl& impl, MapSession& session, http::H2Stream& stre
   }
 }
 
-awaitable<void> RunStream(std::shared_ptr<Impl> impl, model::NodeId node, http::H2Stream& stream, bool zstd) {
+awaitable<void> RunStream(std::shared_ptr<Impl> impl, model::NodeId node, int capver, http::H2Stream& stream,
+                          bool zstd) {
   co_await asio::this_coro::throw_if_cancelled(false);
   auto session = std::make_shared<MapSession>(co_await asio::this_coro::executor);
   session->node = node;
+  session->capver = capver;
   uint64_t id = impl->next_session_id++;
   impl->sessions.emplace(id, session);
   auto open = [impl, node] {
@@ -183,7 +192,9 @@ awaitable<void> HandleMap(std::shared_ptr<Impl> impl, crypto::MachinePublic mach
   if (!decoded) co_return Reply(*stream, 400, decoded.error().message);
   const tailcfg::MapRequest& mr = *decoded;
   if (mr.version < impl->settings.min_cap_version) {
-    co_return Reply(*stream, 400, tailcfg::TooOldMessage(mr.version, impl->settings.min_cap_version));
+    std::string text = tailcfg::TooOldMessage(mr.version, impl->settings.min_cap_version);
+    if (impl->FirstRefusalThisHour(machine)) impl->log->info("refusing {}: {}", machine.ToText(), text);
+    co_return Reply(*stream, 400, text);
   }
   auto snap = impl->tailnet.snapshot();
   const model::Node* node = snap->FindByNodeKey(mr.node_key);
@@ -204,9 +215,9 @@ awaitable<void> HandleMap(std::shared_ptr<Impl> impl, crypto::MachinePublic mach
     if (!applied) co_return Reply(*stream, StatusFor(applied.error()), applied.error().message);
   }
   bool zstd = mr.compress == "zstd";
-  if (mr.stream) co_return co_await RunStream(impl, id, *stream, zstd);
+  if (mr.stream) co_return co_await RunStream(impl, id, mr.version, *stream, zstd);
   if (mr.omit_peers && !mr.read_only) co_return Reply(*stream, 200, "");
-  auto full = BuildFullMap(Inputs(*impl, *impl->tailnet.snapshot(), id));
+  auto full = BuildFullMap(Inputs(*impl, *impl->tailnet.snapshot(), id, mr.version));
   if (!full) co_return Reply(*stream, 404, full.error().message);
   stream->Respond(200, OctetStream());
   stream->Write(co_await Frame(*impl, std::move(*full), zstd));

@@ -15,6 +15,7 @@
 #include "noise/stream.h"
 #include "policy/compiler.h"
 #include "tailcfg/capver.h"
+#include "tailcfg/derp_map.h"
 
 namespace keel::control {
 namespace {
@@ -37,9 +38,7 @@ awaitable<http::Response> HandleKey(std::shared_ptr<ServerState> impl, http::Req
     co_return http::Response::Text(400, "invalid capability version");
   }
   if (capver < kNoiseCapVer) {
-    co_return http::Response::Text(
-        400, "keel: client capability version " + *v + " is too old; this server needs >= " +
-                 std::to_string(impl->settings.min_cap_version) + " (Noise protocol)");
+    co_return http::Response::Text(400, tailcfg::TooOldMessage(capver, impl->settings.min_cap_version));
   }
   nlohmann::json body = {{"legacyPublicKey", impl->legacy_public.ToText()},
                          {"publicKey", impl->noise_public.ToText()}};
@@ -56,9 +55,12 @@ awaitable<void> RunNoise(std::shared_ptr<ServerState> impl, std::unique_ptr<Byte
     raw->Close();
     co_return;
   }
-  if (hs->protocol_version < impl->settings.min_cap_version) {
+  // A client below the capability floor still gets its session: the refusal comes as the
+  // register response's Error, which `tailscale up` prints, where a failed handshake would
+  // only reach the daemon's log.
+  if (hs->protocol_version < kNoiseCapVer) {
     std::string text = tailcfg::TooOldMessage(hs->protocol_version, impl->settings.min_cap_version);
-    impl->log->info("refusing {} ({}): {}", hs->peer.ToText(), remote, text);
+    if (impl->FirstRefusalThisHour(hs->peer)) impl->log->info("refusing {} ({}): {}", hs->peer.ToText(), remote, text);
     co_await raw->WriteAll(noise::ErrorFrame(text));
     raw->Close();
     co_return;
@@ -161,6 +163,9 @@ void ServerState::Reconfigure() {
   map_config.dns = settings.dns;
   map_config.derp_map = settings.derp_map;
   static_fields = RenderStaticFields(map_config);
+  MapConfig unpinned = map_config;
+  unpinned.derp_map = tailcfg::WithoutCertPins(map_config.derp_map);
+  static_fields_unpinned = RenderStaticFields(unpinned);
 }
 
 void ServerState::ResendAll() {
@@ -199,6 +204,12 @@ void ServerState::Shutdown() {
   }
 }
 
+bool ServerState::FirstRefusalThisHour(const crypto::MachinePublic& machine) {
+  auto now = std::chrono::steady_clock::now();
+  std::erase_if(refusals_logged, [&](const auto& e) { return now - e.second >= std::chrono::hours(1); });
+  return refusals_logged.try_emplace(machine, now).second;
+}
+
 std::chrono::steady_clock::duration ServerState::KeepAliveDelay() {
   std::uniform_int_distribution<int> jitter_ms(0, 9000);
   return settings.keepalive_interval + std::chrono::milliseconds(jitter_ms(rng));
@@ -230,6 +241,7 @@ void ControlServer::RegisterRoutes(http::Router& router) {
   router.HandleUpgrade("/ts2021", [impl](http::Request req, http::Upgrader& up) {
     return HandleUpgrade(impl, std::move(req), up);
   });
+  RegisterLegacyRoutes(impl, router);
 }
 
 void ControlServer::SetDerpMap(nlohmann::json derp_map) {

@@ -28,9 +28,9 @@ struct Settings {
   std::string base_domain = "keel.internal";  // MagicDNS suffix: <given_name>.<base_domain>.
   DnsSettings dns;
   nlohmann::json derp_map = nlohmann::json::object();  // tailcfg.DERPMap ({"Regions": {...}})
-  // Oldest client capability version served (113 = v1.80). Older clients are refused with a
-  // readable message.
-  int min_cap_version = 113;
+  // Oldest client capability version served (88 = v1.62; config capability_floor). Older
+  // clients are refused with a readable message.
+  int min_cap_version = 88;
   // Keep-alive period on map streams; a random 0-9 s jitter is added.
   std::chrono::seconds keepalive_interval{50};
   // node.routes.ha: how often routers sharing a subnet prefix are pinged (0: never), and how

@@ -4,8 +4,10 @@
 // executor; only the lambdas given to RunBlocking run on the pool.
 
 #include <boost/asio/steady_timer.hpp>
+#include <deque>
 #include <map>
 #include <random>
+#include <unordered_set>
 
 #include "control/map_builder.h"
 #include "control/server.h"
@@ -18,6 +20,7 @@ namespace keel::control {
 struct MapSession {
   explicit MapSession(boost::asio::any_io_executor ex) : timer(ex) {}
   model::NodeId node = 0;
+  int capver = 0;  // the client's capability version, which decides what it is sent
   PendingChanges pending;
   PeerView view;  // policy-dependent state last sent (peers, filters, SSH policy)
   uint64_t rendered_version = 0;  // snapshot of the last full map; older changes are in it
@@ -37,6 +40,9 @@ struct ServerState {
   void OnChanges(const tailnet::Snapshot& snapshot, const tailnet::Changes& changes);
   void Shutdown();
   std::chrono::steady_clock::duration KeepAliveDelay();
+  // Whether a refusal of `machine` is the first in the past hour, so worth logging: refused
+  // clients retry every few seconds.
+  bool FirstRefusalThisHour(const crypto::MachinePublic& machine);
 
   Settings settings;
   ServerKeys keys;
@@ -49,6 +55,7 @@ struct ServerState {
 
   MapConfig map_config;
   std::string static_fields;
+  std::string static_fields_unpinned;  // for clients before tailcfg::kCertPinCapVer
   PeerCache cache;
   std::string keepalive_zstd;
   std::string keepalive_raw;
@@ -69,6 +76,10 @@ struct ServerState {
   std::map<uint64_t, Ping> pings;
   boost::asio::steady_timer ha_timer;
   uint64_t next_ping_id = 0;  // starts random, so a restarted server's URLs are new to clients
+  std::map<crypto::MachinePublic, std::chrono::steady_clock::time_point> refusals_logged;
+  // Nonces of the TS2019 boxes opened lately, against replay (legacy.cc).
+  std::unordered_set<std::string> legacy_nonces;
+  std::deque<std::string> legacy_nonce_order;
 };
 
 // Responds with a plain-text (or JSON) body and finishes the stream.
@@ -93,7 +104,11 @@ boost::asio::awaitable<void> RunHaProber(std::shared_ptr<ServerState> impl);
 void HandlePingResponse(ServerState& impl, const crypto::MachinePublic& machine,
                         const http::Request& req, http::H2Stream& stream);
 
-// Serves one HTTP/2 request on a Noise connection whose peer is `machine`.
+// POST /machine/<machine-key-hex>[/map]: the TS2019 endpoints (legacy.cc).
+void RegisterLegacyRoutes(std::shared_ptr<ServerState> impl, http::Router& router);
+
+// Serves one request of `machine`: an HTTP/2 request on its Noise connection, or an opened
+// TS2019 request.
 boost::asio::awaitable<void> ServeMachine(std::shared_ptr<ServerState> impl,
                                           crypto::MachinePublic machine, http::Request req,
                                           std::shared_ptr<http::H2Stream> stream);

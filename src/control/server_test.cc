@@ -4,6 +4,7 @@
 #include "control/server.h"
 
 #include <boost/asio/steady_timer.hpp>
+#include <spdlog/sinks/ringbuffer_sink.h>
 
 #include "control/test_fixture.h"
 
@@ -30,6 +31,30 @@ TEST_F(ControlServerTest, KeyEndpoint) {
   });
 }
 
+TEST_F(ControlServerTest, TooOldClientIsToldAndLoggedOnce) {
+  auto sink = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(256);
+  auto log = GetLogger("control");
+  log->sinks().push_back(sink);
+  Run([&]() -> awaitable<void> {
+    auto conn = co_await DialNoise(port_, crypto::GeneratePrivateKey(), ControlPublic(), 60, nullptr);
+    CO_ASSERT(conn != nullptr);
+    H2Client c(std::move(conn));
+    for (int i = 0; i < 3; ++i) {  // tailscaled retries every few seconds
+      int32_t reg = c.Post("/machine/register", RegisterBody(NewNodeKey(), auth_key_, "old", 60));
+      co_await c.PumpUntil([&] { return c.stream(reg).closed; });
+      EXPECT_EQ(c.stream(reg).status, 200);
+      EXPECT_EQ(json::parse(c.stream(reg).body).value("Error", ""),
+                "keel: client capability version 60 (Tailscale v1.38) is too old; this server needs >= 88 "
+                "(v1.62); please upgrade Tailscale");
+    }
+    EXPECT_TRUE(tailnet_->snapshot()->nodes.empty());
+  });
+  log->sinks().pop_back();
+  int logged = 0;
+  for (const auto& line : sink->last_formatted()) logged += line.find("too old") != std::string::npos;
+  EXPECT_EQ(logged, 1);
+}
+
 TEST_F(ControlServerTest, RegisterAndMapStreamWithPeerDelta) {
   Run([&]() -> awaitable<void> {
     auto machine_a = crypto::GeneratePrivateKey();
@@ -43,15 +68,17 @@ TEST_F(ControlServerTest, RegisterAndMapStreamWithPeerDelta) {
 
     // Junk and refusals first: nothing is stored.
     int32_t junk = a.Post("/machine/register", "{not json");
-    int32_t old = a.Post("/machine/register", RegisterBody(node_a, auth_key_, "old", 95));
+    int32_t old = a.Post("/machine/register", RegisterBody(node_a, auth_key_, "old", 60));
     int32_t unknown_map = a.Post("/machine/map", MapBody(node_a, false));
     int32_t bad_key = a.Post("/machine/register", RegisterBody(node_a, "keel-auth-nope", "a"));
     co_await a.PumpUntil([&] {
       return a.stream(junk).closed && a.stream(old).closed && a.stream(unknown_map).closed && a.stream(bad_key).closed;
     });
     EXPECT_EQ(a.stream(junk).status, 400);
-    EXPECT_EQ(a.stream(old).status, 400);
-    EXPECT_NE(a.stream(old).body.find("95 (Tailscale v1.66) is too old"), std::string::npos) << a.stream(old).body;
+    // Below the floor: the refusal is the response's Error, which `tailscale up` prints.
+    EXPECT_EQ(a.stream(old).status, 200);
+    EXPECT_NE(json::parse(a.stream(old).body).value("Error", "").find("60 (Tailscale v1.38) is too old"),
+              std::string::npos) << a.stream(old).body;
     EXPECT_EQ(a.stream(unknown_map).status, 404);
     EXPECT_EQ(a.stream(bad_key).status, 200);
     EXPECT_NE(json::parse(a.stream(bad_key).body)["Error"], "");

@@ -10,6 +10,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "http/chunked_stream.h"
 #include "http/server_internal.h"
 #include "http/upgrader_impl.h"
 
@@ -147,6 +148,11 @@ asio::awaitable<void> RequestLoop(ServerState& st, uint64_t id, Socket& socket,
       UpgraderImpl upgrader(st, id, socket, buffer, msg);
       res = co_await (*up)(std::move(req), upgrader);
       if (!res || upgrader.taken()) co_return;  // the handler owned the connection
+    } else if (const StreamHandler* sh = st.router.FindStream(req.path)) {
+      co_await ServeStreamed(socket, *sh, std::move(req), msg.version(), st.logger);
+      boost::system::error_code ignored;
+      socket.shutdown(Socket::shutdown_send, ignored);
+      co_return;
     } else if (const Handler* h = st.router.Find(req.path)) {
       res = co_await (*h)(std::move(req));
     } else {

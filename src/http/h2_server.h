@@ -10,25 +10,12 @@
 
 #include "base/byte_stream.h"
 #include "http/message.h"
+#include "http/response_stream.h"
 
 namespace keel::http {
 
 // The response side of one HTTP/2 stream, shared by the session and the handler.
-class H2Stream {
- public:
-  virtual ~H2Stream() = default;
-  // Sends the response headers; call once, before any Write.
-  virtual void Respond(int status, Headers headers = {}) = 0;
-  // Queues body bytes; they go out as soon as flow control allows (no buffering for
-  // batching: long-poll frames must be flushed).
-  virtual void Write(std::string data) = 0;
-  // Ends the stream after the queued bytes.
-  virtual void Finish() = 0;
-  // True once the peer reset the stream or the connection is gone.
-  virtual bool closed() const = 0;
-  // Bytes queued and not yet handed to the connection (for backpressure decisions).
-  virtual size_t buffered() const = 0;
-};
+using H2Stream = ResponseStream;
 
 // One call per request, as its own coroutine. The coroutine's cancellation slot fires
 // (terminal) when the stream closes, so a long poll waiting on a timer or channel wakes up.

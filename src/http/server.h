@@ -16,6 +16,7 @@
 #include "base/byte_stream.h"
 #include "base/result.h"
 #include "http/message.h"
+#include "http/response_stream.h"
 
 namespace keel::http {
 
@@ -39,6 +40,11 @@ class Upgrader {
       std::string subprotocol) = 0;
 };
 
+// A handler that answers through a ResponseStream (chunked, flushed per Write) instead of one
+// Response: for long polls over HTTP/1.1. Its coroutine's cancellation slot fires when the
+// client goes away; the connection closes after the response.
+using StreamHandler = std::function<boost::asio::awaitable<void>(Request, std::shared_ptr<ResponseStream>)>;
+
 // Returns a Response to answer normally (before accepting), or nullopt once it has accepted
 // and finished with the stream.
 using UpgradeHandler =
@@ -52,14 +58,18 @@ class Router {
   void HandlePrefix(std::string prefix, Handler handler);
   // Requests to `path` that carry an Upgrade header (or are WebSocket requests).
   void HandleUpgrade(std::string path, UpgradeHandler handler);
+  // Requests under `prefix` answered as a stream; checked before Handle and HandlePrefix.
+  void HandleStreamPrefix(std::string prefix, StreamHandler handler);
 
   const Handler* Find(std::string_view path) const;
   const UpgradeHandler* FindUpgrade(std::string_view path) const;
+  const StreamHandler* FindStream(std::string_view path) const;
 
  private:
   std::map<std::string, Handler, std::less<>> exact_;
   std::map<std::string, Handler, std::less<>> prefix_;
   std::map<std::string, UpgradeHandler, std::less<>> upgrade_;
+  std::map<std::string, StreamHandler, std::less<>> stream_;
 };
 
 struct ServerSettings {

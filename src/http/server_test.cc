@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -12,11 +13,15 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <atomic>
 #include <future>
 #include <thread>
 
@@ -68,6 +73,19 @@ class ServerTest : public ::testing::Test {
       if (!s) co_return std::nullopt;
       co_await Echo(**s);
       co_return std::nullopt;
+    });
+    router_.HandleStreamPrefix("/stream/", [this](Request r, std::shared_ptr<ResponseStream> s) -> asio::awaitable<void> {
+      s->Respond(200, {{"content-type", "application/octet-stream"}});
+      s->Write("first:" + r.body);
+      asio::steady_timer t(co_await asio::this_coro::executor);
+      t.expires_after(r.path == "/stream/hold" ? std::chrono::seconds(30) : std::chrono::milliseconds(50));
+      auto [ec] = co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+      if (ec) {  // cancelled: the client went away
+        stream_cancelled_ = true;
+        co_return;
+      }
+      s->Write(",second");
+      s->Finish();
     });
     router_.HandleUpgrade("/ws", [](Request, Upgrader& up) -> UpgradeResult {
       if (!up.IsWebSocket()) co_return Response::Text(400, "not websocket");
@@ -127,6 +145,7 @@ class ServerTest : public ::testing::Test {
   uint16_t port_ = 0;
   std::thread thread_;
   beast::flat_buffer buffer_;
+  std::atomic<bool> stream_cancelled_ = false;
 };
 
 TEST_F(ServerTest, RoutesAndKeepAlive) {
@@ -142,6 +161,32 @@ TEST_F(ServerTest, RoutesAndKeepAlive) {
   EXPECT_EQ(r3.body(), "prefix /p/x data");
   auto r4 = Send(s, bhttp::verb::get, "/p/deeper/y");
   EXPECT_EQ(r4.body(), "deeper /p/deeper/y");
+}
+
+TEST_F(ServerTest, StreamedResponseIsChunkedAndCloses) {
+  Start();
+  auto s = Dial();
+  auto r = Send(s, bhttp::verb::post, "/stream/x", "body");
+  EXPECT_EQ(r.result_int(), 200);
+  EXPECT_TRUE(r.chunked());
+  EXPECT_FALSE(r.keep_alive());
+  EXPECT_EQ(r.body(), "first:body,second");
+  EXPECT_EQ(r[bhttp::field::content_type], "application/octet-stream");
+}
+
+TEST_F(ServerTest, StreamedHandlerIsCancelledWhenClientLeaves) {
+  Start();
+  {
+    auto s = Dial();
+    bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/stream/hold", 11};
+    req.set(bhttp::field::host, "localhost");
+    req.prepare_payload();
+    bhttp::write(s, req);
+    std::string got;
+    asio::read_until(s, asio::dynamic_buffer(got), "first:");  // the first chunk is out at once
+  }
+  for (int i = 0; i < 200 && !stream_cancelled_; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(stream_cancelled_);
 }
 
 TEST_F(ServerTest, BodyTooLargeIs413) {

@@ -13,4 +13,14 @@ namespace keel::tailcfg {
 // Output: {"Regions": {"<id>": {"RegionID": .., "RegionCode": .., "Nodes": [{"Name": ..}]}}}.
 Result<nlohmann::json> NormalizeDerpMap(const nlohmann::json& any_case);
 
+// The first capability version (v1.82) that checks a DERPNode CertName of the form
+// "sha256-raw:<hex>" as a pin of the relay's certificate.
+inline constexpr int kCertPinCapVer = 115;
+
+// The DERP map for clients older than kCertPinCapVer, which read such a CertName as a host name
+// and can never verify the relay: each pinned node drops the pin and is sent InsecureForTests,
+// which every release honours. What is lost is only the check of the relay's identity; the
+// packets it carries are WireGuard-encrypted end to end either way.
+nlohmann::json WithoutCertPins(const nlohmann::json& derp_map);
+
 }  // namespace keel::tailcfg

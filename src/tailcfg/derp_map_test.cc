@@ -47,5 +47,18 @@ TEST(DerpMapTest, RejectsBadInput) {
   }
 }
 
+TEST(DerpMapTest, OldClientsGetNoCertPins) {
+  auto in = nlohmann::json::parse(R"({"Regions":{"999":{"RegionID":999,"Nodes":[
+    {"Name":"own","HostName":"127.0.0.1","CertName":"sha256-raw:abcd"},
+    {"Name":"named","HostName":"derp.example.com","CertName":"derp.example.com"}]}}})");
+  auto out = WithoutCertPins(in);
+  const auto& nodes = out["Regions"]["999"]["Nodes"];
+  EXPECT_FALSE(nodes[0].contains("CertName"));
+  EXPECT_EQ(nodes[0]["InsecureForTests"], true);
+  EXPECT_EQ(nodes[1]["CertName"], "derp.example.com");  // a named certificate is checked as before
+  EXPECT_FALSE(nodes[1].contains("InsecureForTests"));
+  EXPECT_EQ(WithoutCertPins(nlohmann::json::object()), nlohmann::json::object());
+}
+
 }  // namespace
 }  // namespace keel::tailcfg
