@@ -247,6 +247,7 @@ class Harness:
         self.keel_proc = None
         self.clients = {}  # n -> Proc
         self.client_env = {}  # n -> extra environment for its tailscaled and CLI
+        self.client_ts_dir = {}  # n -> binaries of another release than ts_dir
         self.keel_port = free_port()
         self.derp_port = free_port()
         self.stun_port = free_port(socket.SOCK_DGRAM)
@@ -410,12 +411,15 @@ class Harness:
     def client_socket(self, n):
         return os.path.join(self.client_dir(n), "tailscaled.sock")
 
-    def start_tailscaled(self, n, env=None):
-        """env: extra variables (e.g. TS_DEBUG_ALWAYS_USE_DERP) for this client's daemon and CLI."""
+    def start_tailscaled(self, n, env=None, ts_dir=None):
+        """env: extra variables (e.g. TS_DEBUG_ALWAYS_USE_DERP) for this client's daemon and CLI.
+        ts_dir: run this client from another release's binaries."""
         self.client_env[n] = dict(env or {})
+        if ts_dir:
+            self.client_ts_dir[n] = os.path.abspath(ts_dir)
         d = self.client_dir(n)
         os.makedirs(d, exist_ok=True)
-        argv = [os.path.join(self.ts_dir, "tailscaled"), "--tun=userspace-networking",
+        argv = [os.path.join(self.client_ts_dir.get(n, self.ts_dir), "tailscaled"), "--tun=userspace-networking",
                 f"--statedir={d}", f"--socket={self.client_socket(n)}", "--port=0"]
         proc = self._start(f"tailscaled{n}", argv, env=self._client_env(n))
         self.clients[n] = proc
@@ -454,14 +458,15 @@ class Harness:
 
     def tailscale_popen(self, n, *args, stdin=subprocess.PIPE, text=False):
         """Starts `tailscale --socket=... ARGS` with piped stdout/stderr; the caller waits."""
-        argv = [os.path.join(self.ts_dir, "tailscale"), f"--socket={self.client_socket(n)}",
-                *args]
+        argv = [os.path.join(self.client_ts_dir.get(n, self.ts_dir), "tailscale"),
+                f"--socket={self.client_socket(n)}", *args]
         return subprocess.Popen(argv, stdin=stdin, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=text, env=self._client_env(n),
                                 preexec_fn=_die_with_parent)
 
-    def up(self, n, authkey, hostname, check_rc=True, up_timeout="60s"):
-        r = self.tailscale(n, "up", f"--login-server={self.server_url}", f"--auth-key={authkey}",
+    def up(self, n, authkey, hostname, check_rc=True, up_timeout="60s", login_server=None):
+        r = self.tailscale(n, "up", f"--login-server={login_server or self.server_url}",
+                           f"--auth-key={authkey}",
                            f"--hostname={hostname}", f"--timeout={up_timeout}",
                            watch_services=True)
         if check_rc:
