@@ -8,12 +8,17 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
-# Tailscale releases the e2e tests run against; keep in sync with tests/e2e/CMakeLists.txt.
+# Tailscale releases the e2e tests run against; keep in sync with tests/e2e/CMakeLists.txt
+# (KEEL_TS_VERSION, KEEL_TS_OLD_VERSION, and KEEL_TS_MATRIX, whose clients need no derper).
 tailscale_versions=(1.102.3 1.80.3)
+tailscale_matrix=(1.62.1 1.64.2 1.70.0 1.76.6 1.86.5 1.96.5)
 
 ./scripts/setup.sh
 for v in "${tailscale_versions[@]}"; do
   ./scripts/install-tailscale.sh "$v"
+done
+for v in "${tailscale_matrix[@]}"; do
+  ./scripts/install-tailscale.sh --clients "$v"
 done
 ./scripts/build.sh
 ./scripts/build.sh --sanitize

@@ -17,7 +17,7 @@ void AppendLength(std::string& out, uint32_t n) {
 
 }  // namespace
 
-Result<std::string> SealFrames(std::string_view frames, const crypto::BoxKey& key) {
+Result<std::string> SealFrames(std::string_view frames, const crypto::BoxKey& key, const crypto::BoxNonce* nonce) {
   std::string out;
   while (!frames.empty()) {
     if (frames.size() < 4 || frames.size() - 4 < GetLength(frames)) {
@@ -25,7 +25,8 @@ Result<std::string> SealFrames(std::string_view frames, const crypto::BoxKey& ke
     }
     uint32_t n = GetLength(frames);
     auto payload = std::string_view(frames).substr(4, n);
-    Bytes box = key.Seal(std::span(reinterpret_cast<const uint8_t*>(payload.data()), payload.size()));
+    std::span plain(reinterpret_cast<const uint8_t*>(payload.data()), payload.size());
+    Bytes box = nonce ? key.SealWithNonce(plain, *nonce) : key.Seal(plain);
     AppendLength(out, static_cast<uint32_t>(box.size()));
     out.append(reinterpret_cast<const char*>(box.data()), box.size());
     frames.remove_prefix(4 + n);

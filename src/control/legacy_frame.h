@@ -11,8 +11,10 @@
 
 namespace keel::control {
 
-// Seals every whole frame of `frames` (as EncodeFrame writes them) with `key`. Fails on a
-// truncated frame, which would be a bug of the caller.
-Result<std::string> SealFrames(std::string_view frames, const crypto::BoxKey& key);
+// Seals every whole frame of `frames` (as EncodeFrame writes them) with `key`, each with a fresh
+// random nonce, or with `nonce` (only for reproducing vectors). Fails on a truncated frame,
+// which would be a bug of the caller.
+Result<std::string> SealFrames(std::string_view frames, const crypto::BoxKey& key,
+                               const crypto::BoxNonce* nonce = nullptr);
 
 }  // namespace keel::control
