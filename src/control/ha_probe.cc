@@ -76,6 +76,8 @@ awaitable<void> RunHaProber(std::shared_ptr<ServerState> impl) {
       auto s = sessions.find(node);
       if (s == sessions.end()) continue;  // not connected: the stream drop already counted
       auto [session_id, session] = s->second;
+      // A TS2019 client cannot answer a ping over Noise; only its stream tells its health.
+      if (session->ts2019) continue;
       auto prev = stable.find(node);
       probed[node] = {session_id, prev != stable.end() && prev->second == session_id};
       uint64_t ping = impl->next_ping_id++;

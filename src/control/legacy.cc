@@ -99,7 +99,7 @@ awaitable<void> ServeLegacy(std::shared_ptr<ServerState> impl, http::Request req
   req.body.assign(body->begin(), body->end());
   auto mode = op.empty() ? SealedStream::Mode::kBody : SealedStream::Mode::kFrames;
   auto sealed = std::make_shared<SealedStream>(stream, std::move(*key), mode);
-  co_await ServeMachine(impl, *machine, std::move(req), sealed);
+  co_await ServeMachine(impl, *machine, std::move(req), sealed, /*ts2019=*/true);
 }
 
 }  // namespace

@@ -162,12 +162,13 @@ awaitable<void> StreamLoop(Impl& impl, MapSession& session, http::H2Stream& stre
   }
 }
 
-awaitable<void> RunStream(std::shared_ptr<Impl> impl, model::NodeId node, int capver, http::H2Stream& stream,
-                          bool zstd) {
+awaitable<void> RunStream(std::shared_ptr<Impl> impl, model::NodeId node, int capver, bool ts2019,
+                          http::H2Stream& stream, bool zstd) {
   co_await asio::this_coro::throw_if_cancelled(false);
   auto session = std::make_shared<MapSession>(co_await asio::this_coro::executor);
   session->node = node;
   session->capver = capver;
+  session->ts2019 = ts2019;
   uint64_t id = impl->next_session_id++;
   impl->sessions.emplace(id, session);
   auto open = [impl, node] {
@@ -187,7 +188,7 @@ awaitable<void> RunStream(std::shared_ptr<Impl> impl, model::NodeId node, int ca
 }
 
 awaitable<void> HandleMap(std::shared_ptr<Impl> impl, crypto::MachinePublic machine,
-                          http::Request req, std::shared_ptr<http::H2Stream> stream) {
+                          http::Request req, std::shared_ptr<http::H2Stream> stream, bool ts2019) {
   auto decoded = tailcfg::DecodeMapRequest(req.body);
   if (!decoded) co_return Reply(*stream, 400, decoded.error().message);
   const tailcfg::MapRequest& mr = *decoded;
@@ -215,7 +216,7 @@ awaitable<void> HandleMap(std::shared_ptr<Impl> impl, crypto::MachinePublic mach
     if (!applied) co_return Reply(*stream, StatusFor(applied.error()), applied.error().message);
   }
   bool zstd = mr.compress == "zstd";
-  if (mr.stream) co_return co_await RunStream(impl, id, mr.version, *stream, zstd);
+  if (mr.stream) co_return co_await RunStream(impl, id, mr.version, ts2019, *stream, zstd);
   if (mr.omit_peers && !mr.read_only) co_return Reply(*stream, 200, "");
   auto full = BuildFullMap(Inputs(*impl, *impl->tailnet.snapshot(), id, mr.version));
   if (!full) co_return Reply(*stream, 404, full.error().message);
@@ -233,10 +234,10 @@ void Reply(http::H2Stream& stream, int status, const std::string& body, const ch
 }
 
 awaitable<void> ServeMachine(std::shared_ptr<Impl> impl, crypto::MachinePublic machine,
-                             http::Request req, std::shared_ptr<http::H2Stream> stream) {
+                             http::Request req, std::shared_ptr<http::H2Stream> stream, bool ts2019) {
   try {
     if (req.path == "/machine/register") co_return co_await HandleRegister(impl, machine, std::move(req), stream);
-    if (req.path == "/machine/map") co_return co_await HandleMap(impl, machine, std::move(req), stream);
+    if (req.path == "/machine/map") co_return co_await HandleMap(impl, machine, std::move(req), stream, ts2019);
     if (req.path.starts_with(kSshActionPath)) co_return co_await HandleSshAction(impl, machine, std::move(req), stream);
     if (req.path == kPingResponsePath) co_return HandlePingResponse(*impl, machine, req, *stream);
     if (req.path == "/machine/update-health") co_return Reply(*stream, 200, "");

@@ -21,6 +21,7 @@ struct MapSession {
   explicit MapSession(boost::asio::any_io_executor ex) : timer(ex) {}
   model::NodeId node = 0;
   int capver = 0;  // the client's capability version, which decides what it is sent
+  bool ts2019 = false;  // a legacy client: it cannot answer pings over Noise
   PendingChanges pending;
   PeerView view;  // policy-dependent state last sent (peers, filters, SSH policy)
   uint64_t rendered_version = 0;  // snapshot of the last full map; older changes are in it
@@ -111,6 +112,6 @@ void RegisterLegacyRoutes(std::shared_ptr<ServerState> impl, http::Router& route
 // TS2019 request.
 boost::asio::awaitable<void> ServeMachine(std::shared_ptr<ServerState> impl,
                                           crypto::MachinePublic machine, http::Request req,
-                                          std::shared_ptr<http::H2Stream> stream);
+                                          std::shared_ptr<http::H2Stream> stream, bool ts2019 = false);
 
 }  // namespace keel::control
