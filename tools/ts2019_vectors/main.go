@@ -3,7 +3,7 @@
 // key.MachinePrivate.SealTo, and a register response and a map frame that the client's
 // OpenFrom, zstd decoder and JSON decoding are shown to accept before they are written.
 //
-//	go run . > ../../testdata/ts2019/client_vectors.json
+//	(cd tools/ts2019_vectors && go run .) > testdata/ts2019/client_vectors.json
 package main
 
 import (
