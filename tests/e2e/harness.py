@@ -21,6 +21,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import urllib.error
@@ -161,6 +162,36 @@ class Proc:
         except OSError as e:
             return [f"<cannot read {self.log_path}: {e}>"]
         return lines[-n:]
+
+
+class LoopbackTcpServer:
+    """A TCP listener on 127.0.0.1 serving each connection on a thread of its own.
+
+    Subclasses define serve(conn) and set their own attributes before calling __init__, which
+    starts accepting at once.
+    """
+
+    def __init__(self, backlog=16):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(backlog)
+        self.port = self.sock.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        self.sock.close()
+
+    def _accept(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.serve, args=(conn,), daemon=True).start()
+
+    def serve(self, conn):
+        raise NotImplementedError
 
 
 def free_port(kind=socket.SOCK_STREAM):

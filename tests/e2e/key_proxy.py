@@ -10,34 +10,20 @@ import socket
 import threading
 import urllib.request
 
+from harness import LoopbackTcpServer
+
 ZERO_KEY = "mkey:" + "0" * 64
 
 
-class KeyProxy:
+class KeyProxy(LoopbackTcpServer):
     def __init__(self, upstream_port):
         self.upstream_port = upstream_port
         self.strip = True
         self.key_requests = 0
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.port = self.sock.getsockname()[1]
+        super().__init__(backlog=64)
         self.url = f"http://127.0.0.1:{self.port}"
-        threading.Thread(target=self._accept, daemon=True).start()
 
-    def close(self):
-        self.sock.close()
-
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
+    def serve(self, conn):
         with conn:
             head = b""
             while b"\r\n\r\n" not in head:

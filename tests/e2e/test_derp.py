@@ -49,7 +49,7 @@ STUN_COOKIE = 0x2112A442
 
 # --- the TCP server behind client 2 -----------------------------------------------------------
 
-class TransferServer:
+class TransferServer(harness.LoopbackTcpServer):
     """Listens on 127.0.0.1:port, where client 2's tailscaled forwards tailnet TCP.
 
     The first byte picks the direction: b"U" reads TRANSFER_BYTES and answers their SHA-256 in
@@ -59,24 +59,11 @@ class TransferServer:
     """
 
     def __init__(self):
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(4)
-        self.port = self.sock.getsockname()[1]
         self.sent_digest = None
         self.errors = []
-        threading.Thread(target=self._accept, daemon=True).start()
+        super().__init__(backlog=4)
 
-    def _accept(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn):
+    def serve(self, conn):
         try:
             with conn:
                 mode = conn.recv(1)
