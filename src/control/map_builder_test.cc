@@ -41,7 +41,7 @@ class MapBuilderTest : public ::testing::Test {
     config.domain = "hs.example.com";
     config.base_domain = "keel.internal";
     config.dns.nameservers = {"1.1.1.1"};
-    config.derp_map = json::parse(R"({"Regions":{"900":{"RegionID":900,"RegionCode":"own","Nodes":[]}}})");
+    config.derp_map = json::parse(R"({"Regions":{"900":{"RegionID":900,"RegionCode":"own","Nodes":[{"Name":"900a","RegionID":900,"HostName":"127.0.0.1"}]}}})");
     static_fields = RenderStaticFields(config);
     snap.users[1] = model::User{1, "alice", "Alice", "alice@example.com", {}};
     snap.users[2] = model::User{2, "bob", "", "", {}};

@@ -161,7 +161,9 @@ void ServerState::Reconfigure() {
   map_config.domain = UrlHost(settings.server_url);
   map_config.base_domain = settings.base_domain;
   map_config.dns = settings.dns;
-  map_config.derp_map = settings.derp_map;
+  int dropped = 0;
+  map_config.derp_map = tailcfg::WithoutEmptyRegions(settings.derp_map, &dropped);
+  if (dropped > 0) log->warn("DERP map: left out {} region(s) with no nodes, which older clients cannot handle", dropped);
   static_fields = RenderStaticFields(map_config);
   MapConfig unpinned = map_config;
   unpinned.derp_map = tailcfg::WithoutCertPins(map_config.derp_map);

@@ -132,3 +132,57 @@ TEST_F(ControlServerTest, RegisterAndMapStreamWithPeerDelta) {
 
 }  // namespace
 }  // namespace keel::control::testing
+
+namespace keel::control::testing {
+namespace {
+
+// A pinned relay and a region with no nodes, as a DERP map file could hold them.
+class DerpForOldClientsTest : public ControlServerTest {
+ protected:
+  static Settings WithPinnedRelay() {
+    Settings s = DefaultSettings();
+    s.derp_map = nlohmann::json::parse(R"({"Regions":{
+      "900":{"RegionID":900,"RegionCode":"own","Nodes":[{"Name":"900a","RegionID":900,"HostName":"127.0.0.1","CertName":"sha256-raw:0011"}]},
+      "901":{"RegionID":901,"RegionCode":"empty","Nodes":[]}}})");
+    return s;
+  }
+  DerpForOldClientsTest() : ControlServerTest(WithPinnedRelay()) {}
+
+  // The first map a client of `capver` gets.
+  boost::asio::awaitable<nlohmann::json> FirstMap(int capver) {
+    auto conn = co_await DialNoise(port_, crypto::GeneratePrivateKey(), ControlPublic(), capver, nullptr);
+    if (!conn) co_return nullptr;
+    H2Client c(std::move(conn));
+    crypto::NodePublic node = NewNodeKey();
+    int32_t reg = c.Post("/machine/register", RegisterBody(node, auth_key_, "n", capver));
+    co_await c.PumpUntil([&] { return c.stream(reg).closed; });
+    nlohmann::json body = nlohmann::json::parse(MapBody(node, false));
+    body["Version"] = capver;
+    body["OmitPeers"] = false;
+    int32_t map = c.Post("/machine/map", body.dump());
+    co_await c.PumpUntil([&] { return c.stream(map).closed; });
+    auto frames = DecodeFrames(c.stream(map).body);
+    co_return frames.empty() ? nlohmann::json() : frames[0];
+  }
+};
+
+TEST_F(DerpForOldClientsTest, PinsOnlyForClientsThatCheckThem) {
+  Run([&]() -> awaitable<void> {
+    json old = co_await FirstMap(88);  // v1.62
+    CO_ASSERT(old.contains("DERPMap"));
+    const json& old_node = old["DERPMap"]["Regions"]["900"]["Nodes"][0];
+    EXPECT_FALSE(old_node.contains("CertName")) << old_node;
+    EXPECT_EQ(old_node.value("InsecureForTests", false), true);
+    EXPECT_FALSE(old["DERPMap"]["Regions"].contains("901"));  // v1.62-v1.74 crash on it
+
+    json current = co_await FirstMap(142);
+    CO_ASSERT(current.contains("DERPMap"));
+    const json& node = current["DERPMap"]["Regions"]["900"]["Nodes"][0];
+    EXPECT_EQ(node.value("CertName", ""), "sha256-raw:0011");
+    EXPECT_FALSE(node.contains("InsecureForTests"));
+    EXPECT_FALSE(current["DERPMap"]["Regions"].contains("901"));
+  });
+}
+
+}  // namespace
+}  // namespace keel::control::testing

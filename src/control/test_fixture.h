@@ -88,7 +88,7 @@ class ControlServerTest : public ::testing::Test {
   static Settings DefaultSettings() {
     Settings s;
     s.derp_map = nlohmann::json::parse(
-        R"({"Regions":{"900":{"RegionID":900,"RegionCode":"own","Nodes":[]}}})");
+        R"({"Regions":{"900":{"RegionID":900,"RegionCode":"own","Nodes":[{"Name":"900a","RegionID":900,"HostName":"127.0.0.1"}]}}})");
     return s;
   }
 

@@ -171,6 +171,25 @@ Result<json> NormalizeDerpMap(const json& in) {
   return Ok(std::move(out));
 }
 
+nlohmann::json WithoutEmptyRegions(const nlohmann::json& derp_map, int* dropped) {
+  nlohmann::json out = derp_map;
+  int n = 0;
+  if (out.contains("Regions") && out["Regions"].is_object()) {
+    auto& regions = out["Regions"];
+    for (auto it = regions.begin(); it != regions.end();) {
+      const auto& nodes = it.value().is_object() ? it.value().value("Nodes", nlohmann::json()) : nlohmann::json();
+      if (nodes.is_array() && !nodes.empty()) {
+        ++it;
+      } else {
+        it = regions.erase(it);
+        ++n;
+      }
+    }
+  }
+  if (dropped) *dropped = n;
+  return out;
+}
+
 nlohmann::json WithoutCertPins(const nlohmann::json& derp_map) {
   nlohmann::json out = derp_map;
   if (!out.contains("Regions") || !out["Regions"].is_object()) return out;

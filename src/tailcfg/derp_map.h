@@ -13,6 +13,11 @@ namespace keel::tailcfg {
 // Output: {"Regions": {"<id>": {"RegionID": .., "RegionCode": .., "Nodes": [{"Name": ..}]}}}.
 Result<nlohmann::json> NormalizeDerpMap(const nlohmann::json& any_case);
 
+// The DERP map without regions that have no nodes: clients up to v1.74 divide by their node
+// count and crash on such a region (and v1.74 and v1.76 share a capability version, so it
+// cannot be sent to some clients only). Sets `dropped` to how many regions went.
+nlohmann::json WithoutEmptyRegions(const nlohmann::json& derp_map, int* dropped = nullptr);
+
 // The first capability version (v1.82) that checks a DERPNode CertName of the form
 // "sha256-raw:<hex>" as a pin of the relay's certificate.
 inline constexpr int kCertPinCapVer = 115;

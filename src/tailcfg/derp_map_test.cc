@@ -60,5 +60,15 @@ TEST(DerpMapTest, OldClientsGetNoCertPins) {
   EXPECT_EQ(WithoutCertPins(nlohmann::json::object()), nlohmann::json::object());
 }
 
+TEST(DerpMapTest, RegionsWithoutNodesAreDropped) {
+  auto in = nlohmann::json::parse(R"({"Regions":{"1":{"RegionID":1,"Nodes":[]},"2":{"RegionID":2},
+    "3":{"RegionID":3,"Nodes":[{"Name":"3a","HostName":"127.0.0.1"}]}}})");
+  int dropped = 0;
+  auto out = WithoutEmptyRegions(in, &dropped);
+  EXPECT_EQ(dropped, 2);
+  ASSERT_EQ(out["Regions"].size(), 1u);
+  EXPECT_TRUE(out["Regions"].contains("3"));
+}
+
 }  // namespace
 }  // namespace keel::tailcfg
