@@ -5,7 +5,6 @@
 // are sealed on the way out (whole body for register, frame by frame for maps).
 
 #include <boost/asio/awaitable.hpp>
-#include <chrono>
 
 #include "control/legacy_frame.h"
 #include "control/server_internal.h"

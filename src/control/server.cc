@@ -207,8 +207,11 @@ void ServerState::Shutdown() {
 }
 
 bool ServerState::FirstRefusalThisHour(const crypto::MachinePublic& machine) {
+  // Past this many refused machines in an hour (a flood of fresh keys) keel stops logging them.
+  constexpr size_t kMaxRemembered = 1 << 14;
   auto now = std::chrono::steady_clock::now();
   std::erase_if(refusals_logged, [&](const auto& e) { return now - e.second >= std::chrono::hours(1); });
+  if (refusals_logged.size() >= kMaxRemembered) return false;
   return refusals_logged.try_emplace(machine, now).second;
 }
 
