@@ -29,7 +29,9 @@ std::string WithRelease(int capver, const char* prefix) {
 }  // namespace
 
 std::string ReleaseForCapVer(int capver) {
-  // The newest release at or below capver, with any later release of the same version.
+  // The newest release at or below capver, with any later release of the same version; a
+  // version past the newest release here belongs to a release this table does not know.
+  if (capver > kReleases.back().first) return "";
   int found = -1;
   for (const auto& [v, name] : kReleases) {
     if (v <= capver) found = v;

@@ -6,8 +6,8 @@
 
 namespace keel::tailcfg {
 
-// "v1.80" for 113..114, "v1.74-v1.76" for 106 (both shipped it); "" when older than the
-// table (< 32, before v1.24).
+// "v1.80" for 113..114, "v1.74-v1.76" for 106 (both shipped it); "" before v1.24 (< 32) and
+// past the newest release the table knows.
 std::string ReleaseForCapVer(int capver);
 
 // "keel: client capability version 95 (Tailscale v1.66) is too old; this server needs >= 113

@@ -15,6 +15,7 @@ TEST(CapVerTest, Releases) {
   EXPECT_EQ(ReleaseForCapVer(141), "v1.100");
   EXPECT_EQ(ReleaseForCapVer(142), "v1.102");
   EXPECT_EQ(ReleaseForCapVer(20), "");
+  EXPECT_EQ(ReleaseForCapVer(143), "");  // newer than any release in the table
 }
 
 TEST(CapVerTest, TooOldMessage) {

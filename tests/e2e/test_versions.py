@@ -7,10 +7,13 @@ other; it connects to keel's embedded DERP relay on the default self-signed cert
 before v1.82 cannot check the certificate pin, so keel sends them the relay without it); and
 `tailscale ping`, disco and TSMP, answers both ways. Every client relays only through DERP
 (TS_DEBUG_ALWAYS_USE_DERP), so the disco pongs prove the relay works. Prints the matrix.
+Last, keel restarts with capability_floor above the current client's version: a new client's
+`tailscale up` prints keel's refusal, and keel logs it once however often the daemon retries.
 """
 
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import harness  # noqa: E402
@@ -64,6 +67,28 @@ def test(h, args):
     print("release   join  peers  ping (disco, tsmp) both ways  relay on defaults")
     for v in rows:
         print(f"{v:9} yes   yes    yes                         yes")
+    refuse_below_floor(h, key)
+
+
+def refuse_below_floor(h, key):
+    step("keel restarts with capability_floor 143, above v1.102's 142")
+    for n in list(h.clients):  # only the refused client may speak to keel from here on
+        h.stop_tailscaled(n)
+    h.extra_config = "capability_floor: 143\n"
+    h.write_config()
+    h.restart_keel()
+    late = 99
+    h.start_tailscaled(late)
+    r = h.up(late, key, "too-old", check_rc=False, up_timeout="30s")
+    want = ("backend error: keel: client capability version 142 (Tailscale v1.102) is too old; "
+            "this server needs >= 143; please upgrade Tailscale")
+    check(r.returncode != 0 and want in r.stderr,
+          f"`tailscale up` below the floor should print {want!r}; exit {r.returncode}: {r.stdout}{r.stderr}")
+    check("too-old" not in h.nodes(), "keel stored a node it refused")
+    time.sleep(5)  # the daemon keeps retrying its login in the background
+    with open(h.keel_proc.log_path, errors="replace") as f:
+        refusals = sum("capability version 142" in line for line in f)
+    check(refusals == 1, f"keel logged the refusal {refusals} times, want once")
 
 
 def add_args(parser):
