@@ -99,6 +99,11 @@ Result<void> App::OpenState() {
                      "differ (remove one file to generate a new key)");
   }
   KEEL_TRY(EnsureParentDir(config_.database.sqlite.path));
+  if (config_.database.sqlite.path != ":memory:") {
+    auto lock = DatabaseLock::Acquire(config_.database.sqlite.path);
+    if (!lock) return lock.error();
+    db_lock_.emplace(std::move(*lock));
+  }
   auto store = store::SqliteStore::Open(config_.database.sqlite.path);
   if (!store) return store.error();
   store_ = std::move(*store);

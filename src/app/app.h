@@ -25,6 +25,7 @@
 #include <spdlog/logger.h>
 #include <thread>
 
+#include "app/db_lock.h"
 #include "base/clock.h"
 #include "base/result.h"
 #include "config/config.h"
@@ -125,6 +126,7 @@ class App {
   boost::asio::io_context io_;
   boost::asio::thread_pool pool_{2};
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  std::optional<DatabaseLock> db_lock_;  // held while store_ is open
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<tailnet::Tailnet> tailnet_;
   std::unique_ptr<tailnet::AuthRequests> auth_requests_;  // pending SSH checks

@@ -124,9 +124,28 @@ TEST_F(AppTest, RefusesPortInUse) {
   config::Config second_config = config_;
   second_config.listen_addr.port = (*first)->http_port();
   second_config.unix_socket = (dir_ / "other.sock").string();
+  second_config.database.sqlite.path = (dir_ / "other.sqlite").string();
   auto second = App::Create(second_config, TestOptions());
   ASSERT_FALSE(second);
   EXPECT_NE(second.error().message.find("listen_addr"), std::string::npos);
+}
+
+TEST_F(AppTest, SecondKeelOnTheSameDatabaseRefusesToStart) {
+  auto first = App::Create(config_, TestOptions());
+  ASSERT_TRUE(first) << first.error().message;
+  (*first)->Start();
+  config::Config second_config = config_;  // other ports and socket, the same database
+  second_config.listen_addr.port = 0;
+  second_config.unix_socket = (dir_ / "other.sock").string();
+  auto second = App::Create(second_config, TestOptions());
+  ASSERT_FALSE(second);
+  const std::string& message = second.error().message;
+  EXPECT_NE(message.find("another keel (pid " + std::to_string(::getpid()) + ") is serving the database"),
+            std::string::npos) << message;
+  EXPECT_NE(message.find("keel.sqlite"), std::string::npos) << message;
+  EXPECT_EQ(GetHealth((*first)->http_port()).result_int(), 200);  // the first keeps serving
+  first->reset();
+  EXPECT_TRUE(App::Create(second_config, TestOptions())) << "the lock goes with the first keel";
 }
 
 TEST_F(AppTest, EmbeddedDerpIsOnByDefault) {

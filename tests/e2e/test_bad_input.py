@@ -6,12 +6,14 @@ handshakes, oversized bodies and headers, and malformed JSON at keel (TCP listen
 socket), while one idle half-sent request stays open the whole time. Each input must be refused
 (a 4xx answer or a closed connection; never a hang or a 5xx for bad JSON). Afterwards keel must
 still answer /health, list the same nodes, keep both clients Running and peered, and admit a
-third client that both of them then see.
+third client that both of them then see. A second keel started on the same config (so the same
+database) refuses to start, saying another keel serves that database, and the first keeps serving.
 """
 
 import base64
 import os
 import socket
+import subprocess
 import sys
 import time
 
@@ -225,6 +227,13 @@ def test(h, args):
     check(h.health() == 200, "GET /health is not 200 while a half-sent request is open")
     idle.close()
     check(not failures, "keel mishandled bad input:\n  " + "\n  ".join(failures))
+
+    step("a second keel on the same database refuses to start")
+    second = subprocess.run([h.keel_bin, "--config", h.config_path, "serve"], capture_output=True,
+                            text=True, timeout=30, env=h._env("keel2"))
+    check(second.returncode != 0 and "is serving the database" in second.stderr,
+          f"a second keel on the same database should refuse to start; exit {second.returncode}: "
+          f"{second.stderr.strip()[-400:]}")
 
     step("keel and the clients are still fine")
     check(node_summary(h) == before, f"nodes changed: {before} -> {node_summary(h)}")
