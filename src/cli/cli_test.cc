@@ -57,6 +57,26 @@ TEST(CliArgsTest, BadConfigAndDuration) {
   EXPECT_NE(r.err.find("--expiration"), std::string::npos);
 }
 
+TEST(CliArgsTest, VersionAndConfigTest) {
+  auto v = Cli({"version"});
+  EXPECT_EQ(v.code, 0);
+  EXPECT_EQ(v.out.rfind("keel ", 0), 0u) << v.out;
+  auto flag = Cli({"--version"});
+  EXPECT_EQ(flag.code, 0);
+  EXPECT_EQ(flag.out, v.out);
+  auto dir = std::filesystem::temp_directory_path() / ("keel_cli_configtest_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "good.yaml") << "server_url: http://127.0.0.1:9999\n";
+  std::ofstream(dir / "typo.yaml") << "server_ur: http://127.0.0.1:9999\n";
+  auto good = Cli({"-c", (dir / "good.yaml").string(), "configtest"});
+  EXPECT_EQ(good.code, 0) << good.err;
+  EXPECT_NE(good.out.find("is valid"), std::string::npos);
+  auto typo = Cli({"-c", (dir / "typo.yaml").string(), "configtest"});
+  EXPECT_EQ(typo.code, 1);
+  EXPECT_NE(typo.err.find("did you mean \"server_url\"?"), std::string::npos) << typo.err;
+  std::filesystem::remove_all(dir);
+}
+
 TEST(CliArgsTest, UnreachableServer) {
   auto reply = UnixHttpRequest("/nonexistent/keel.sock", "GET", "/api/v1/user");
   ASSERT_FALSE(reply);

@@ -29,6 +29,14 @@ int Serve(Context& ctx) {
   return 0;
 }
 
+// `keel configtest`: loads and checks the config as `serve` would, without starting.
+int ConfigTest(Context& ctx) {
+  auto config = config::LoadConfig(ctx.config_path);
+  if (!config) return Fail(ctx, config.error().message);
+  *ctx.out << "config " << (ctx.config_path.empty() ? std::string("(defaults)") : ctx.config_path) << " is valid\n";
+  return 0;
+}
+
 void AddUsers(CLI::App& root, Context& ctx, Action& action) {
   auto* users = root.add_subcommand("users", "Manage users")->alias("user");
   users->require_subcommand(1);
@@ -207,8 +215,18 @@ int RunCli(int argc, const char* const* argv, std::istream& in, std::ostream& ou
   root.add_option("-o,--output", ctx.output, "Output format")
       ->check(CLI::IsMember({"json", "json-line", "table"}))
       ->capture_default_str();
+  root.set_version_flag("--version", std::string("keel ") + KEEL_VERSION);
   root.add_subcommand("serve", "Run the server")->callback([&] {
     action = [&] { return Serve(ctx); };
+  });
+  root.add_subcommand("version", "Print keel's version")->callback([&] {
+    action = [&] {
+      *ctx.out << "keel " << KEEL_VERSION << "\n";
+      return 0;
+    };
+  });
+  root.add_subcommand("configtest", "Check the config file and exit")->callback([&] {
+    action = [&] { return ConfigTest(ctx); };
   });
   AddUsers(root, ctx, action);
   AddPreAuthKeys(root, ctx, action);

@@ -6,10 +6,12 @@
 #include <functional>
 #include <limits>
 #include <map>
+#include <set>
 
 #include "base/bytes.h"
 #include "base/file.h"
 #include "config/duration.h"
+#include "config/nearest.h"
 
 namespace keel::config {
 namespace {
@@ -378,10 +380,20 @@ bool IsSection(const std::string& key) {
   return it != Fields().end() && it->first.starts_with(key + ".");
 }
 
+// The known key nearest to a misspelt one, when it is near enough to be what was meant.
+std::string Suggestion(const std::string& key) {
+  std::vector<std::string_view> known;
+  for (const auto& [name, setter] : Fields()) known.push_back(name);
+  return std::string(Nearest(key, known));
+}
+
 Result<void> Walk(const YAML::Node& map, const std::string& prefix, Config& c) {
+  std::set<std::string> seen;
   for (const auto& entry : map) {
     if (!entry.first.IsScalar()) return KeyError(prefix + "?", "keys must be strings");
     const std::string key = prefix + entry.first.Scalar();
+    // YAML leaves a repeated key to the reader; keel takes neither value.
+    if (!seen.insert(key).second) return KeyError(key, "appears twice; keep one");
     const YAML::Node& value = entry.second;
     auto field = Fields().find(key);
     if (field != Fields().end()) {
@@ -392,7 +404,9 @@ Result<void> Walk(const YAML::Node& map, const std::string& prefix, Config& c) {
       if (!value.IsMap()) return KeyError(key, "expected a mapping");
       KEEL_TRY(Walk(value, key + ".", c));
     } else {
-      return MakeError(Errc::kInvalidArgument, "unknown config key \"" + key + "\"");
+      std::string near = Suggestion(key);
+      return MakeError(Errc::kInvalidArgument, "unknown config key \"" + key + "\"" +
+                                                   (near.empty() ? "" : "; did you mean \"" + near + "\"?"));
     }
   }
   return {};

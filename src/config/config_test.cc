@@ -259,6 +259,18 @@ TEST(ConfigTest, HaProbe) {
   }
 }
 
+TEST(ConfigTest, MisspeltKeysSuggestTheNearestAndRepeatsFail) {
+  EXPECT_NE(ErrorOf("dns:\n  magicdns: true\n").find("unknown config key \"dns.magicdns\"; did you mean \"dns.magic_dns\"?"),
+            std::string::npos) << ErrorOf("dns:\n  magicdns: true\n");
+  EXPECT_NE(ErrorOf("server_ur: http://x\n").find("did you mean \"server_url\"?"), std::string::npos);
+  std::string far = ErrorOf("completely_unrelated: 1\n");
+  EXPECT_NE(far.find("unknown config key"), std::string::npos);
+  EXPECT_EQ(far.find("did you mean"), std::string::npos) << far;
+  std::string twice = ErrorOf("log:\n  level: info\n  level: debug\n");
+  EXPECT_NE(twice.find("log.level"), std::string::npos) << twice;
+  EXPECT_NE(twice.find("appears twice"), std::string::npos) << twice;
+}
+
 TEST(ConfigTest, CapabilityFloor) {
   EXPECT_EQ(ParseConfig("")->capability_floor, 88);  // Tailscale v1.62
   auto c = ParseConfig("capability_floor: 113\n");
@@ -324,7 +336,7 @@ TEST(ConfigTest, UnknownKeysNamed) {
   EXPECT_EQ(ErrorOf("grpc_listen_addr: 1.2.3.4:50443"),
             "unknown config key \"grpc_listen_addr\"");
   EXPECT_EQ(ErrorOf("dns:\n  nameservers:\n    splitt: {}\n"),
-            "unknown config key \"dns.nameservers.splitt\"");
+            "unknown config key \"dns.nameservers.splitt\"; did you mean \"dns.nameservers.split\"?");
   EXPECT_EQ(ErrorOf("database:\n  postgres:\n    host: x\n"),
             "unknown config key \"database.postgres\"");
 }
