@@ -293,7 +293,8 @@ TEST_F(AppTest, MeshKeyFromFile) {
       << bad.error().message;
   std::ofstream(dir_ / "mesh.key", std::ios::trunc) << std::string(64, 'a') << "\n";
   auto good = App::Create(config_, TestOptions());
-  EXPECT_TRUE(good) << good.error().message;
+  ASSERT_TRUE(good) << good.error().message;
+  good->reset();  // one keel per database
   config_.derp.server.mesh_key_path = (dir_ / "missing.key").string();
   auto missing = App::Create(config_, TestOptions());
   ASSERT_FALSE(missing);
