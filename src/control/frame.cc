@@ -22,17 +22,28 @@ ZSTD_CCtx* ThreadContext() {
 // into the frame header.
 constexpr int kLevel = 1;
 
-void PutLength(std::string& out, uint32_t n) {
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((n >> (8 * i)) & 0xff);
+void WriteLength(char* at, uint32_t n) {
+  for (int i = 0; i < 4; ++i) at[i] = static_cast<char>((n >> (8 * i)) & 0xff);
 }
 
 }  // namespace
 
+void AppendFrameLength(std::string& out, uint32_t n) {
+  out.resize(out.size() + 4);
+  WriteLength(out.data() + out.size() - 4, n);
+}
+
+uint32_t FrameLength(std::string_view frame) {
+  uint32_t n = 0;
+  for (int i = 3; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(frame[static_cast<size_t>(i)]);
+  return n;
+}
+
 std::string EncodeFrame(std::string_view json, bool zstd) {
-  std::string out(4, '\0');
+  std::string out;
   if (!zstd) {
+    AppendFrameLength(out, static_cast<uint32_t>(json.size()));
     out.append(json);
-    PutLength(out, static_cast<uint32_t>(json.size()));
     return out;
   }
   out.resize(4 + ZSTD_compressBound(json.size()));
@@ -40,7 +51,7 @@ std::string EncodeFrame(std::string_view json, bool zstd) {
                                json.size(), kLevel);
   if (ZSTD_isError(n)) throw std::logic_error(std::string("zstd: ") + ZSTD_getErrorName(n));
   out.resize(4 + n);
-  PutLength(out, static_cast<uint32_t>(n));
+  WriteLength(out.data(), static_cast<uint32_t>(n));
   return out;
 }
 

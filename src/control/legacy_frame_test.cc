@@ -9,6 +9,7 @@
 #include <algorithm>
 
 #include "base/bytes.h"
+#include "control/frame.h"
 #include "testing/testdata.h"
 
 namespace keel::control {
@@ -60,8 +61,8 @@ TEST_F(LegacyVectorsTest, SealsWhatTheClientOpens) {
 
   const auto& f = v_["map_frame"];
   Bytes payload = Hex(f["payload"]);
-  std::string frame = {static_cast<char>(payload.size() & 0xff), static_cast<char>((payload.size() >> 8) & 0xff),
-                       static_cast<char>((payload.size() >> 16) & 0xff), static_cast<char>(payload.size() >> 24)};
+  std::string frame;
+  AppendFrameLength(frame, static_cast<uint32_t>(payload.size()));
   frame.append(payload.begin(), payload.end());
   crypto::BoxNonce nonce = Nonce(f["nonce"]);
   auto sealed = SealFrames(frame, key_, &nonce);

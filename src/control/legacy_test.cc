@@ -7,6 +7,7 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include "control/frame.h"
 #include "control/test_fixture.h"
 #include "crypto/naclbox.h"
 
@@ -38,11 +39,10 @@ struct LegacyClient {
   std::vector<json> OpenFrames(std::string body) const {
     std::string plain;
     while (body.size() >= 4) {
-      uint32_t n = 0;
-      for (int i = 3; i >= 0; --i) n = (n << 8) | static_cast<uint8_t>(body[static_cast<size_t>(i)]);
+      uint32_t n = FrameLength(body);
       if (body.size() - 4 < n) break;
       std::string inner = Open(body.substr(4, n));
-      for (int i = 0; i < 4; ++i) plain.push_back(static_cast<char>((inner.size() >> (8 * i)) & 0xff));
+      AppendFrameLength(plain, static_cast<uint32_t>(inner.size()));
       plain += inner;
       body.erase(0, 4 + n);
     }

@@ -22,8 +22,6 @@ using Impl = ServerState;
 
 // A slow reader's stream keeps merging changes instead of queueing more frames.
 constexpr size_t kMaxBuffered = 1 << 20;
-// RegisterRequest.Version of every TS2019 client, whatever its capability version.
-constexpr int kLegacyRegisterVersion = 1;
 // Frames above this size are compressed on the pool rather than the I/O thread.
 constexpr size_t kCompressOnPool = 64 * 1024;
 
@@ -60,11 +58,11 @@ tailcfg::RegisterResponse ToResponse(const tailnet::RegisterOutcome& out) {
 }
 
 awaitable<void> HandleRegister(std::shared_ptr<Impl> impl, crypto::MachinePublic machine,
-                               http::Request req, std::shared_ptr<http::H2Stream> stream) {
+                               http::Request req, std::shared_ptr<http::H2Stream> stream, bool ts2019) {
   auto decoded = tailcfg::DecodeRegisterRequest(req.body);
   if (!decoded) co_return Reply(*stream, 400, decoded.error().message);
-  // TS2019 clients send Version 1 here (their map requests carry the real one).
-  if (decoded->version < impl->settings.min_cap_version && decoded->version != kLegacyRegisterVersion) {
+  // TS2019 clients send Version 1 here whatever their version; their map requests carry it.
+  if (decoded->version < impl->settings.min_cap_version && !ts2019) {
     tailcfg::RegisterResponse refused;
     refused.error = tailcfg::TooOldMessage(decoded->version, impl->settings.min_cap_version);
     if (impl->FirstRefusalThisHour(machine)) impl->log->info("refusing {}: {}", machine.ToText(), refused.error);
@@ -236,7 +234,7 @@ void Reply(http::H2Stream& stream, int status, const std::string& body, const ch
 awaitable<void> ServeMachine(std::shared_ptr<Impl> impl, crypto::MachinePublic machine,
                              http::Request req, std::shared_ptr<http::H2Stream> stream, bool ts2019) {
   try {
-    if (req.path == "/machine/register") co_return co_await HandleRegister(impl, machine, std::move(req), stream);
+    if (req.path == "/machine/register") co_return co_await HandleRegister(impl, machine, std::move(req), stream, ts2019);
     if (req.path == "/machine/map") co_return co_await HandleMap(impl, machine, std::move(req), stream, ts2019);
     if (req.path.starts_with(kSshActionPath)) co_return co_await HandleSshAction(impl, machine, std::move(req), stream);
     if (req.path == kPingResponsePath) co_return HandlePingResponse(*impl, machine, req, *stream);

@@ -12,6 +12,7 @@
 #include <boost/beast/websocket/stream.hpp>
 
 #include "base/bytes.h"
+#include "control/frame.h"
 #include "crypto/x25519.h"
 #include "http/tcp_byte_stream.h"
 #include "noise/handshake.h"
@@ -280,8 +281,7 @@ std::vector<nlohmann::json> DecodeFrames(const std::string& body) {
   std::vector<nlohmann::json> out;
   size_t pos = 0;
   while (pos + 4 <= body.size()) {
-    auto b = [&](size_t i) { return uint32_t(uint8_t(body[pos + i])); };
-    uint32_t n = b(0) | b(1) << 8 | b(2) << 16 | b(3) << 24;
+    uint32_t n = FrameLength(std::string_view(body).substr(pos));
     if (pos + 4 + n > body.size()) break;
     const char* payload = body.data() + pos + 4;
     std::string json(ZSTD_getFrameContentSize(payload, n), '\0');
