@@ -12,6 +12,9 @@ cd "$root"
 # (KEEL_TS_VERSION, KEEL_TS_OLD_VERSION, and KEEL_TS_MATRIX, whose clients need no derper).
 tailscale_versions=(1.102.3 1.80.3)
 tailscale_matrix=(1.62.1 1.64.2 1.70.0 1.76.6 1.86.5 1.96.5)
+# Headscale release the comparison test runs beside keel (tests/e2e/CMakeLists.txt
+# KEEL_HEADSCALE_VERSION).
+headscale_version=0.29.2
 
 ./scripts/setup.sh
 for v in "${tailscale_versions[@]}"; do
@@ -20,6 +23,7 @@ done
 for v in "${tailscale_matrix[@]}"; do
   ./scripts/install-tailscale.sh --clients "$v"
 done
+./scripts/install-headscale.sh "$headscale_version"
 ./scripts/build.sh
 ./scripts/build.sh --sanitize
 ./scripts/build.sh --tsan derp_test

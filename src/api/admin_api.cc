@@ -1,8 +1,8 @@
 #include "api/admin_api.h"
 
-#include <charconv>
-
+#include "api/openapi_doc.h"
 #include "api/render.h"
+#include "api/request.h"
 #include "base/run_blocking.h"
 
 namespace keel::api {
@@ -14,63 +14,44 @@ using http::Response;
 using nlohmann::json;
 
 constexpr std::string_view kPrefix = "/api/v1/";
+constexpr std::string_view kBearer = "Bearer ";
 
-Error BadRequest(std::string message) {
-  return MakeError(Errc::kInvalidArgument, std::move(message));
+// grpc's status code for an Errc, as grpc-gateway reports it in {"code"}.
+int GrpcCode(Errc code) {
+  switch (code) {
+    case Errc::kInvalidArgument: return 3;
+    case Errc::kNotFound: return 5;
+    case Errc::kAlreadyExists: return 6;
+    case Errc::kPermissionDenied: return 7;
+    case Errc::kResourceExhausted: return 8;
+    case Errc::kFailedPrecondition: return 9;
+    case Errc::kUnsupported: return 12;
+    case Errc::kInternal: return 13;
+    case Errc::kUnavailable: return 14;
+    case Errc::kDataLoss: return 15;
+    case Errc::kUnauthenticated: return 16;
+  }
+  return 2;
 }
 
-Result<json> ParseBody(const std::string& body) {
-  json j = json::parse(body.empty() ? std::string("{}") : body, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) {
-    return BadRequest("request body must be a JSON object");
+std::string_view Title(int status) {
+  switch (status) {
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 501: return "Not Implemented";
+    case 503: return "Service Unavailable";
+    default: return "Internal Server Error";
   }
-  // json converts to almost anything, so the implicit conversion to Result is ambiguous.
-  return Result<json>(boost::system::in_place_value, std::move(j));
 }
 
-// An optional field: absent or null gives the type's empty value.
-template <class T>
-Result<T> Field(const json& j, const char* key) {
-  auto it = j.find(key);
-  if (it == j.end() || it->is_null()) return T{};
-  bool ok = false;
-  if constexpr (std::is_same_v<T, std::string>) {
-    ok = it->is_string();
-  } else if constexpr (std::is_same_v<T, bool>) {
-    ok = it->is_boolean();
-  } else {
-    ok = it->is_array();
-    for (const auto& item : *it) ok = ok && item.is_string();
-  }
-  if (!ok) return BadRequest(std::string("field \"") + key + "\" has the wrong type");
-  return it->get<T>();
-}
-
-// Path segments are percent-encoded by clients; '+' stays literal (unlike query strings).
-std::string PathDecode(std::string_view in) {
-  std::string out;
-  for (size_t i = 0; i < in.size(); ++i) {
-    unsigned value = 0;
-    if (in[i] == '%' && i + 2 < in.size() &&
-        std::from_chars(in.data() + i + 1, in.data() + i + 3, value, 16).ptr ==
-            in.data() + i + 3) {
-      out.push_back(static_cast<char>(value));
-      i += 2;
-    } else {
-      out.push_back(in[i]);
-    }
-  }
-  return out;
-}
-
-// A decimal id from a path segment or query value; `what` names it in the error.
-Result<uint64_t> ParseId(std::string_view text, std::string_view what = "node") {
-  uint64_t id = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
-    return BadRequest("invalid " + std::string(what) + " id \"" + std::string(text) + "\"");
-  }
-  return id;
+Response Problem(int status, int grpc_code, const std::string& detail) {
+  json body = {{"type", "about:blank"}, {"title", Title(status)}, {"status", status},
+               {"detail", detail},      {"code", grpc_code},      {"message", detail}};
+  return Response{status, {{"Content-Type", "application/problem+json"}}, body.dump()};
 }
 
 }  // namespace
@@ -93,28 +74,41 @@ int StatusFor(Errc code) {
 }
 
 Response ErrorResponse(const Error& error) {
-  return JsonReply(StatusFor(error.code), {{"error", error.message}});
+  return Problem(StatusFor(error.code), GrpcCode(error.code), error.message);
 }
 
 Response JsonReply(int status, const json& body) { return Response::Json(status, body.dump()); }
 
 Response MethodNotAllowed(const Request& req) {
-  return JsonReply(405, {{"error", "method " + req.method + " not allowed on " + req.path}});
+  return Problem(405, 12, "method " + req.method + " not allowed on " + req.path);
 }
 
-AdminApi::AdminApi(tailnet::Tailnet& tailnet, boost::asio::thread_pool& pool, const Clock& clock,
-                   std::shared_ptr<spdlog::logger> logger)
-    : tailnet_(tailnet), pool_(pool), clock_(clock), logger_(std::move(logger)) {}
+AdminApi::AdminApi(tailnet::Tailnet& tailnet, ApiKeys& keys, boost::asio::thread_pool& pool,
+                   const Clock& clock, std::shared_ptr<spdlog::logger> logger)
+    : tailnet_(tailnet), keys_(keys), pool_(pool), clock_(clock), logger_(std::move(logger)) {}
 
-void AdminApi::RegisterRoutes(http::Router& router) {
-  auto handler = [this](Request req) -> awaitable<Response> {
-    return Handle(std::move(req));
+void AdminApi::RegisterRoutes(http::Router& router, bool require_key) {
+  auto handler = [this, require_key](Request req) -> awaitable<Response> {
+    return Handle(std::move(req), require_key);
   };
   router.HandlePrefix(std::string(kPrefix), handler);
   router.Handle("/api/v1", handler);
 }
 
-awaitable<Response> AdminApi::Handle(Request request) {
+awaitable<Response> AdminApi::Handle(Request request, bool require_key) {
+  if (require_key) {
+    std::string_view header = request.Header("Authorization");
+    if (!header.starts_with(kBearer)) {
+      co_return Problem(401, 16, "missing \"Authorization: Bearer <API key>\" header");
+    }
+    std::string key(header.substr(kBearer.size()));
+    auto checked = co_await RunBlocking(pool_, [&] { return keys_.Check(key); });
+    if (!checked) {
+      // The key itself is never logged, only that one was refused and from where.
+      logger_->info("refused API request from {}: {}", request.remote, checked.error().message);
+      co_return ErrorResponse(checked.error());
+    }
+  }
   Result<Response> r = co_await Dispatch(request);
   if (!r) {
     if (StatusFor(r.error().code) >= 500) {
@@ -148,34 +142,64 @@ AdminApi::Reply AdminApi::Dispatch(const Request& req) {
     if (req.method != "POST") co_return MethodNotAllowed(req);
     co_return co_await ExpirePreAuthKey(req);
   }
-  if (rest == "node") {
-    if (req.method != "GET") co_return MethodNotAllowed(req);
-    co_return co_await Nodes();
+  if (rest == "auth/register" || rest == "node/register") {
+    co_return MakeError(Errc::kUnsupported,
+                        "interactive registration is not implemented yet: join nodes with a "
+                        "pre-auth key");
   }
+  if (rest == "node") co_return co_await Nodes(req);
+  if (rest == "node/backfillips") co_return co_await BackfillIps(req);
   if (rest.starts_with("node/")) co_return co_await NodeAction(req, rest.substr(5));
+  if (rest == "apikey" || rest.starts_with("apikey/")) {
+    co_return co_await ApiKeyRoutes(req, rest.substr(6));
+  }
   if (rest == "auth/approve" || rest == "auth/reject") {
     if (req.method != "POST") co_return MethodNotAllowed(req);
     co_return co_await DecideAuth(req, rest == "auth/approve");
   }
   if (rest == "policy") co_return co_await Policy(req);
   if (rest == "policy/check") co_return co_await CheckPolicy(req);
+  if (rest == "health") co_return co_await Health();
+  if (rest == "openapi.yaml") {
+    if (req.method != "GET") co_return MethodNotAllowed(req);
+    co_return Response{200, {{"Content-Type", "application/yaml"}}, std::string(OpenApiYaml())};
+  }
   co_return MakeError(Errc::kNotFound, "no such endpoint: " + req.path);
+}
+
+Result<model::User> AdminApi::ResolveUser(const std::string& id_or_name) const {
+  auto snap = tailnet_.snapshot();
+  if (auto id = ParseId(id_or_name, "user")) {
+    if (const model::User* user = snap->FindUser(*id)) return *user;
+  }
+  if (const model::User* user = snap->FindUserByName(id_or_name)) return *user;
+  return MakeError(Errc::kNotFound, "user \"" + id_or_name + "\" not found");
 }
 
 AdminApi::Reply AdminApi::Users(const Request& req) {
   if (req.method == "GET") {
+    // Headscale's filters; each given one must match.
+    auto id = req.Query("id");
+    auto name = req.Query("name");
+    auto email = req.Query("email");
     auto users = co_await RunBlocking(pool_, [&] { return tailnet_.ListUsers(); });
     json out = json::array();
-    for (const auto& u : users) out.push_back(UserJson(u));
-    co_return JsonReply(200, out);
+    for (const auto& u : users) {
+      if (id && !id->empty() && std::to_string(u.id) != *id) continue;
+      if (name && !name->empty() && u.name != *name) continue;
+      if (email && !email->empty() && u.email != *email) continue;
+      out.push_back(UserJson(u));
+    }
+    co_return JsonReply(200, {{"users", std::move(out)}});
   }
   if (req.method != "POST") co_return MethodNotAllowed(req);
   auto body = ParseBody(req.body);
   if (!body) co_return body.error();
   auto name = Field<std::string>(*body, "name");
-  auto display = Field<std::string>(*body, "display_name");
+  auto display = Field<std::string>(*body, "displayName");
   auto email = Field<std::string>(*body, "email");
-  for (const auto* f : {&name, &display, &email}) {
+  auto picture = Field<std::string>(*body, "pictureUrl");
+  for (const auto* f : {&name, &display, &email, &picture}) {
     if (!*f) co_return f->error();
   }
   if (name->empty()) co_return BadRequest("field \"name\" is required");
@@ -183,10 +207,30 @@ AdminApi::Reply AdminApi::Users(const Request& req) {
       pool_, [&] { return tailnet_.CreateUser(*name, *display, *email); });
   if (!user) co_return user.error();
   logger_->info("created user {}", user->name);
-  co_return JsonReply(200, UserJson(*user));
+  co_return JsonReply(200, {{"user", UserJson(*user)}});
 }
 
-// POST auth/approve or auth/reject {"authId": "..."} (Headscale's paths and body).
+// POST user/<id>/rename/<new name>.
+AdminApi::Reply AdminApi::RenameUser(std::string_view id_text, const std::string& new_name) {
+  auto user = ResolveUser(PathDecode(id_text));
+  if (!user) co_return user.error();
+  auto renamed =
+      co_await RunBlocking(pool_, [&] { return tailnet_.RenameUser(user->id, new_name); });
+  if (!renamed) co_return renamed.error();
+  logger_->info("renamed user {} to {}", user->name, renamed->name);
+  co_return JsonReply(200, {{"user", UserJson(*renamed)}});
+}
+
+AdminApi::Reply AdminApi::DeleteUser(const std::string& id_or_name) {
+  auto user = ResolveUser(id_or_name);
+  if (!user) co_return user.error();
+  auto r = co_await RunBlocking(pool_, [&] { return tailnet_.DeleteUser(user->name); });
+  if (!r) co_return r.error();
+  logger_->info("deleted user {}", user->name);
+  co_return JsonReply(200, json::object());
+}
+
+// POST auth/approve or auth/reject {"authId": "..."}.
 AdminApi::Reply AdminApi::DecideAuth(const Request& req, bool approve) {
   auto body = ParseBody(req.body);
   if (!body) co_return body.error();
@@ -202,149 +246,59 @@ AdminApi::Reply AdminApi::DecideAuth(const Request& req, bool approve) {
   co_return JsonReply(200, json::object());
 }
 
-// POST user/<id>/rename/<new name> (Headscale's path).
-AdminApi::Reply AdminApi::RenameUser(std::string_view id_text, const std::string& new_name) {
-  auto id = ParseId(id_text, "user");
-  if (!id) co_return id.error();
-  auto user = co_await RunBlocking(pool_, [&] { return tailnet_.RenameUser(*id, new_name); });
-  if (!user) co_return user.error();
-  logger_->info("renamed user {} to {}", *id, user->name);
-  co_return JsonReply(200, UserJson(*user));
-}
-
-AdminApi::Reply AdminApi::DeleteUser(const std::string& name) {
-  auto r = co_await RunBlocking(pool_, [&] { return tailnet_.DeleteUser(name); });
-  if (!r) co_return r.error();
-  logger_->info("deleted user {}", name);
-  co_return JsonReply(200, {{"deleted", name}});
-}
-
-AdminApi::Reply AdminApi::PreAuthKeys(const Request& req) {
-  if (req.method == "GET") {
-    auto snap = tailnet_.snapshot();
-    std::string user = req.Query("user").value_or("");
-    if (!user.empty() && snap->FindUserByName(user) == nullptr) {
-      co_return MakeError(Errc::kNotFound, "user \"" + user + "\" not found");
-    }
-    auto keys = co_await RunBlocking(pool_, [&] { return tailnet_.ListPreAuthKeys(user); });
+// apikey (GET list, POST create), apikey/expire (POST), apikey/<prefix> (DELETE).
+AdminApi::Reply AdminApi::ApiKeyRoutes(const Request& req, std::string_view rest) {
+  if (rest.starts_with('/')) rest.remove_prefix(1);
+  if (rest.empty() && req.method == "GET") {
     json out = json::array();
-    for (const auto& k : keys) out.push_back(PreAuthKeyJson(k, *snap, clock_.Now()));
-    co_return JsonReply(200, out);
+    for (const auto& key : keys_.List()) out.push_back(ApiKeyJson(key));
+    co_return JsonReply(200, {{"apiKeys", std::move(out)}});
   }
-  if (req.method == "DELETE") {  // DELETE preauthkey?id=N (Headscale's form)
-    auto id = ParseId(req.Query("id").value_or(""), "pre-auth key");
-    if (!id) co_return id.error();
-    auto r = co_await RunBlocking(pool_, [&] { return tailnet_.DeletePreAuthKey(*id); });
-    if (!r) co_return r.error();
-    logger_->info("deleted pre-auth key {}", *id);
-    co_return JsonReply(200, json::object());
-  }
-  if (req.method != "POST") co_return MethodNotAllowed(req);
-  auto body = ParseBody(req.body);
-  if (!body) co_return body.error();
-  auto user = Field<std::string>(*body, "user");
-  auto reusable = Field<bool>(*body, "reusable");
-  auto ephemeral = Field<bool>(*body, "ephemeral");
-  auto expiration_text = Field<std::string>(*body, "expiration");
-  auto tags = Field<std::vector<std::string>>(*body, "tags");
-  if (!user) co_return user.error();
-  if (!reusable) co_return reusable.error();
-  if (!ephemeral) co_return ephemeral.error();
-  if (!expiration_text) co_return expiration_text.error();
-  if (!tags) co_return tags.error();
-  if (user->empty()) co_return BadRequest("field \"user\" is required");
-  SystemTime expiration = ZeroTime();
-  if (!expiration_text->empty()) {
-    auto t = ParseTime(*expiration_text);
-    if (!t) co_return BadRequest("expiration \"" + *expiration_text + "\" is not RFC 3339");
-    expiration = *t;
-  }
-  auto created = co_await RunBlocking(pool_, [&] {
-    return tailnet_.CreatePreAuthKey(*user, *reusable, *ephemeral, expiration, *tags);
-  });
-  if (!created) co_return created.error();
-  logger_->info("created pre-auth key {} for user {}", created->key.prefix, *user);
-  json out = PreAuthKeyJson(created->key, *tailnet_.snapshot(), clock_.Now());
-  out["key"] = created->secret_text;
-  co_return JsonReply(200, out);
-}
-
-AdminApi::Reply AdminApi::ExpirePreAuthKey(const Request& req) {
-  auto body = ParseBody(req.body);
-  if (!body) co_return body.error();
-  auto key = Field<std::string>(*body, "key");
-  if (!key) co_return key.error();
-  if (key->empty()) co_return BadRequest("field \"key\" is required");
-  auto r = co_await RunBlocking(pool_, [&] { return tailnet_.ExpirePreAuthKey(*key); });
-  if (!r) co_return r.error();
-  logger_->info("expired a pre-auth key");  // the text may be the full secret: never logged
-  co_return JsonReply(200, {{"expired", true}});
-}
-
-AdminApi::Reply AdminApi::Nodes() {
-  auto snap = tailnet_.snapshot();
-  json out = json::array();
-  SystemTime now = clock_.Now();
-  for (const auto& [id, node] : snap->nodes) out.push_back(NodeJson(*node, *snap, now));
-  co_return JsonReply(200, out);
-}
-
-// rest: "<id>", "<id>/expire", "<id>/rename/<name>", "<id>/approve_routes" ({"routes":[...]})
-// or "<id>/tags" ({"tags":[...]}): Headscale's paths and bodies.
-AdminApi::Reply AdminApi::NodeAction(const Request& req, std::string_view rest) {
-  size_t slash = rest.find('/');
-  auto id = ParseId(rest.substr(0, slash));
-  if (!id) co_return id.error();
-  std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
-  Result<model::Node> node = MakeError(Errc::kInternal, "unreachable");
-  if (action.empty()) {
-    if (req.method != "DELETE") co_return MethodNotAllowed(req);
-    auto r = co_await RunBlocking(pool_, [&] { return tailnet_.DeleteNode(*id); });
-    if (!r) co_return r.error();
-    logger_->info("deleted node {}", *id);
-    co_return JsonReply(200, {{"deleted", *id}});
-  }
-  if (req.method != "POST") co_return MethodNotAllowed(req);
-  if (action == "expire") {
-    // Optional body {"expiry": RFC 3339, "disableExpiry": bool}; none: expire now.
-    std::optional<SystemTime> when;
-    if (!req.body.empty()) {
-      auto body = ParseBody(req.body);
-      if (!body) co_return body.error();
-      auto expiry = Field<std::string>(*body, "expiry");
-      auto disable = Field<bool>(*body, "disableExpiry");
-      if (!expiry) co_return expiry.error();
-      if (!disable) co_return disable.error();
-      if (*disable) {
-        when = ZeroTime();
-      } else if (!expiry->empty()) {
-        auto t = ParseTime(*expiry);
-        if (!t) co_return BadRequest("expiry \"" + *expiry + "\" is not RFC 3339");
-        when = *t;
-      }
-    }
-    node = co_await RunBlocking(pool_, [&] { return tailnet_.ExpireNode(*id, when); });
-  } else if (action.starts_with("rename/") && action.size() > 7) {
-    std::string name = PathDecode(action.substr(7));
-    node = co_await RunBlocking(pool_, [&] { return tailnet_.RenameNode(*id, name); });
-  } else if (action == "approve_routes" || action == "tags") {
-    bool routes = action == "approve_routes";
+  if (rest.empty() && req.method == "POST") {
     auto body = ParseBody(req.body);
     if (!body) co_return body.error();
-    auto list = Field<std::vector<std::string>>(*body, routes ? "routes" : "tags");
-    if (!list) co_return list.error();
-    node = co_await RunBlocking(pool_, [&] {
-      return routes ? tailnet_.ApproveRoutes(*id, *list) : tailnet_.SetTags(*id, *list);
-    });
-  } else {
-    co_return MakeError(Errc::kNotFound, "no such endpoint: " + req.path);
+    auto text = Field<std::string>(*body, "expiration");
+    if (!text) co_return text.error();
+    SystemTime expiration = ZeroTime();
+    if (!text->empty()) {
+      auto t = ParseTime(*text);
+      if (!t) co_return BadRequest("expiration \"" + *text + "\" is not RFC 3339");
+      expiration = *t;
+    }
+    auto created = co_await RunBlocking(pool_, [&] { return keys_.Create(expiration); });
+    if (!created) co_return created.error();
+    logger_->info("created API key {}", ApiKeys::MaskedPrefix(created->key));
+    co_return JsonReply(200, {{"apiKey", created->text}});
   }
-  if (!node) co_return node.error();
-  logger_->info("node {}: {}", *id, action.substr(0, action.find('/')));
-  // The snapshot's copy carries runtime fields (online) that the returned value may lack.
-  auto snap = tailnet_.snapshot();
-  const model::Node* current = snap->FindNode(*id);
-  co_return JsonReply(200, NodeJson(current ? *current : *node, *snap, clock_.Now()));
+  if (rest == "expire" && req.method == "POST") {
+    auto body = ParseBody(req.body);
+    if (!body) co_return body.error();
+    auto prefix = Field<std::string>(*body, "prefix");
+    auto id = IdField(*body, "id");
+    if (!prefix) co_return prefix.error();
+    if (!id) co_return id.error();
+    auto r = co_await RunBlocking(pool_, [&] { return keys_.Expire(*prefix, *id); });
+    if (!r) co_return r.error();
+    logger_->info("expired API key {}", *prefix);
+    co_return JsonReply(200, json::object());
+  }
+  if (!rest.empty() && rest != "expire" && req.method == "DELETE") {
+    std::string prefix = PathDecode(rest);
+    auto id = ParseId(req.Query("id").value_or("0"), "API key");
+    if (!id) co_return id.error();
+    auto r = co_await RunBlocking(pool_, [&] { return keys_.Delete(prefix, *id); });
+    if (!r) co_return r.error();
+    logger_->info("deleted API key {}", prefix);
+    co_return JsonReply(200, json::object());
+  }
+  co_return MethodNotAllowed(req);
+}
+
+// Headscale's {"databaseConnectivity"}: the store answered a read.
+AdminApi::Reply AdminApi::Health() {
+  auto r = co_await RunBlocking(pool_, [&] { return tailnet_.CheckStore(); });
+  if (!r) logger_->warn("health check: {}", r.error().message);
+  co_return JsonReply(200, {{"databaseConnectivity", static_cast<bool>(r)}});
 }
 
 }  // namespace keel::api

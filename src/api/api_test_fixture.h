@@ -1,6 +1,6 @@
 #pragma once
 // Test-only: the fixture the admin API tests share. A Tailnet on a fresh SQLite store in a
-// temporary directory, an AdminApi over it, and Call(), which runs one request to completion
+// temporary directory, its ApiKeys, an AdminApi over both, and Call(), which runs one request to completion
 // on the test's thread (blocking Tailnet calls go to a 2-thread pool).
 
 #include <gtest/gtest.h>
@@ -11,6 +11,7 @@
 #include <boost/asio/use_future.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "api/admin_api.h"
 #include "base/log.h"
@@ -33,18 +34,23 @@ class ApiTest : public ::testing::Test {
     tailnet_ = std::make_unique<tailnet::Tailnet>(tailnet::Settings{}, *store_, clock_,
                                                   GetLogger("tailnet"));
     ASSERT_TRUE(tailnet_->Load());
-    api_ = std::make_unique<AdminApi>(*tailnet_, pool_, clock_, GetLogger("api"));
+    keys_ = std::make_unique<ApiKeys>(*store_, clock_);
+    ASSERT_TRUE(keys_->Load());
+    api_ = std::make_unique<AdminApi>(*tailnet_, *keys_, pool_, clock_, GetLogger("api"));
   }
   void TearDown() override {
     api_.reset();
+    keys_.reset();
     tailnet_.reset();
     store_.reset();
     pool_.join();
     std::filesystem::remove_all(dir_);
   }
 
-  // `target` may carry a query string ("/api/v1/preauthkey?user=bob").
-  Reply Call(std::string method, std::string target, std::string body = "") {
+  // `target` may carry a query string ("/api/v1/preauthkey?user=bob"). With `bearer` the
+  // request comes as over TCP: it must carry that API key ("" sends no header).
+  Reply Call(std::string method, std::string target, std::string body = "",
+             std::optional<std::string> bearer = std::nullopt) {
     http::Request req;
     req.method = std::move(method);
     req.target = target;
@@ -52,13 +58,19 @@ class ApiTest : public ::testing::Test {
     req.path = target.substr(0, q);
     if (q != std::string::npos) req.query = target.substr(q + 1);
     req.body = std::move(body);
-    auto f = boost::asio::co_spawn(io_, api_->Handle(std::move(req)), boost::asio::use_future);
+    if (bearer && !bearer->empty()) req.headers.emplace_back("Authorization", "Bearer " + *bearer);
+    auto f = boost::asio::co_spawn(io_, api_->Handle(std::move(req), bearer.has_value()),
+                                   boost::asio::use_future);
     while (f.wait_for(std::chrono::seconds(0)) != std::future_status::ready) {
       io_.restart();
       io_.run_for(std::chrono::milliseconds(10));
     }
     http::Response r = f.get();
-    return {r.status, nlohmann::json::parse(r.body)};
+    last_content_type_.clear();
+    for (const auto& [name, value] : r.headers) {
+      if (name == "Content-Type") last_content_type_ = value;
+    }
+    return {r.status, nlohmann::json::parse(r.body, nullptr, false)};
   }
 
   std::filesystem::path dir_;
@@ -67,7 +79,9 @@ class ApiTest : public ::testing::Test {
   boost::asio::thread_pool pool_{2};
   std::unique_ptr<store::SqliteStore> store_;
   std::unique_ptr<tailnet::Tailnet> tailnet_;
+  std::unique_ptr<ApiKeys> keys_;
   std::unique_ptr<AdminApi> api_;
+  std::string last_content_type_;  // of the last Call's response
 };
 
 }  // namespace keel::api::testing

@@ -27,9 +27,7 @@ Result<std::string> PolicyText(const std::string& body) {
 AdminApi::Reply AdminApi::Policy(const Request& req) {
   if (req.method == "GET") {
     auto info = co_await RunBlocking(pool_, [&] { return tailnet_.GetPolicy(); });
-    co_return JsonReply(200, {{"policy", info.text},
-                              {"updated_at", TimeJson(info.updated_at)},
-                              {"mode", policy_file_ ? "file" : "database"}});
+    co_return JsonReply(200, {{"policy", info.text}, {"updatedAt", TimeJson(info.updated_at)}});
   }
   if (req.method != "PUT" && req.method != "POST") co_return MethodNotAllowed(req);
   if (policy_file_) {
@@ -46,7 +44,7 @@ AdminApi::Reply AdminApi::Policy(const Request& req) {
   if (!set) co_return set.error();
   logger_->info("policy replaced through the admin API");
   auto info = co_await RunBlocking(pool_, [&] { return tailnet_.GetPolicy(); });
-  co_return JsonReply(200, {{"policy", info.text}, {"updated_at", TimeJson(info.updated_at)}});
+  co_return JsonReply(200, {{"policy", info.text}, {"updatedAt", TimeJson(info.updated_at)}});
 }
 
 AdminApi::Reply AdminApi::CheckPolicy(const Request& req) {
@@ -55,7 +53,7 @@ AdminApi::Reply AdminApi::CheckPolicy(const Request& req) {
   if (!text) co_return text.error();
   auto checked = co_await RunBlocking(pool_, [&] { return tailnet_.CheckPolicy(*text); });
   if (!checked) co_return checked.error();
-  co_return JsonReply(200, {{"ok", true}});
+  co_return JsonReply(200, json::object());
 }
 
 }  // namespace keel::api

@@ -31,11 +31,11 @@ TEST_F(PolicyApiTest, GetSetCheckInDatabaseMode) {
   EXPECT_NE(tailnet_->snapshot()->policy, nullptr);
   auto [s2, b2] = Call("GET", "/api/v1/policy");
   EXPECT_EQ(b2["policy"], kPolicy);
-  EXPECT_TRUE(b2["updated_at"].is_string());
+  EXPECT_TRUE(b2["updatedAt"].is_string());
   auto bad = json{{"policy", R"({"acls": [{"action": "accept", "src": ["group:x"], "dst": ["*:*"]}]})"}}.dump();
   auto [s3, b3] = Call("PUT", "/api/v1/policy", bad);
   EXPECT_EQ(s3, 400);
-  EXPECT_FALSE(b3["error"].get<std::string>().empty());
+  EXPECT_FALSE(b3["detail"].get<std::string>().empty());
   EXPECT_EQ(Call("GET", "/api/v1/policy").body["policy"], kPolicy);  // old one stays
   EXPECT_EQ(Call("POST", "/api/v1/policy/check", bad).status, 400);
   EXPECT_EQ(Call("POST", "/api/v1/policy/check", json{{"policy", kPolicy}}.dump()).status, 200);
@@ -46,7 +46,7 @@ TEST_F(PolicyApiTest, FileModeRefusesPut) {
   api_->SetPolicyFileMode("/etc/keel/policy.hujson");
   auto [s, b] = Call("PUT", "/api/v1/policy", json{{"policy", kPolicy}}.dump());
   EXPECT_EQ(s, 409);
-  EXPECT_NE(b["error"].get<std::string>().find("/etc/keel/policy.hujson"), std::string::npos);
+  EXPECT_NE(b["detail"].get<std::string>().find("/etc/keel/policy.hujson"), std::string::npos);
   EXPECT_EQ(tailnet_->snapshot()->policy, nullptr);
   EXPECT_EQ(Call("POST", "/api/v1/policy/check", json{{"policy", kPolicy}}.dump()).status, 200);
 }

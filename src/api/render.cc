@@ -2,15 +2,12 @@
 
 #include <algorithm>
 
+#include "api/api_keys.h"
 #include "model/routes.h"
+#include "tailnet/auth_key.h"
 
 namespace keel::api {
 namespace {
-
-std::string UserName(const tailnet::Snapshot& snap, model::UserId id) {
-  const model::User* user = snap.FindUser(id);
-  return user ? user->name : "";
-}
 
 // What the admin approved and what the policy's autoApprovers approved, together.
 std::vector<std::string> ApprovedRoutes(const model::Node& node) {
@@ -39,55 +36,79 @@ nlohmann::json TimeJson(SystemTime t) {
 
 nlohmann::json UserJson(const model::User& user) {
   return {
-      {"id", user.id},
+      {"id", IdJson(user.id)},
       {"name", user.name},
-      {"display_name", user.display_name},
+      {"createdAt", TimeJson(user.created)},
+      {"displayName", user.display_name},
       {"email", user.email},
-      {"created", TimeJson(user.created)},
+      {"providerId", ""},
+      {"provider", ""},
+      {"profilePicUrl", ""},
   };
 }
 
 nlohmann::json PreAuthKeyJson(const model::PreAuthKey& key, const tailnet::Snapshot& snap,
-                              SystemTime now) {
-  bool expired = !IsZeroTime(key.expiration) && key.expiration <= now;
+                              const std::string& secret_text) {
+  const model::User* user = snap.FindUser(key.user_id);
   return {
-      {"id", key.id},
-      {"prefix", key.prefix},
-      {"user", UserName(snap, key.user_id)},
+      {"user", user ? UserJson(*user) : nlohmann::json(nullptr)},
+      {"id", IdJson(key.id)},
+      {"key", secret_text.empty()
+                  ? std::string(tailnet::kAuthKeyTextPrefix) + key.prefix + "-***"
+                  : secret_text},
       {"reusable", key.reusable},
       {"ephemeral", key.ephemeral},
       {"used", key.used},
-      {"expired", expired},
       {"expiration", TimeJson(key.expiration)},
-      {"created", TimeJson(key.created)},
-      {"tags", key.tags},
+      {"createdAt", TimeJson(key.created)},
+      {"aclTags", key.tags},
   };
 }
 
-nlohmann::json NodeJson(const model::Node& node, const tailnet::Snapshot& snap, SystemTime now) {
+nlohmann::json NodeJson(const model::Node& node, const tailnet::Snapshot& snap,
+                        const model::PreAuthKey* auth_key) {
   nlohmann::json ips = nlohmann::json::array();
   if (node.ipv4) ips.push_back(node.ipv4->to_string());
   if (node.ipv6) ips.push_back(node.ipv6->to_string());
+  nlohmann::json user = nullptr;
+  if (!node.tags.empty()) {
+    model::User tagged;
+    tagged.id = model::kTaggedDevicesUserId;
+    tagged.name = std::string(model::kTaggedDevicesLogin);
+    tagged.display_name = "Tagged Devices";
+    user = UserJson(tagged);
+  } else if (const model::User* owner = snap.FindUser(node.user_id)) {
+    user = UserJson(*owner);
+  }
   return {
-      {"id", node.id},
-      {"name", node.given_name},
-      {"given_name", node.given_name},
-      {"hostname", node.hostname},
-      {"user", node.tags.empty() ? UserName(snap, node.user_id) : std::string(model::kTaggedDevicesLogin)},
-      {"ip_addresses", std::move(ips)},
-      {"online", node.online},
-      {"last_seen", TimeJson(node.last_seen)},
+      {"id", IdJson(node.id)},
+      {"machineKey", node.machine_key.ToText()},
+      {"nodeKey", node.node_key.ToText()},
+      {"discoKey", node.disco_key.ToText()},
+      {"ipAddresses", std::move(ips)},
+      {"name", node.hostname},
+      {"user", std::move(user)},
+      {"lastSeen", TimeJson(node.last_seen)},
       {"expiry", TimeJson(node.expiry)},
-      {"expired", node.IsExpired(now)},
-      {"created", TimeJson(node.created)},
-      {"machine_key", node.machine_key.ToText()},
-      {"node_key", node.node_key.ToText()},
-      {"disco_key", node.disco_key.ToText()},
-      {"ephemeral", node.ephemeral},
+      {"preAuthKey", auth_key ? PreAuthKeyJson(*auth_key, snap) : nlohmann::json(nullptr)},
+      {"createdAt", TimeJson(node.created)},
+      {"registerMethod", node.auth_key_id ? "REGISTER_METHOD_AUTH_KEY" : "REGISTER_METHOD_UNSPECIFIED"},
+      {"givenName", node.given_name},
+      {"online", node.online},
+      {"approvedRoutes", ApprovedRoutes(node)},
+      {"availableRoutes", node.announced_routes},
+      {"subnetRoutes", ServingRoutes(node)},
       {"tags", node.tags},
-      {"available_routes", node.announced_routes},
-      {"approved_routes", ApprovedRoutes(node)},
-      {"subnet_routes", ServingRoutes(node)},
+  };
+}
+
+nlohmann::json ApiKeyJson(const model::ApiKey& key) {
+  return {
+      {"id", IdJson(key.id)},
+      {"prefix", ApiKeys::MaskedPrefix(key)},
+      {"expiration", TimeJson(key.expiration)},
+      {"createdAt", TimeJson(key.created)},
+      {"lastSeen", TimeJson(key.last_seen)},
   };
 }
 

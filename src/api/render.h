@@ -1,6 +1,8 @@
 #pragma once
-// JSON forms of users, pre-auth keys and nodes as the admin API returns them (and the CLI
-// reads them). Times are RFC 3339 in UTC, or null when unset. Pure functions; any thread.
+// JSON forms of users, pre-auth keys, nodes and API keys, in Headscale 0.29's REST shapes
+// (its protobuf messages as grpc-gateway writes them): lowerCamelCase names, ids as decimal
+// strings, times RFC 3339 in UTC or null when unset, every field present. The CLI prints the
+// same forms. Pure functions; any thread.
 
 #include <nlohmann/json.hpp>
 
@@ -10,20 +12,29 @@
 
 namespace keel::api {
 
-// {id, name, display_name, email, created}
+// {id, name, createdAt, displayName, email, providerId, provider, profilePicUrl}
 nlohmann::json UserJson(const model::User& user);
 
-// {id, prefix, user, reusable, ephemeral, used, expired, expiration, created, tags}
+// {user, id, key, reusable, ephemeral, used, expiration, createdAt, aclTags}; `key` is the
+// masked "keel-auth-<prefix>-***" unless `secret_text` (the whole key, shown once) is given.
 nlohmann::json PreAuthKeyJson(const model::PreAuthKey& key, const tailnet::Snapshot& snap,
-                              SystemTime now);
+                              const std::string& secret_text = "");
 
-// {id, name, given_name, hostname, user, ip_addresses, online, last_seen, expiry, expired,
-//  created, machine_key, node_key, disco_key, ephemeral, tags, available_routes (announced),
-//  approved_routes (by the admin or autoApprovers), subnet_routes (served: primary subnets and
-//  exit routes)}; `name` is the MagicDNS label.
-nlohmann::json NodeJson(const model::Node& node, const tailnet::Snapshot& snap, SystemTime now);
+// {id, machineKey, nodeKey, discoKey, ipAddresses, name (the client's hostname), user,
+//  lastSeen, expiry, preAuthKey, createdAt, registerMethod, givenName (the MagicDNS label),
+//  online, approvedRoutes (by the admin or autoApprovers), availableRoutes (announced),
+//  subnetRoutes (served: primary subnets and exit routes), tags}. A tagged node's user is
+// Headscale's "tagged-devices". `auth_key`: the key it registered with, if still known.
+nlohmann::json NodeJson(const model::Node& node, const tailnet::Snapshot& snap,
+                        const model::PreAuthKey* auth_key);
+
+// {id, prefix (masked), expiration, createdAt, lastSeen}
+nlohmann::json ApiKeyJson(const model::ApiKey& key);
 
 // RFC 3339, or null for ZeroTime().
 nlohmann::json TimeJson(SystemTime t);
+
+// A uint64 id as JSON, the way protobuf's JSON mapping writes it: a decimal string.
+inline nlohmann::json IdJson(uint64_t id) { return std::to_string(id); }
 
 }  // namespace keel::api

@@ -10,6 +10,7 @@
 #include "app/file_watch.h"
 #include "app/keys.h"
 #include "base/log.h"
+#include "base/run_blocking.h"
 #include "control/server.h"
 #include "http/server.h"
 #include "store/sqlite_store.h"
@@ -110,6 +111,8 @@ Result<void> App::OpenState() {
   tailnet_ = std::make_unique<tailnet::Tailnet>(TailnetSettings(config_), *store_, clock_,
                                                 GetLogger("tailnet"));
   KEEL_TRY(tailnet_->Load());
+  api_keys_ = std::make_unique<api::ApiKeys>(*store_, clock_);
+  KEEL_TRY(api_keys_->Load());
   auth_requests_ = std::make_unique<tailnet::AuthRequests>(clock_, config_.auth_request_timeout);
   KEEL_TRY(LoadPolicyFile());
 
@@ -164,20 +167,30 @@ Result<void> App::BuildDerp(const crypto::PrivateKey& noise, const crypto::Priva
 uint16_t App::derp_port() const { return derp_ ? derp_->derp_port() : 0; }
 uint16_t App::stun_port() const { return derp_ ? derp_->stun_port() : 0; }
 
+boost::asio::awaitable<http::Response> App::HealthReply() {
+  auto r = co_await RunBlocking(pool_, [this] { return tailnet_->CheckStore(); });
+  if (!r) logger_->warn("health check: database: {}", r.error().message);
+  http::Response reply{r ? 200 : 500,
+                       {{"Content-Type", "application/health+json; charset=utf-8"}},
+                       nlohmann::json{{"status", r ? "pass" : "fail"}}.dump() + "\n"};
+  co_return reply;
+}
+
 // Routers and listeners. TCP is bound first so a second `keel serve` on the same config fails
 // there, before it could replace the running server's unix socket.
 Result<void> App::BuildServers() {
   http_router_ = std::make_unique<http::Router>();
   control_->RegisterRoutes(*http_router_);
   if (derp_) derp_->RegisterRoutes(*http_router_);
-  http_router_->Handle("/health", [](http::Request) -> boost::asio::awaitable<http::Response> {
-    co_return http::Response::Text(200, "ok");
+  http_router_->Handle("/health", [this](http::Request) -> boost::asio::awaitable<http::Response> {
+    co_return co_await HealthReply();
   });
   admin_router_ = std::make_unique<http::Router>();
-  api_ = std::make_unique<api::AdminApi>(*tailnet_, pool_, clock_, GetLogger("api"));
+  api_ = std::make_unique<api::AdminApi>(*tailnet_, *api_keys_, pool_, clock_, GetLogger("api"));
   if (config_.policy.mode == "file") api_->SetPolicyFileMode(config_.policy.path);
   api_->SetAuthRequests(*auth_requests_);
-  api_->RegisterRoutes(*admin_router_);
+  api_->RegisterRoutes(*admin_router_, /*require_key=*/false);
+  api_->RegisterRoutes(*http_router_, /*require_key=*/true);
 
   http_server_ = std::make_unique<http::Server>(io_.get_executor(), *http_router_,
                                                 http::ServerSettings{}, GetLogger("http"));

@@ -10,6 +10,7 @@
 // DERP relay and STUN, end map sessions (ControlServer::Shutdown), stop both servers, drain the io_context (with a
 // deadline), join the pool, then destroy services in reverse order of construction.
 
+#include <boost/asio/awaitable.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -30,6 +31,7 @@
 #include "base/result.h"
 #include "config/config.h"
 #include "crypto/keys.h"
+#include "http/message.h"
 
 namespace keel::store {
 class SqliteStore;
@@ -44,6 +46,7 @@ struct DnsSettings;
 }
 namespace keel::api {
 class AdminApi;
+class ApiKeys;
 }
 namespace keel::http {
 class Router;
@@ -100,6 +103,9 @@ class App {
   Result<void> OpenState();
   Result<void> BuildDerp(const crypto::PrivateKey& noise, const crypto::PrivateKey& legacy);
   Result<void> BuildServers();
+  // GET /health: Headscale's {"status": "pass"|"fail"} (application/health+json), "fail" with
+  // 500 when the database does not answer.
+  boost::asio::awaitable<http::Response> HealthReply();
   void ShutdownOnIoThread();
   // policy.path in file mode (app_policy.cc): applied at start; SIGHUP reloads it.
   Result<void> LoadPolicyFile();
@@ -134,6 +140,7 @@ class App {
   std::unique_ptr<EmbeddedDerp> derp_;
   nlohmann::json derp_map_;
   std::unique_ptr<control::ControlServer> control_;
+  std::unique_ptr<api::ApiKeys> api_keys_;
   std::unique_ptr<api::AdminApi> api_;
   std::unique_ptr<http::Router> http_router_;
   std::unique_ptr<http::Router> admin_router_;

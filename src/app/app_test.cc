@@ -76,7 +76,9 @@ TEST_F(AppTest, StartsServesHealthAndStops) {
 
   auto res = GetHealth((*app)->http_port());
   EXPECT_EQ(res.result_int(), 200);
-  EXPECT_EQ(res.body(), "ok");
+  // Headscale's health document, with the database checked.
+  EXPECT_EQ(res.body(), "{\"status\":\"pass\"}\n");
+  EXPECT_EQ(res[boost::beast::http::field::content_type], "application/health+json; charset=utf-8");
 
   (*app)->Stop();
   (*app)->Wait();

@@ -7,8 +7,8 @@
 
 #include "base/bytes.h"
 #include "base/clock.h"
+#include "cli/api_client.h"
 #include "cli/output.h"
-#include "cli/unix_client.h"
 #include "config/config.h"
 #include "config/duration.h"
 
@@ -17,140 +17,195 @@ namespace {
 
 using nlohmann::json;
 
-// Prints `value` as JSON, or `table_text` in table mode.
-int Print(Context& ctx, const json& value, const std::string& table_text) {
-  *ctx.out << (ctx.output == "table" ? table_text : RenderJson(value, ctx.output));
-  return 0;
-}
-
 // Tables show times to the second ("2026-08-22 10:00:00"); JSON keeps full RFC 3339.
 std::string TableCell(const std::string& field, const json& value) {
-  static const std::set<std::string> kTimes = {"created", "expiration", "expiry", "last_seen"};
+  static const std::set<std::string> kTimes = {"createdAt", "expiration", "expiry", "lastSeen"};
   std::string cell = Cell(value);
   if (!kTimes.contains(field) || cell.size() < 19 || cell[10] != 'T') return cell;
   cell[10] = ' ';
   return cell.substr(0, 19);
 }
 
-int PrintTable(Context& ctx, const json& list, const Row& header,
-               const std::vector<std::string>& fields) {
+// A column: its header and how to read it from an item ("user.name" reads a nested field).
+struct Column {
+  std::string header;
+  std::string field;
+};
+
+json FieldOf(const json& item, const std::string& path) {
+  size_t dot = path.find('.');
+  json value = item.value(path.substr(0, dot), json());
+  if (dot == std::string::npos || !value.is_object()) return value;
+  return FieldOf(value, path.substr(dot + 1));
+}
+
+int PrintTable(Context& ctx, const json& list, const std::vector<Column>& columns) {
+  Row header;
+  for (const auto& c : columns) header.push_back(c.header);
   std::vector<Row> rows;
   for (const auto& item : list) {
     Row row;
-    for (const auto& f : fields) row.push_back(TableCell(f, item.value(f, json())));
+    for (const auto& c : columns) row.push_back(TableCell(c.field, FieldOf(item, c.field)));
     rows.push_back(std::move(row));
   }
   return Print(ctx, list, RenderTable(header, rows));
 }
 
-// False when the operator declines; always true without a terminal (scripts, pipes).
-bool Confirm(Context& ctx, const std::string& question, bool force) {
-  if (force || !ctx.interactive) return true;
+// False when the operator declines; always true with --force or without a terminal.
+bool Confirm(Context& ctx, const std::string& question) {
+  if (ctx.force || !ctx.interactive || ctx.Machine()) return true;
   *ctx.out << question << " [y/N] " << std::flush;
   std::string answer;
   std::getline(*ctx.in, answer);
   return answer == "y" || answer == "Y" || answer == "yes";
 }
 
-int Simple(Context& ctx, const Result<json>& r, const std::string& done) {
+// The API's answer, or the part of it under `field` ({"user": {...}} -> {...}).
+int Simple(Context& ctx, const Result<json>& r, const std::string& done,
+           const char* field = nullptr) {
   if (!r) return Fail(ctx, r.error().message);
-  return Print(ctx, *r, done + "\n");
+  const json& value = field && r->contains(field) ? (*r)[field] : *r;
+  return Print(ctx, value, done + "\n");
+}
+
+std::string NodePath(uint64_t id) { return "/api/v1/node/" + std::to_string(id); }
+
+// The list under `field` of an API answer.
+Result<json> ListOf(Context& ctx, const std::string& target, const char* field) {
+  auto r = CallAdminApi(ctx, "GET", target);
+  if (!r) return r.error();
+  json list = r->value(field, json::array());
+  return Result<json>(boost::system::in_place_value, std::move(list));
 }
 
 }  // namespace
 
 int Fail(Context& ctx, const std::string& message) {
-  *ctx.err << "Error: " << message << "\n";
+  if (ctx.Machine()) {
+    *ctx.err << RenderOutput(json{{"error", message}}, ctx.output);
+  } else {
+    *ctx.err << "Error: " << message << "\n";
+  }
   return 1;
+}
+
+int Print(Context& ctx, const json& value, const std::string& text) {
+  *ctx.out << (ctx.Machine() ? RenderOutput(value, ctx.output) : text);
+  return 0;
 }
 
 Result<json> CallAdminApi(Context& ctx, const std::string& method, const std::string& target,
                           const json& body) {
+  ApiEndpoint endpoint;
+  std::chrono::seconds timeout(30);
+  endpoint.url = ctx.remote;
+  endpoint.api_key = ctx.api_key;
+  endpoint.insecure = ctx.insecure;
   auto config = config::LoadConfig(ctx.config_path);
   if (!config) return config.error();
-  auto reply = UnixHttpRequest(config->unix_socket, method, target,
-                               body.is_null() ? "" : body.dump());
+  endpoint.unix_socket = config->unix_socket;
+  if (endpoint.url.empty()) endpoint.url = config->cli.address;
+  if (endpoint.api_key.empty()) endpoint.api_key = config->cli.api_key;
+  endpoint.insecure = endpoint.insecure || config->cli.insecure;
+  if (!endpoint.url.empty()) timeout = config->cli.timeout;
+  if (!endpoint.url.empty() && endpoint.api_key.empty()) {
+    return MakeError(Errc::kInvalidArgument,
+                     "a remote keel needs an API key: --api-key, cli.api_key or KEEL_CLI_API_KEY");
+  }
+  auto reply = ApiRequest(endpoint, method, target, body.is_null() ? "" : body.dump(), timeout);
   if (!reply) return reply.error();
   json parsed = json::parse(reply->body, nullptr, false);
   if (reply->status >= 300) {
-    std::string fallback = "server answered HTTP " + std::to_string(reply->status);
-    std::string message = parsed.is_object() ? parsed.value("error", fallback) : fallback;
+    std::string message = "server answered HTTP " + std::to_string(reply->status);
+    if (parsed.is_object()) message = parsed.value("detail", parsed.value("message", message));
     return MakeError(Errc::kUnavailable, message);
   }
   if (parsed.is_discarded()) return MakeError(Errc::kDataLoss, "server sent invalid JSON");
   return Result<json>(boost::system::in_place_value, std::move(parsed));
 }
 
-int UsersCreate(Context& ctx, const std::string& name, const std::string& display_name,
-                const std::string& email) {
-  json body = {{"name", name}, {"display_name", display_name}, {"email", email}};
-  return Simple(ctx, CallAdminApi(ctx, "POST", "/api/v1/user", body), "User " + name + " created");
+Result<std::string> ExpirationFromFlag(const std::string& text) {
+  auto duration = config::ParseDuration(text);
+  if (!duration) return MakeError(Errc::kInvalidArgument, "--expiration: " + duration.error().message);
+  auto when = std::chrono::system_clock::now() +
+              std::chrono::duration_cast<std::chrono::system_clock::duration>(*duration);
+  return FormatTime(std::chrono::floor<std::chrono::seconds>(when));
 }
 
-int UsersList(Context& ctx) {
-  auto r = CallAdminApi(ctx, "GET", "/api/v1/user");
-  if (!r) return Fail(ctx, r.error().message);
-  return PrintTable(ctx, *r, {"ID", "Name", "Display name", "Email", "Created"},
-                    {"id", "name", "display_name", "email", "created"});
+int UsersCreate(Context& ctx, const std::string& name, const std::string& display_name,
+                const std::string& email, const std::string& picture_url) {
+  json body = {{"name", name}, {"displayName", display_name}, {"email", email},
+               {"pictureUrl", picture_url}};
+  return Simple(ctx, CallAdminApi(ctx, "POST", "/api/v1/user", body), "User created", "user");
+}
+
+int UsersList(Context& ctx, uint64_t id, const std::string& name, const std::string& email) {
+  std::string target = "/api/v1/user?";
+  if (id != 0) target += "id=" + std::to_string(id) + "&";
+  if (!name.empty()) target += "name=" + PercentEncode(name) + "&";
+  if (!email.empty()) target += "email=" + PercentEncode(email);
+  auto users = ListOf(ctx, target, "users");
+  if (!users) return Fail(ctx, users.error().message);
+  return PrintTable(ctx, *users, {{"ID", "id"}, {"Name", "name"}, {"Display name", "displayName"},
+                                  {"Email", "email"}, {"Created", "createdAt"}});
+}
+
+// The decimal id of the user named by `id` or `name`.
+Result<std::string> UserId(Context& ctx, uint64_t id, const std::string& name) {
+  if (id != 0) return std::to_string(id);
+  if (name.empty()) return MakeError(Errc::kInvalidArgument, "--name or --identifier flag is required");
+  auto users = ListOf(ctx, "/api/v1/user?name=" + PercentEncode(name), "users");
+  if (!users) return users.error();
+  if (users->empty()) return MakeError(Errc::kNotFound, "user \"" + name + "\" not found");
+  return (*users)[0].value("id", "");
 }
 
 int UsersRename(Context& ctx, uint64_t id, const std::string& name, const std::string& new_name) {
-  if (id == 0) {
-    if (name.empty()) return Fail(ctx, "--name or --identifier flag is required");
-    auto users = CallAdminApi(ctx, "GET", "/api/v1/user");
-    if (!users) return Fail(ctx, users.error().message);
-    for (const auto& u : *users) {
-      if (u.value("name", "") == name) id = u.value("id", uint64_t{0});
-    }
-    if (id == 0) return Fail(ctx, "user \"" + name + "\" not found");
-  }
+  auto user = UserId(ctx, id, name);
+  if (!user) return Fail(ctx, user.error().message);
   return Simple(ctx,
                 CallAdminApi(ctx, "POST",
-                             "/api/v1/user/" + std::to_string(id) + "/rename/" + PercentEncode(new_name)),
-                "User renamed");
+                             "/api/v1/user/" + *user + "/rename/" + PercentEncode(new_name)),
+                "User renamed", "user");
 }
 
-int UsersDelete(Context& ctx, const std::string& name, bool force) {
-  if (!Confirm(ctx, "Do you want to delete user " + name + "?", force)) {
+int UsersDelete(Context& ctx, uint64_t id, const std::string& name) {
+  auto user = UserId(ctx, id, name);
+  if (!user) return Fail(ctx, user.error().message);
+  if (!Confirm(ctx, "Do you want to remove the user \"" + (name.empty() ? *user : name) +
+                        "\" and any associated preauthkeys?")) {
     return Fail(ctx, "aborted");
   }
-  return Simple(ctx, CallAdminApi(ctx, "DELETE", "/api/v1/user/" + PercentEncode(name)),
-                "User " + name + " deleted");
+  return Simple(ctx, CallAdminApi(ctx, "DELETE", "/api/v1/user/" + *user), "User destroyed");
 }
 
 int PreAuthKeysCreate(Context& ctx, const PreAuthKeyArgs& args) {
-  auto duration = config::ParseDuration(args.expiration);
-  if (!duration) return Fail(ctx, "--expiration: " + duration.error().message);
-  std::string expiration;
-  if (duration->count() > 0) {
-    auto when = std::chrono::system_clock::now() +
-                std::chrono::duration_cast<std::chrono::system_clock::duration>(*duration);
-    expiration = FormatTime(std::chrono::floor<std::chrono::seconds>(when));
-  }
+  auto expiration = ExpirationFromFlag(args.expiration);
+  if (!expiration) return Fail(ctx, expiration.error().message);
   json body = {{"user", args.user},           {"reusable", args.reusable},
-               {"ephemeral", args.ephemeral}, {"expiration", expiration},
-               {"tags", args.tags}};
+               {"ephemeral", args.ephemeral}, {"expiration", *expiration},
+               {"aclTags", args.tags}};
   auto r = CallAdminApi(ctx, "POST", "/api/v1/preauthkey", body);
   if (!r) return Fail(ctx, r.error().message);
-  return Print(ctx, *r, r->value("key", "") + "\n");
+  const json& key = (*r)["preAuthKey"];
+  return Print(ctx, key, key.value("key", "") + "\n");
 }
 
 int PreAuthKeysList(Context& ctx, const std::string& user) {
   std::string target = "/api/v1/preauthkey";
   if (!user.empty()) target += "?user=" + PercentEncode(user);
-  auto r = CallAdminApi(ctx, "GET", target);
-  if (!r) return Fail(ctx, r.error().message);
-  return PrintTable(
-      ctx, *r,
-      {"ID", "Key prefix", "User", "Reusable", "Ephemeral", "Used", "Expired", "Expiration",
-       "Created", "Tags"},
-      {"id", "prefix", "user", "reusable", "ephemeral", "used", "expired", "expiration",
-       "created", "tags"});
+  auto keys = ListOf(ctx, target, "preAuthKeys");
+  if (!keys) return Fail(ctx, keys.error().message);
+  return PrintTable(ctx, *keys,
+                    {{"ID", "id"}, {"Key", "key"}, {"User", "user.name"},
+                     {"Reusable", "reusable"}, {"Ephemeral", "ephemeral"}, {"Used", "used"},
+                     {"Expiration", "expiration"}, {"Created", "createdAt"}, {"Tags", "aclTags"}});
 }
 
-int PreAuthKeysExpire(Context& ctx, const std::string& key) {
-  return Simple(ctx, CallAdminApi(ctx, "POST", "/api/v1/preauthkey/expire", json{{"key", key}}),
-                "Key expired");
+int PreAuthKeysExpire(Context& ctx, uint64_t id, const std::string& key) {
+  if (id == 0 && key.empty()) return Fail(ctx, "--id flag is required");
+  json body = id != 0 ? json{{"id", std::to_string(id)}} : json{{"key", key}};
+  return Simple(ctx, CallAdminApi(ctx, "POST", "/api/v1/preauthkey/expire", body), "Key expired");
 }
 
 int PreAuthKeysDelete(Context& ctx, uint64_t id) {
@@ -158,26 +213,51 @@ int PreAuthKeysDelete(Context& ctx, uint64_t id) {
                 "Key deleted");
 }
 
-int NodesList(Context& ctx, const std::string& user) {
-  auto r = CallAdminApi(ctx, "GET", "/api/v1/node");
+int ApiKeysCreate(Context& ctx, const std::string& expiration_text) {
+  auto expiration = ExpirationFromFlag(expiration_text);
+  if (!expiration) return Fail(ctx, expiration.error().message);
+  auto r = CallAdminApi(ctx, "POST", "/api/v1/apikey", json{{"expiration", *expiration}});
   if (!r) return Fail(ctx, r.error().message);
-  json nodes = json::array();
-  for (auto& n : *r) {
-    if (user.empty() || n.value("user", "") == user) nodes.push_back(std::move(n));
-  }
-  return PrintTable(ctx, nodes,
-                    {"ID", "Hostname", "Name", "User", "IP addresses", "Ephemeral", "Last seen",
-                     "Expiration", "Connected", "Expired", "Tags"},
-                    {"id", "hostname", "name", "user", "ip_addresses", "ephemeral", "last_seen",
-                     "expiry", "online", "expired", "tags"});
+  return Print(ctx, *r, r->value("apiKey", "") + "\n");
 }
 
-int NodesDelete(Context& ctx, uint64_t id, bool force) {
-  if (!Confirm(ctx, "Do you want to delete node " + std::to_string(id) + "?", force)) {
+int ApiKeysList(Context& ctx) {
+  auto keys = ListOf(ctx, "/api/v1/apikey", "apiKeys");
+  if (!keys) return Fail(ctx, keys.error().message);
+  return PrintTable(ctx, *keys, {{"ID", "id"}, {"Prefix", "prefix"}, {"Expiration", "expiration"},
+                                 {"Created", "createdAt"}, {"Last seen", "lastSeen"}});
+}
+
+int ApiKeysExpire(Context& ctx, const std::string& prefix, uint64_t id) {
+  if (prefix.empty() && id == 0) return Fail(ctx, "--prefix or --id flag is required");
+  json body = {{"prefix", prefix}, {"id", std::to_string(id)}};
+  return Simple(ctx, CallAdminApi(ctx, "POST", "/api/v1/apikey/expire", body), "Key expired");
+}
+
+int ApiKeysDelete(Context& ctx, const std::string& prefix, uint64_t id) {
+  if (prefix.empty() && id == 0) return Fail(ctx, "--prefix or --id flag is required");
+  std::string target = "/api/v1/apikey/" + PercentEncode(prefix.empty() ? "-" : prefix) +
+                       "?id=" + std::to_string(id);
+  return Simple(ctx, CallAdminApi(ctx, "DELETE", target), "Key deleted");
+}
+
+int NodesList(Context& ctx, const std::string& user) {
+  std::string target = "/api/v1/node";
+  if (!user.empty()) target += "?user=" + PercentEncode(user);
+  auto nodes = ListOf(ctx, target, "nodes");
+  if (!nodes) return Fail(ctx, nodes.error().message);
+  return PrintTable(ctx, *nodes,
+                    {{"ID", "id"}, {"Hostname", "name"}, {"Name", "givenName"},
+                     {"User", "user.name"}, {"IP addresses", "ipAddresses"},
+                     {"Last seen", "lastSeen"}, {"Expiration", "expiry"}, {"Connected", "online"},
+                     {"Tags", "tags"}});
+}
+
+int NodesDelete(Context& ctx, uint64_t id) {
+  if (!Confirm(ctx, "Do you want to remove the node " + std::to_string(id) + "?")) {
     return Fail(ctx, "aborted");
   }
-  return Simple(ctx, CallAdminApi(ctx, "DELETE", "/api/v1/node/" + std::to_string(id)),
-                "Node deleted");
+  return Simple(ctx, CallAdminApi(ctx, "DELETE", NodePath(id)), "Node deleted");
 }
 
 int NodesExpire(Context& ctx, uint64_t id, const std::string& expiry, bool disable) {
@@ -185,53 +265,66 @@ int NodesExpire(Context& ctx, uint64_t id, const std::string& expiry, bool disab
   if (!expiry.empty() && !ParseTime(expiry)) {
     return Fail(ctx, "--expiry \"" + expiry + "\" is not RFC 3339 (e.g. 2025-08-27T10:00:00Z)");
   }
-  json body = nullptr;
-  if (disable || !expiry.empty()) body = {{"expiry", expiry}, {"disableExpiry", disable}};
-  return Simple(ctx,
-                CallAdminApi(ctx, "POST", "/api/v1/node/" + std::to_string(id) + "/expire", body),
-                disable ? "Node expiry disabled" : "Node expired");
+  std::string target = NodePath(id) + "/expire";
+  if (disable) target += "?disableExpiry=true";
+  if (!expiry.empty()) target += "?expiry=" + PercentEncode(expiry);
+  return Simple(ctx, CallAdminApi(ctx, "POST", target),
+                disable ? "Node expiry disabled" : "Node expired", "node");
 }
 
 int NodesRename(Context& ctx, uint64_t id, const std::string& new_name) {
-  return Simple(ctx,
-                CallAdminApi(ctx, "POST",
-                             "/api/v1/node/" + std::to_string(id) + "/rename/" +
-                                 PercentEncode(new_name)),
-                "Node renamed to " + new_name);
+  return Simple(ctx, CallAdminApi(ctx, "POST", NodePath(id) + "/rename/" + PercentEncode(new_name)),
+                "Node renamed", "node");
 }
 
 int NodesApproveRoutes(Context& ctx, uint64_t id, const std::vector<std::string>& routes) {
   return Simple(ctx,
-                CallAdminApi(ctx, "POST", "/api/v1/node/" + std::to_string(id) + "/approve_routes",
-                             json{{"routes", routes}}),
-                "Node updated");
+                CallAdminApi(ctx, "POST", NodePath(id) + "/approve_routes", json{{"routes", routes}}),
+                "Node updated", "node");
 }
 
 int NodesTag(Context& ctx, uint64_t id, const std::vector<std::string>& tags) {
-  return Simple(ctx,
-                CallAdminApi(ctx, "POST", "/api/v1/node/" + std::to_string(id) + "/tags",
-                             json{{"tags", tags}}),
-                "Node updated");
+  return Simple(ctx, CallAdminApi(ctx, "POST", NodePath(id) + "/tags", json{{"tags", tags}}),
+                "Node updated", "node");
 }
 
 int NodesListRoutes(Context& ctx, uint64_t id) {
-  auto r = CallAdminApi(ctx, "GET", "/api/v1/node");
-  if (!r) return Fail(ctx, r.error().message);
+  auto all = ListOf(ctx, "/api/v1/node", "nodes");
+  if (!all) return Fail(ctx, all.error().message);
   json nodes = json::array();
   bool found = false;
-  for (auto& n : *r) {
-    if (id != 0 && n.value("id", uint64_t{0}) != id) continue;
+  for (auto& n : *all) {
+    if (id != 0 && n.value("id", "") != std::to_string(id)) continue;
     found = true;
     // Like Headscale: only nodes that announce, have approved or serve routes.
     bool routed = false;
-    for (const char* f : {"available_routes", "approved_routes", "subnet_routes"}) {
+    for (const char* f : {"availableRoutes", "approvedRoutes", "subnetRoutes"}) {
       routed = routed || !n.value(f, json::array()).empty();
     }
     if (routed) nodes.push_back(std::move(n));
   }
   if (id != 0 && !found) return Fail(ctx, "node " + std::to_string(id) + " not found");
-  return PrintTable(ctx, nodes, {"ID", "Hostname", "Approved", "Available", "Serving (Primary)"},
-                    {"id", "name", "approved_routes", "available_routes", "subnet_routes"});
+  return PrintTable(ctx, nodes,
+                    {{"ID", "id"}, {"Hostname", "givenName"}, {"Approved", "approvedRoutes"},
+                     {"Available", "availableRoutes"}, {"Serving (Primary)", "subnetRoutes"}});
+}
+
+int NodesRegister(Context& ctx, const std::string& user, const std::string& key) {
+  return Simple(ctx,
+                CallAdminApi(ctx, "POST", "/api/v1/node/register?user=" + PercentEncode(user) +
+                                              "&key=" + PercentEncode(key)),
+                "Node registered", "node");
+}
+
+int NodesBackfillIps(Context& ctx) {
+  if (!Confirm(ctx, "Are you sure that you want to assign/remove IPs to/from nodes?")) {
+    return Fail(ctx, "aborted");
+  }
+  auto r = CallAdminApi(ctx, "POST", "/api/v1/node/backfillips?confirmed=true");
+  if (!r) return Fail(ctx, r.error().message);
+  std::string text;
+  for (const auto& change : r->value("changes", json::array())) text += Cell(change) + "\n";
+  return Print(ctx, *r, text.empty() ? "No changes\n" : text);
 }
 
 int AuthDecide(Context& ctx, const std::string& auth_id, bool approve) {
@@ -239,6 +332,14 @@ int AuthDecide(Context& ctx, const std::string& auth_id, bool approve) {
                 CallAdminApi(ctx, "POST", approve ? "/api/v1/auth/approve" : "/api/v1/auth/reject",
                              json{{"authId", auth_id}}),
                 approve ? "Auth request approved" : "Auth request rejected");
+}
+
+int Health(Context& ctx) {
+  auto r = CallAdminApi(ctx, "GET", "/api/v1/health");
+  if (!r) return Fail(ctx, r.error().message);
+  bool ok = r->value("databaseConnectivity", false);
+  Print(ctx, *r, std::string("Database: ") + (ok ? "OK" : "unreachable") + "\n");
+  return ok ? 0 : 1;
 }
 
 }  // namespace keel::cli

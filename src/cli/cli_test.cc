@@ -10,7 +10,7 @@
 
 #include "app/app.h"
 #include "cli/output.h"
-#include "cli/unix_client.h"
+#include "cli/api_client.h"
 
 namespace keel::cli {
 namespace {
@@ -46,6 +46,15 @@ TEST(CliArgsTest, BadArgumentsFail) {
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.err.find("xml"), std::string::npos);
   EXPECT_EQ(Cli({"--help"}).code, 0);
+  r = Cli({"frobnicate"});
+  EXPECT_EQ(r.err, "Error: unknown command \"frobnicate\" for \"keel\"\n");
+  r = Cli({"nodes", "frobnicate"});
+  EXPECT_NE(r.err.find("unknown command \"frobnicate\" for \"keel nodes\""), std::string::npos)
+      << r.err;
+  // Errors under -o json are JSON too.
+  r = Cli({"-o", "json", "nodes", "delete", "-i", "abc"});
+  EXPECT_NE(r.code, 0);
+  EXPECT_TRUE(json::parse(r.err).contains("error")) << r.err;
 }
 
 TEST(CliArgsTest, BadConfigAndDuration) {
@@ -78,7 +87,9 @@ TEST(CliArgsTest, VersionAndConfigTest) {
 }
 
 TEST(CliArgsTest, UnreachableServer) {
-  auto reply = UnixHttpRequest("/nonexistent/keel.sock", "GET", "/api/v1/user");
+  ApiEndpoint endpoint;
+  endpoint.unix_socket = "/nonexistent/keel.sock";
+  auto reply = ApiRequest(endpoint, "GET", "/api/v1/user");
   ASSERT_FALSE(reply);
   EXPECT_NE(reply.error().message.find("cannot reach keel at /nonexistent/keel.sock"),
             std::string::npos);
@@ -92,7 +103,10 @@ TEST(OutputTest, Table) {
   EXPECT_EQ(Cell(true), "yes");
   EXPECT_EQ(Cell(json::array({"a", "b"})), "a, b");
   EXPECT_EQ(Cell(7), "7");
-  EXPECT_EQ(RenderJson(json{{"a", 1}}, "json-line"), "{\"a\":1}\n");
+  EXPECT_EQ(RenderOutput(json{{"a", 1}}, "json-line"), "{\"a\":1}\n");
+  EXPECT_EQ(RenderOutput(json{{"id", "1"}, {"tags", json::array({"tag:a"})}, {"on", true}},
+                         "yaml"),
+            "id: \"1\"\non: true\ntags:\n  - \"tag:a\"\n");
 }
 
 // The CLI against a real server in this process: App on port 0 and a temp unix socket.
@@ -141,38 +155,54 @@ class CliEndToEndTest : public ::testing::Test {
 TEST_F(CliEndToEndTest, UsersKeysNodes) {
   auto r = Keel({"users", "create", "alice", "--email", "alice@example.com"});
   ASSERT_EQ(r.code, 0) << r.err;
-  EXPECT_EQ(r.out, "User alice created\n");
+  EXPECT_EQ(r.out, "User created\n");
   r = Keel({"users", "create", "alice"});
   EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(r.err.starts_with("Error: ")) << r.err;
+  r = Keel({"users", "create", "alice", "-o", "json"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_TRUE(json::parse(r.err)["error"].is_string()) << r.err;
 
+  // -o json prints the API's own shape.
   r = Keel({"users", "list", "-o", "json"});
   ASSERT_EQ(r.code, 0) << r.err;
   json users = json::parse(r.out);
   ASSERT_EQ(users.size(), 1u);
+  EXPECT_EQ(users[0]["id"], "1");
   EXPECT_EQ(users[0]["name"], "alice");
   EXPECT_EQ(users[0]["email"], "alice@example.com");
+  EXPECT_TRUE(users[0]["createdAt"].is_string());
   r = Keel({"users", "list"});
   EXPECT_NE(r.out.find("alice@example.com"), std::string::npos);
+  r = Keel({"users", "list", "-o", "yaml"});
+  EXPECT_NE(r.out.find("name: \"alice\""), std::string::npos) << r.out;
 
-  r = Keel({"preauthkeys", "create", "--user", "alice", "--reusable", "--expiration", "24h"});
+  // -u takes an id, as in Headscale 0.29, or a name.
+  r = Keel({"preauthkeys", "create", "-u", "1", "--reusable", "--expiration", "24h"});
   ASSERT_EQ(r.code, 0) << r.err;
   std::string key = r.out.substr(0, r.out.find('\n'));
-  EXPECT_GT(key.size(), 20u);
+  EXPECT_TRUE(key.starts_with("keel-auth-")) << key;
   EXPECT_EQ(r.out, key + "\n");  // table mode prints just the key
+  EXPECT_EQ(Keel({"preauthkeys", "create", "--user", "alice"}).code, 0);
+  // --expiration 0 is Headscale's "now": the key is born expired.
+  r = Keel({"preauthkeys", "create", "-u", "alice", "-e", "0", "-o", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_LE(ParseTime(json::parse(r.out)["expiration"].get<std::string>()).value(),
+            std::chrono::system_clock::now());
 
-  r = Keel({"preauthkeys", "list", "--user", "alice", "-o", "json-line"});
+  r = Keel({"preauthkeys", "list", "-o", "json-line"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(std::count(r.out.begin(), r.out.end(), '\n'), 1);
   json keys = json::parse(r.out);
-  ASSERT_EQ(keys.size(), 1u);
+  ASSERT_EQ(keys.size(), 3u);
   EXPECT_EQ(keys[0]["reusable"], true);
-  EXPECT_EQ(keys[0]["expired"], false);
-  EXPECT_TRUE(keys[0]["expiration"].is_string());
+  EXPECT_EQ(keys[0]["user"]["name"], "alice");
+  EXPECT_TRUE(keys[0]["key"].get<std::string>().ends_with("-***"));
 
+  EXPECT_EQ(Keel({"preauthkeys", "expire", "-i", keys[0]["id"]}).code, 0);
   EXPECT_EQ(Keel({"preauthkeys", "expire", key}).code, 0);
-  keys = json::parse(Keel({"preauthkeys", "list", "-o", "json"}).out);
-  EXPECT_EQ(keys[0]["expired"], true);
+  EXPECT_EQ(Keel({"preauthkeys", "delete", "-i", "2"}).code, 0);
+  EXPECT_EQ(json::parse(Keel({"preauthkeys", "list", "-o", "json"}).out).size(), 2u);
 
   r = Keel({"nodes", "list", "-o", "json"});
   ASSERT_EQ(r.code, 0) << r.err;
@@ -180,10 +210,42 @@ TEST_F(CliEndToEndTest, UsersKeysNodes) {
   r = Keel({"nodes", "delete", "-i", "42", "--force"});
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("Error: "), std::string::npos);
+  EXPECT_EQ(Keel({"health"}).out, "Database: OK\n");
 
-  r = Keel({"users", "destroy", "alice", "--force"});
+  r = Keel({"users", "destroy", "--name", "alice", "--force"});
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(json::parse(Keel({"users", "list", "-o", "json"}).out), json::array());
+}
+
+// Remote mode: the CLI over TCP with an API key, as Headscale's cli.address / cli.api_key.
+TEST_F(CliEndToEndTest, RemoteWithApiKey) {
+  auto r = Keel({"apikeys", "create", "-e", "1h"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  std::string key = r.out.substr(0, r.out.find('\n'));
+  EXPECT_TRUE(key.starts_with("keel-api-")) << key;
+  std::string url = "http://127.0.0.1:" + std::to_string(app_->http_port());
+
+  r = Cli({"--remote", url, "--api-key", key, "users", "create", "remote-user"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  r = Cli({"--remote", url, "users", "list"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("needs an API key"), std::string::npos) << r.err;
+  r = Cli({"--remote", url, "--api-key", key + "x", "users", "list"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("malformed API key"), std::string::npos) << r.err;
+
+  r = Keel({"apikeys", "list", "-o", "json"});
+  ASSERT_EQ(r.code, 0) << r.err;
+  json listed = json::parse(r.out);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_TRUE(listed[0]["lastSeen"].is_string());
+  std::string prefix = listed[0]["prefix"];
+  EXPECT_EQ(Keel({"apikeys", "expire", "--prefix", prefix}).code, 0);
+  r = Cli({"--remote", url, "--api-key", key, "users", "list"});
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("API key expired"), std::string::npos) << r.err;
+  EXPECT_EQ(Keel({"apikeys", "delete", "-i", listed[0]["id"]}).code, 0);
+  EXPECT_EQ(json::parse(Keel({"apikeys", "list", "-o", "json"}).out), json::array());
 }
 
 TEST_F(CliEndToEndTest, ServerGoneGivesClearError) {

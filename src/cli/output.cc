@@ -1,5 +1,7 @@
 #include "cli/output.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 
 namespace keel::cli {
@@ -29,7 +31,38 @@ std::string RenderTable(const Row& header, const std::vector<Row>& rows) {
   return out;
 }
 
-std::string RenderJson(const nlohmann::json& value, const std::string& format) {
+namespace {
+
+void EmitYaml(YAML::Emitter& out, const nlohmann::json& value) {
+  if (value.is_object()) {
+    out << YAML::BeginMap;
+    for (const auto& [key, item] : value.items()) {
+      out << YAML::Key << key << YAML::Value;
+      EmitYaml(out, item);
+    }
+    out << YAML::EndMap;
+  } else if (value.is_array()) {
+    out << YAML::BeginSeq;
+    for (const auto& item : value) EmitYaml(out, item);
+    out << YAML::EndSeq;
+  } else if (value.is_null()) {
+    out << YAML::Null;
+  } else if (value.is_string()) {
+    // Always quoted, so ids ("1") and words like "true" read back as strings.
+    out << YAML::DoubleQuoted << value.get_ref<const std::string&>();
+  } else {
+    out << value.dump();
+  }
+}
+
+}  // namespace
+
+std::string RenderOutput(const nlohmann::json& value, const std::string& format) {
+  if (format == "yaml") {
+    YAML::Emitter out;
+    EmitYaml(out, value);
+    return std::string(out.c_str()) + "\n";
+  }
   return (format == "json-line" ? value.dump() : value.dump(2)) + "\n";
 }
 

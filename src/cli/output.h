@@ -1,6 +1,6 @@
 #pragma once
-// How CLI commands print results: aligned tables for people, JSON for scripts
-// (-o json | json-line | table, as in Headscale). Pure functions; any thread.
+// How CLI commands print results: aligned tables for people, JSON or YAML for scripts
+// (-o json | json-line | yaml, as in Headscale). Pure functions; any thread.
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -13,8 +13,9 @@ using Row = std::vector<std::string>;
 // Columns padded to their widest cell and separated by " | ", header first.
 std::string RenderTable(const Row& header, const std::vector<Row>& rows);
 
-// "json": indented; "json-line": one line. Both end in a newline.
-std::string RenderJson(const nlohmann::json& value, const std::string& format);
+// "json": indented; "json-line": one line; "yaml": the same value as YAML. Each ends in a
+// newline.
+std::string RenderOutput(const nlohmann::json& value, const std::string& format);
 
 // A table cell for a JSON value: strings bare, null as "-", booleans as yes/no, lists joined
 // with ", ".

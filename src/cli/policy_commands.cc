@@ -15,12 +15,7 @@ using nlohmann::json;
 int PolicyGet(Context& ctx) {
   auto r = CallAdminApi(ctx, "GET", "/api/v1/policy");
   if (!r) return Fail(ctx, r.error().message);
-  if (ctx.output == "table") {
-    *ctx.out << (*r)["policy"].get<std::string>();
-    return 0;
-  }
-  *ctx.out << RenderJson(*r, ctx.output);
-  return 0;
+  return Print(ctx, *r, (*r)["policy"].get<std::string>());
 }
 
 int PolicySend(Context& ctx, const std::string& file, bool check) {
@@ -103,7 +98,7 @@ int PolicyCompile(Context& ctx, const std::string& policy_file, const std::strin
         {"packet_filter_rules", cp.PacketFilter(i)},
         {"netmap", {{"SSHPolicy", cp.SshPolicy(i)}, {"Peers", peers}, {"SelfNode", self}}}};
   }
-  *ctx.out << RenderJson(out, ctx.output == "table" ? "json" : ctx.output);
+  *ctx.out << RenderOutput(out, ctx.Machine() ? ctx.output : "json");
   return 0;
 }
 

@@ -143,6 +143,14 @@ struct LogConfig {
   std::string level = "info";
 };
 
+// cli.*: where the `keel` CLI sends admin commands when not to the local unix socket.
+struct CliConfig {
+  std::string address;  // "http(s)://host:port"; empty: the unix socket
+  std::string api_key;
+  std::chrono::seconds timeout{5};
+  bool insecure = false;  // https without certificate checks
+};
+
 struct Config {
   // The URL clients use to reach this server (`tailscale up --login-server`).
   std::string server_url = "http://127.0.0.1:8080";
@@ -159,6 +167,7 @@ struct Config {
   DerpConfig derp;
   LogConfig log;
   PolicyConfig policy;
+  CliConfig cli;
   // How long an ephemeral node may stay disconnected before it is deleted:
   // node.ephemeral.inactivity_timeout, or its older name ephemeral_node_inactivity_timeout
   // (the newer key wins when both are set, as in Headscale).

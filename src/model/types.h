@@ -19,6 +19,7 @@ namespace keel::model {
 using NodeId = uint64_t;
 using UserId = uint64_t;
 using PreAuthKeyId = uint64_t;
+using ApiKeyId = uint64_t;
 
 struct User {
   UserId id = 0;
@@ -40,6 +41,21 @@ struct PreAuthKey {
   SystemTime created = ZeroTime();
   SystemTime expiration = ZeroTime();  // ZeroTime() = never
   // Expiry set by `preauthkeys expire`; past expiration means unusable.
+
+  bool IsExpired(SystemTime now) const {
+    return !IsZeroTime(expiration) && expiration <= now;
+  }
+};
+
+// A key for the admin API over TCP ("keel-api-<prefix>-<secret>"); like pre-auth keys, only a
+// hash of the secret is stored.
+struct ApiKey {
+  ApiKeyId id = 0;
+  std::string prefix;
+  std::string secret_hash;
+  SystemTime created = ZeroTime();
+  SystemTime expiration = ZeroTime();  // ZeroTime() = never
+  SystemTime last_seen = ZeroTime();   // last request it authorised (kept to the minute)
 
   bool IsExpired(SystemTime now) const {
     return !IsZeroTime(expiration) && expiration <= now;

@@ -65,9 +65,22 @@ constexpr std::string_view kApprovedRoutes = R"sql(
 ALTER TABLE nodes ADD COLUMN approved_routes TEXT NOT NULL DEFAULT '[]';
 )sql";
 
-constexpr std::array<Migration, 2> kMigrations = {{
+// Keys of the admin API over TCP; the secret is kept only as a keyed hash.
+constexpr std::string_view kApiKeys = R"sql(
+CREATE TABLE api_keys (
+  id           INTEGER PRIMARY KEY AUTOINCREMENT,
+  prefix       TEXT NOT NULL UNIQUE,
+  secret_hash  TEXT NOT NULL,
+  created_at   INTEGER,
+  expiration   INTEGER,
+  last_seen    INTEGER
+);
+)sql";
+
+constexpr std::array<Migration, 3> kMigrations = {{
     {"202611260001-initial", kInitial},
     {"202612020001-approved-routes", kApprovedRoutes},
+    {"202612030001-api-keys", kApiKeys},
 }};
 
 }  // namespace

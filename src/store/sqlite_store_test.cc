@@ -92,11 +92,12 @@ TEST_F(SqliteStoreTest, MigrationsAreIdempotent) {
     auto m = s->AppliedMigrations();
     ASSERT_TRUE(m);
     EXPECT_EQ(*m, (std::vector<std::string>{"202611260001-initial",
-                                            "202612020001-approved-routes"}));
+                                            "202612020001-approved-routes",
+                                            "202612030001-api-keys"}));
   }
   auto s = OpenStore();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->AppliedMigrations()->size(), 2u);
+  EXPECT_EQ(s->AppliedMigrations()->size(), 3u);
 }
 
 TEST_F(SqliteStoreTest, NodeRoundTripSurvivesReopen) {

@@ -121,6 +121,17 @@ Result<PreAuthKey> PreAuthKeyFromRow(const Statement& s) {
   return k;
 }
 
+Result<model::ApiKey> ApiKeyFromRow(const Statement& s) {
+  model::ApiKey k;
+  k.id = static_cast<model::ApiKeyId>(s.Int(0));
+  k.prefix = s.Text(1);
+  k.secret_hash = s.Text(2);
+  k.created = TimeFromDb(s, 3);
+  k.expiration = TimeFromDb(s, 4);
+  k.last_seen = TimeFromDb(s, 5);
+  return k;
+}
+
 }  // namespace
 
 Result<void> SqliteTx::RunWithId(const char* sql, uint64_t id) {
@@ -261,6 +272,40 @@ Result<std::vector<PreAuthKey>> SqliteTx::ListPreAuthKeys() {
       "expiration FROM pre_auth_keys ORDER BY id");
   if (!st) return st.error();
   return CollectRows<PreAuthKey>(*st, PreAuthKeyFromRow);
+}
+
+Result<model::ApiKey> SqliteTx::InsertApiKey(model::ApiKey key) {
+  auto st = db_.Prepare(
+      "INSERT INTO api_keys (prefix, secret_hash, created_at, expiration, last_seen) "
+      "VALUES (?, ?, ?, ?, ?)");
+  if (!st) return st.error();
+  st->Bind(1, key.prefix).Bind(2, key.secret_hash).BindOpt(3, TimeToDb(key.created));
+  st->BindOpt(4, TimeToDb(key.expiration)).BindOpt(5, TimeToDb(key.last_seen));
+  KEEL_TRY(st->Run());
+  key.id = static_cast<model::ApiKeyId>(db_.LastInsertId());
+  return key;
+}
+
+Result<void> SqliteTx::UpdateApiKey(const model::ApiKey& key) {
+  auto st = db_.Prepare("UPDATE api_keys SET expiration = ?, last_seen = ? WHERE id = ?");
+  if (!st) return st.error();
+  st->BindOpt(1, TimeToDb(key.expiration)).BindOpt(2, TimeToDb(key.last_seen));
+  st->Bind(3, static_cast<int64_t>(key.id));
+  KEEL_TRY(st->Run());
+  return ExpectOneRow("API key");
+}
+
+Result<void> SqliteTx::DeleteApiKey(model::ApiKeyId id) {
+  KEEL_TRY(RunWithId("DELETE FROM api_keys WHERE id = ?", id));
+  return ExpectOneRow("API key");
+}
+
+Result<std::vector<model::ApiKey>> SqliteTx::ListApiKeys() {
+  auto st = db_.Prepare(
+      "SELECT id, prefix, secret_hash, created_at, expiration, last_seen FROM api_keys "
+      "ORDER BY id");
+  if (!st) return st.error();
+  return CollectRows<model::ApiKey>(*st, ApiKeyFromRow);
 }
 
 Result<std::optional<std::string>> SqliteTx::GetSetting(std::string_view key) {

@@ -27,6 +27,11 @@ class SqliteTx final : public Tx {
   Result<void> DeletePreAuthKeysOfUser(model::UserId user) override;
   Result<std::vector<model::PreAuthKey>> ListPreAuthKeys() override;
 
+  Result<model::ApiKey> InsertApiKey(model::ApiKey key) override;
+  Result<void> UpdateApiKey(const model::ApiKey& key) override;
+  Result<void> DeleteApiKey(model::ApiKeyId id) override;
+  Result<std::vector<model::ApiKey>> ListApiKeys() override;
+
   Result<std::optional<std::string>> GetSetting(std::string_view key) override;
   Result<void> PutSetting(std::string_view key, std::string_view value) override;
 

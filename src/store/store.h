@@ -1,5 +1,6 @@
 #pragma once
-// Store: durable state behind the tailnet (users, nodes, pre-auth keys, settings).
+// Store: durable state behind the tailnet (users, nodes, pre-auth keys, settings) and the
+// admin API's keys.
 //
 // The tailnet is the only writer and keeps everything in memory; the store makes each
 // mutation durable before it is published. Every access runs inside Transaction(), which
@@ -47,6 +48,13 @@ class Tx {
   virtual Result<void> DeletePreAuthKey(model::PreAuthKeyId id) = 0;
   virtual Result<void> DeletePreAuthKeysOfUser(model::UserId user) = 0;
   virtual Result<std::vector<model::PreAuthKey>> ListPreAuthKeys() = 0;
+
+  // --- Admin API keys --- prefix is unique.
+  virtual Result<model::ApiKey> InsertApiKey(model::ApiKey key) = 0;
+  // Replaces expiration and last_seen; kNotFound if absent.
+  virtual Result<void> UpdateApiKey(const model::ApiKey& key) = 0;
+  virtual Result<void> DeleteApiKey(model::ApiKeyId id) = 0;
+  virtual Result<std::vector<model::ApiKey>> ListApiKeys() = 0;
 
   // --- Server settings (small key/value strings, e.g. the Noise private key) ---
   virtual Result<std::optional<std::string>> GetSetting(std::string_view key) = 0;

@@ -26,21 +26,21 @@ Result<std::string> RandomHex(size_t chars) {
 
 }  // namespace
 
-Result<NewAuthKey> GenerateAuthKey() {
+Result<NewAuthKey> GenerateAuthKey(std::string_view text_prefix) {
   auto prefix = RandomHex(kAuthKeyPrefixLen);
   if (!prefix) return prefix.error();
   auto secret = RandomHex(kAuthKeySecretLen);
   if (!secret) return secret.error();
   NewAuthKey out;
   out.prefix = *prefix;
-  out.text = std::string(kAuthKeyTextPrefix) + *prefix + "-" + *secret;
+  out.text = std::string(text_prefix) + *prefix + "-" + *secret;
   out.secret_hash = HashAuthKeySecret(*secret);
   return out;
 }
 
-std::optional<AuthKeyParts> ParseAuthKey(std::string_view text) {
-  if (!text.starts_with(kAuthKeyTextPrefix)) return std::nullopt;
-  text.remove_prefix(kAuthKeyTextPrefix.size());
+std::optional<AuthKeyParts> ParseAuthKey(std::string_view text, std::string_view text_prefix) {
+  if (!text.starts_with(text_prefix)) return std::nullopt;
+  text.remove_prefix(text_prefix.size());
   if (text.size() != kAuthKeyPrefixLen + 1 + kAuthKeySecretLen) return std::nullopt;
   if (text[kAuthKeyPrefixLen] != '-') return std::nullopt;
   auto prefix = text.substr(0, kAuthKeyPrefixLen);

@@ -26,10 +26,12 @@ struct NewAuthKey {
   std::string secret_hash;  // what the store keeps
 };
 
-// Uses OpenSSL's CSPRNG; fails only if it does.
-Result<NewAuthKey> GenerateAuthKey();
-// nullopt unless `text` is exactly kAuthKeyTextPrefix + 12 hex + '-' + 48 hex (lowercase).
-std::optional<AuthKeyParts> ParseAuthKey(std::string_view text);
+// Uses OpenSSL's CSPRNG; fails only if it does. `text_prefix` tells the kinds apart (the admin
+// API's keys use the same form with "keel-api-").
+Result<NewAuthKey> GenerateAuthKey(std::string_view text_prefix = kAuthKeyTextPrefix);
+// nullopt unless `text` is exactly text_prefix + 12 hex + '-' + 48 hex (lowercase).
+std::optional<AuthKeyParts> ParseAuthKey(std::string_view text,
+                                         std::string_view text_prefix = kAuthKeyTextPrefix);
 // Lowercase hex SHA-256 of the secret.
 std::string HashAuthKeySecret(std::string_view secret);
 // Constant-time comparison of HashAuthKeySecret(secret) with `stored_hash`.

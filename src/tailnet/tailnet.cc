@@ -184,4 +184,11 @@ void Tailnet::Unsubscribe(uint64_t id) {
   impl_->subs.erase(it);
 }
 
+Result<void> Tailnet::CheckStore() const {
+  return impl_->store.Transaction([](store::Tx& tx) -> Result<void> {
+    KEEL_TRY(tx.GetSetting("health"));
+    return {};
+  });
+}
+
 }  // namespace keel::tailnet

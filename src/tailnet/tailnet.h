@@ -108,6 +108,8 @@ class Tailnet {
   std::shared_ptr<const Snapshot> snapshot() const;
   // Policy compiles since start (set, load and recompiles after tailnet changes).
   uint64_t policy_compiles() const;
+  // Reads from the store, to tell a health check whether the database answers.
+  Result<void> CheckStore() const;
 
   // --- Users ---
   Result<model::User> CreateUser(const std::string& name, const std::string& display_name = "",

@@ -432,7 +432,7 @@ class Harness:
         """keel's `nodes list -o json`, as a dict keyed by node name."""
         listing = self.keel_cli("nodes", "list", json_out=True)
         check(isinstance(listing, list), f"nodes list -o json is not an array: {listing!r}")
-        return {n["name"]: n for n in listing}
+        return {n["givenName"]: n for n in listing}
 
     # clients ---------------------------------------------------------------------------------
 

@@ -208,7 +208,7 @@ def churn(h, count=100):
 
 
 def node_summary(h):
-    return {name: (n.get("id"), n.get("user"), sorted(n.get("ip_addresses") or []))
+    return {name: (n.get("id"), n.get("user"), sorted(n.get("ipAddresses") or []))
             for name, n in h.nodes().items()}
 
 

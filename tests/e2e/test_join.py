@@ -56,7 +56,7 @@ def check_addresses(h, clients):
         check(hostname(n) in nodes, f"keel does not list {hostname(n)}: {sorted(nodes)}")
         me = h.status(n).get("Self") or {}
         mine = normalize_ips(me.get("TailscaleIPs"))
-        keels = normalize_ips(nodes[hostname(n)].get("ip_addresses"))
+        keels = normalize_ips(nodes[hostname(n)].get("ipAddresses"))
         check(mine, f"client {n} has no Tailscale addresses")
         check(mine == keels, f"client {n} has {sorted(mine)}, keel lists {sorted(keels)}")
         check(me.get("DNSName") == fqdn(hostname(n)),

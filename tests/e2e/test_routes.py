@@ -106,7 +106,7 @@ def node_id(h, name):
 def routes_of(h, name):
     listing = h.keel_cli("nodes", "list-routes", json_out=True)
     for n in listing:
-        if n["name"] == name:
+        if n["givenName"] == name:
             return n
     return None
 
@@ -177,9 +177,9 @@ def test(h, args):
     step("r advertises a subnet: nothing takes effect before approval")
     check(h.tailscale(R, "set", f"--advertise-routes={SUBNET}").returncode == 0,
           "r: set --advertise-routes")
-    wait_until(lambda: (routes_of(h, "r") or {}).get("available_routes") == [SUBNET], 10,
+    wait_until(lambda: (routes_of(h, "r") or {}).get("availableRoutes") == [SUBNET], 10,
                "keel to list r's announced route")
-    check(routes_of(h, "r")["approved_routes"] == [], "r's route approved without an admin")
+    check(routes_of(h, "r")["approvedRoutes"] == [], "r's route approved without an admin")
     time.sleep(1)
     check(primary_routes(h, A, "r") == set(), "a sees r's route before it was approved")
 
@@ -189,17 +189,17 @@ def test(h, args):
     h.keel_cli("nodes", "approve-routes", "-i", str(node_id(h, "r")), "-r", SUBNET)
     wait_until(lambda: primary_routes(h, A, "r") == {SUBNET}, 10, "a to see r's primary route")
     listed = routes_of(h, "r")
-    check(listed["approved_routes"] == [SUBNET] and listed["subnet_routes"] == [SUBNET],
+    check(listed["approvedRoutes"] == [SUBNET] and listed["subnetRoutes"] == [SUBNET],
           f"list-routes after approval: {listed}")
     wait_until(lambda: log.reached_through(h, A, R), 20, f"a to reach {SUBNET_IP} through r")
 
     step("r2 advertises the same prefix and is approved: r stays primary")
     check(h.tailscale(R2, "set", f"--advertise-routes={SUBNET}").returncode == 0,
           "r2: set --advertise-routes")
-    wait_until(lambda: (routes_of(h, "r2") or {}).get("available_routes") == [SUBNET], 10,
+    wait_until(lambda: (routes_of(h, "r2") or {}).get("availableRoutes") == [SUBNET], 10,
                "keel to list r2's announced route")
     h.keel_cli("nodes", "approve-routes", "-i", str(node_id(h, "r2")), "-r", SUBNET)
-    wait_until(lambda: routes_of(h, "r2")["approved_routes"] == [SUBNET], 10, "r2 approved")
+    wait_until(lambda: routes_of(h, "r2")["approvedRoutes"] == [SUBNET], 10, "r2 approved")
     time.sleep(1)
     check(primary_routes(h, A, "r") == {SUBNET} and primary_routes(h, A, "r2") == set(),
           "the primary moved although r is still online")
@@ -225,17 +225,17 @@ def test(h, args):
     wait_until(lambda: primary_routes(h, A, "r2") == {AUTO_SUBNET}, 15,
                "a to see r2 serve the auto-approved route")
     listed = routes_of(h, "r2")
-    check(AUTO_SUBNET in listed["approved_routes"], f"list-routes: {listed}")
+    check(AUTO_SUBNET in listed["approvedRoutes"], f"list-routes: {listed}")
 
     step("e advertises an exit node; approved, a lists it and uses it")
     check(h.tailscale(E, "set", "--advertise-exit-node").returncode == 0,
           "e: set --advertise-exit-node")
-    wait_until(lambda: len((routes_of(h, "e") or {}).get("available_routes", [])) == 2, 10,
+    wait_until(lambda: len((routes_of(h, "e") or {}).get("availableRoutes", [])) == 2, 10,
                "keel to list e's exit routes")
     out = h.tailscale(A, "exit-node", "list").stdout
     check("e." not in out, f"a lists e as an exit node before approval:\n{out}")
     h.keel_cli("nodes", "approve-routes", "-i", str(node_id(h, "e")), "-r", "0.0.0.0/0")
-    check(routes_of(h, "e")["approved_routes"] == ["0.0.0.0/0", "::/0"],
+    check(routes_of(h, "e")["approvedRoutes"] == ["0.0.0.0/0", "::/0"],
           "approving 0.0.0.0/0 did not approve the exit node (both families)")
     wait_until(lambda: "e." in h.tailscale(A, "exit-node", "list").stdout, 15,
                "`tailscale exit-node list` on a to show e")

@@ -80,7 +80,8 @@ def test(h, args):
     check(whois.returncode == 0, f"whois w: {whois.stderr}")
     login = json.loads(whois.stdout)["UserProfile"]["LoginName"]
     check(login == "tagged-devices", f"whois w says it belongs to {login}")
-    check(h.nodes()["w"]["user"] == "tagged-devices", f"keel lists w as {h.nodes()['w']['user']}")
+    check(h.nodes()["w"]["user"]["name"] == "tagged-devices",
+          f"keel lists w as {h.nodes()['w']['user']}")
 
     step("keel nodes tag: tag:other takes the access away, live")
     wid = str(h.nodes()["w"]["id"])

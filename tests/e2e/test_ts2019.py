@@ -65,8 +65,8 @@ def test(h, args):
     h.wait_running(OLD)
     after = h.nodes()["legacy"]
     check(after["id"] == before["id"], f"node id changed from {before['id']} to {after['id']}")
-    check(sorted(after["ip_addresses"]) == sorted(before["ip_addresses"]),
-          f"addresses changed from {before['ip_addresses']} to {after['ip_addresses']}")
+    check(sorted(after["ipAddresses"]) == sorted(before["ipAddresses"]),
+          f"addresses changed from {before['ipAddresses']} to {after['ipAddresses']}")
     check(keel_log(h).count("ts2019 map from") == legacy_lines,
           "the restarted client still used TS2019")
     ping_both_ways(h, NEW, OLD)
