@@ -9,7 +9,7 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-system1.81-dev
   libnghttp2-dev libsodium-dev nlohmann-json3-dev libzstd-dev libsqlite3-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libssl-dev prometheus-cpp-dev
   iproute2 util-linux openssl python3 zstd openssh-client
 )
 

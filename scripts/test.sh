@@ -24,6 +24,9 @@ for v in "${tailscale_matrix[@]}"; do
   ./scripts/install-tailscale.sh --clients "$v"
 done
 ./scripts/install-headscale.sh "$headscale_version"
+# The metrics test reads /metrics with Prometheus' own text-format parser.
+python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+  prometheus-client==0.26.0
 ./scripts/build.sh
 ./scripts/build.sh --sanitize
 ./scripts/build.sh --tsan derp_test

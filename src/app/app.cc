@@ -6,10 +6,12 @@
 #include <csignal>
 
 #include "api/admin_api.h"
+#include "app/app_metrics.h"
 #include "app/embedded_derp.h"
 #include "app/file_watch.h"
 #include "app/keys.h"
 #include "base/log.h"
+#include "base/metrics.h"
 #include "base/run_blocking.h"
 #include "control/server.h"
 #include "http/server.h"
@@ -167,6 +169,31 @@ Result<void> App::BuildDerp(const crypto::PrivateKey& noise, const crypto::Priva
 uint16_t App::derp_port() const { return derp_ ? derp_->derp_port() : 0; }
 uint16_t App::stun_port() const { return derp_ ? derp_->stun_port() : 0; }
 
+Result<void> App::BuildMetricsServer() {
+  if (!config_.metrics_listen_addr) return {};
+  std::function<derp::RelayStats()> relay;
+  std::function<derp::StunStats()> stun;
+  if (derp_) {
+    relay = [this] { return derp_->relay().stats(); };
+    if (derp_->stun()) stun = [this] { return derp_->stun()->stats(); };
+  }
+  scrape_ = std::make_shared<ScrapeCollector>(*tailnet_, std::move(relay), std::move(stun));
+  metrics_router_ = std::make_unique<http::Router>();
+  metrics_router_->Handle("/metrics", [this](http::Request) -> boost::asio::awaitable<http::Response> {
+    co_return http::Response{200,
+                             {{"Content-Type", "text/plain; version=0.0.4; charset=utf-8"}},
+                             metrics::Render({scrape_})};
+  });
+  metrics_server_ = std::make_unique<http::Server>(io_.get_executor(), *metrics_router_,
+                                                   http::ServerSettings{}, GetLogger("metrics"));
+  const config::ListenAddress& addr = *config_.metrics_listen_addr;
+  auto port = metrics_server_->ListenTcp(addr.host, addr.port);
+  if (!port) return MakeError(port.error().code, "metrics_listen_addr: " + port.error().message);
+  metrics_port_ = *port;
+  logger_->info("metrics on http://{}:{}/metrics", addr.host, metrics_port_);
+  return {};
+}
+
 boost::asio::awaitable<http::Response> App::HealthReply() {
   auto r = co_await RunBlocking(pool_, [this] { return tailnet_->CheckStore(); });
   if (!r) logger_->warn("health check: database: {}", r.error().message);
@@ -203,6 +230,8 @@ Result<void> App::BuildServers() {
                                                  http::ServerSettings{}, GetLogger("admin"));
   auto unix = admin_server_->ListenUnix(config_.unix_socket);
   if (!unix) return MakeError(unix.error().code, "unix_socket: " + unix.error().message);
+
+  KEEL_TRY(BuildMetricsServer());
 
   std::string host = config_.listen_addr.host;
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
@@ -249,6 +278,7 @@ void App::ShutdownOnIoThread() {
   if (derp_) derp_->Stop();
   control_->Shutdown();
   admin_server_->Stop();
+  if (metrics_server_) metrics_server_->Stop();
   ::unlink(config_.unix_socket.c_str());
   work_.reset();
 }

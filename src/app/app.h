@@ -48,6 +48,9 @@ namespace keel::api {
 class AdminApi;
 class ApiKeys;
 }
+namespace prometheus {
+class Collectable;
+}
 namespace keel::http {
 class Router;
 class Server;
@@ -86,6 +89,8 @@ class App {
 
   // The bound TCP port (useful with listen_addr port 0).
   uint16_t http_port() const { return http_port_; }
+  // The bound /metrics port (metrics_listen_addr); 0 when metrics are off.
+  uint16_t metrics_port() const { return metrics_port_; }
   const std::string& unix_socket() const { return config_.unix_socket; }
   // The embedded relay's bound TLS (DERP) and UDP (STUN) ports; 0 when it is off.
   uint16_t derp_port() const;
@@ -103,6 +108,8 @@ class App {
   Result<void> OpenState();
   Result<void> BuildDerp(const crypto::PrivateKey& noise, const crypto::PrivateKey& legacy);
   Result<void> BuildServers();
+  // metrics_listen_addr: GET /metrics in Prometheus' text format.
+  Result<void> BuildMetricsServer();
   // GET /health: Headscale's {"status": "pass"|"fail"} (application/health+json), "fail" with
   // 500 when the database does not answer.
   boost::asio::awaitable<http::Response> HealthReply();
@@ -146,6 +153,10 @@ class App {
   std::unique_ptr<http::Router> admin_router_;
   std::unique_ptr<http::Server> http_server_;
   std::unique_ptr<http::Server> admin_server_;
+  std::shared_ptr<prometheus::Collectable> scrape_;  // values read at scrape time
+  std::unique_ptr<http::Router> metrics_router_;
+  std::unique_ptr<http::Server> metrics_server_;
+  uint16_t metrics_port_ = 0;
   std::optional<boost::asio::signal_set> signals_;
   std::optional<boost::asio::signal_set> reload_signals_;  // SIGHUP
   std::optional<boost::asio::steady_timer> maintenance_timer_;

@@ -14,7 +14,7 @@ namespace {
 
 config::Config TestConfig(const std::filesystem::path& dir, const std::string& policy_path) {
   auto c = config::ParseConfig(
-      "listen_addr: 127.0.0.1:0\n"
+      "listen_addr: 127.0.0.1:0\nmetrics_listen_addr: 127.0.0.1:0\n"
       "unix_socket: " + (dir / "keel.sock").string() + "\n"
       "private_key_path: " + (dir / "private.key").string() + "\n"
       "noise:\n  private_key_path: " + (dir / "noise.key").string() + "\n"

@@ -28,7 +28,7 @@ class AppTest : public ::testing::Test {
            ("keel_app_test_" + std::to_string(::getpid()));
     std::filesystem::remove_all(dir_);
     auto c = config::ParseConfig(
-        "listen_addr: 127.0.0.1:0\n"
+        "listen_addr: 127.0.0.1:0\nmetrics_listen_addr: 127.0.0.1:0\n"
         "unix_socket: " + (dir_ / "run" / "keel.sock").string() + "\n"
         "private_key_path: " + (dir_ / "private.key").string() + "\n"
         "noise:\n  private_key_path: " + (dir_ / "noise.key").string() + "\n"
@@ -51,11 +51,11 @@ class AppTest : public ::testing::Test {
   config::Config config_;
 };
 
-bhttp::response<bhttp::string_body> GetHealth(uint16_t port) {
+bhttp::response<bhttp::string_body> GetHealth(uint16_t port, const char* path = "/health") {
   boost::asio::io_context io;
   tcp::socket socket(io);
   socket.connect(tcp::endpoint(boost::asio::ip::make_address("127.0.0.1"), port));
-  bhttp::request<bhttp::string_body> req(bhttp::verb::get, "/health", 11);
+  bhttp::request<bhttp::string_body> req(bhttp::verb::get, path, 11);
   req.set(bhttp::field::host, "localhost");
   bhttp::write(socket, req);
   boost::beast::flat_buffer buffer;
@@ -79,6 +79,17 @@ TEST_F(AppTest, StartsServesHealthAndStops) {
   // Headscale's health document, with the database checked.
   EXPECT_EQ(res.body(), "{\"status\":\"pass\"}\n");
   EXPECT_EQ(res[boost::beast::http::field::content_type], "application/health+json; charset=utf-8");
+  // Prometheus metrics on their own listener, every series there from the start.
+  ASSERT_NE((*app)->metrics_port(), 0);
+  auto metrics = GetHealth((*app)->metrics_port(), "/metrics");
+  EXPECT_EQ(metrics.result_int(), 200);
+  for (const char* line : {"keel_nodes{state=\"registered\"} 0", "keel_map_streams 0",
+                           "keel_registrations_total{outcome=\"authorized\"}",
+                           "keel_noise_handshakes_total{result=\"failed\"}",
+                           "keel_store_transaction_seconds_count", "keel_policy_compile_seconds_count",
+                           "keel_derp_clients 0", "keel_stun_requests_total"}) {
+    EXPECT_NE(metrics.body().find(line), std::string::npos) << line;
+  }
 
   (*app)->Stop();
   (*app)->Wait();

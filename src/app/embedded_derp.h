@@ -48,6 +48,8 @@ class EmbeddedDerp {
   uint16_t derp_port() const { return derp_port_; }
   uint16_t stun_port() const { return stun_port_; }  // 0 when STUN is off
   derp::Relay& relay() { return *relay_; }
+  // Null when STUN is off.
+  const derp::StunServer* stun() const { return stun_.get(); }
   void Stop();
 
  private:

@@ -118,7 +118,7 @@ class CliEndToEndTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     config_path_ = (dir_ / "config.yaml").string();
-    std::ofstream(config_path_) << "listen_addr: 127.0.0.1:0\n"
+    std::ofstream(config_path_) << "listen_addr: 127.0.0.1:0\nmetrics_listen_addr: 127.0.0.1:0\n"
                                 << "unix_socket: " << (dir_ / "keel.sock").string() << "\n"
                                 << "private_key_path: " << (dir_ / "private.key").string() << "\n"
                                 << "noise:\n  private_key_path: " << (dir_ / "noise.key").string()

@@ -233,17 +233,21 @@ Result<void> SetExtraRecords(const YAML::Node& n, const std::string& key, Config
   return {};
 }
 
-Result<void> SetStunListen(const YAML::Node& n, const std::string& key, Config& c) {
-  auto s = AsString(n, key);
-  if (!s) return s.error();
-  if (s->empty()) {
-    c.derp.server.stun_listen_addr.reset();
+// A host:port setter where "" turns the listener off.
+template <class Get>
+Setter OptionalListenField(Get get) {
+  return [get](const YAML::Node& n, const std::string& key, Config& c) -> Result<void> {
+    auto s = AsString(n, key);
+    if (!s) return s.error();
+    if (s->empty()) {
+      get(c).reset();
+      return {};
+    }
+    auto addr = ParseListenAddress(*s);
+    if (!addr) return KeyError(key, addr.error().message);
+    get(c) = *addr;
     return {};
-  }
-  auto addr = ParseListenAddress(*s);
-  if (!addr) return KeyError(key, addr.error().message);
-  c.derp.server.stun_listen_addr = *addr;
-  return {};
+  };
 }
 
 std::string CheckIPv4(const std::string& s) {
@@ -280,6 +284,8 @@ const std::map<std::string, Setter>& Fields() {
   static const auto* fields = new std::map<std::string, Setter>{
       {"server_url", StringField([](Config& c) -> auto& { return c.server_url; }, CheckServerUrl)},
       {"listen_addr", ListenField([](Config& c) -> auto& { return c.listen_addr; })},
+      {"metrics_listen_addr",
+       OptionalListenField([](Config& c) -> auto& { return c.metrics_listen_addr; })},
       {"unix_socket", StringField([](Config& c) -> auto& { return c.unix_socket; }, NotEmpty)},
       {"private_key_path",
        StringField([](Config& c) -> auto& { return c.private_key_path; }, NotEmpty)},
@@ -323,7 +329,8 @@ const std::map<std::string, Setter>& Fields() {
        StringField([](Config& c) -> auto& { return c.derp.server.private_key_path; }, NotEmpty)},
       {"derp.server.listen_addr",
        ListenField([](Config& c) -> auto& { return c.derp.server.listen_addr; })},
-      {"derp.server.stun_listen_addr", SetStunListen},
+      {"derp.server.stun_listen_addr",
+       OptionalListenField([](Config& c) -> auto& { return c.derp.server.stun_listen_addr; })},
       {"derp.server.ipv4", StringField([](Config& c) -> auto& { return c.derp.server.ipv4; },
                                        CheckIPv4)},
       {"derp.server.ipv6", StringField([](Config& c) -> auto& { return c.derp.server.ipv6; },

@@ -156,6 +156,8 @@ struct Config {
   std::string server_url = "http://127.0.0.1:8080";
   // HTTP listener for the control protocol and /health.
   ListenAddress listen_addr;
+  // Prometheus /metrics listener (Headscale's default); "" in the file turns it off.
+  std::optional<ListenAddress> metrics_listen_addr = ListenAddress{"127.0.0.1", 9090};
   // Admin API socket, used by the `keel` CLI.
   std::string unix_socket = "data/keel.sock";
   // The legacy TS2019 key, still served on GET /key; must differ from the Noise key.

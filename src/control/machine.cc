@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/run_blocking.h"
+#include "control/control_metrics.h"
 #include "control/frame.h"
 #include "control/server_internal.h"
 #include "tailcfg/capver.h"
@@ -57,6 +58,17 @@ tailcfg::RegisterResponse ToResponse(const tailnet::RegisterOutcome& out) {
   return r;
 }
 
+std::string_view OutcomeName(tailnet::RegisterOutcome::Kind kind) {
+  using K = tailnet::RegisterOutcome::Kind;
+  switch (kind) {
+    case K::kAuthorized: return "authorized";
+    case K::kNodeKeyExpired: return "node_key_expired";
+    case K::kLoggedOut: return "logged_out";
+    case K::kRefused: return "refused";
+  }
+  return "refused";
+}
+
 awaitable<void> HandleRegister(std::shared_ptr<Impl> impl, crypto::MachinePublic machine,
                                http::Request req, std::shared_ptr<http::H2Stream> stream, bool ts2019) {
   auto decoded = tailcfg::DecodeRegisterRequest(req.body);
@@ -82,21 +94,31 @@ awaitable<void> HandleRegister(std::shared_ptr<Impl> impl, crypto::MachinePublic
   auto outcome = co_await RunBlocking(impl->pool, std::move(call));
   if (!outcome) {
     int status = StatusFor(outcome.error());
+    metrics::Registrations(status == 500 ? "error" : "refused").Increment();
     if (status == 500) co_return Reply(*stream, 500, outcome.error().message);
     tailnet::RegisterOutcome refused;
     refused.error = outcome.error().message;
     co_return Reply(*stream, 200, tailcfg::EncodeRegisterResponse(ToResponse(refused)), "application/json");
   }
+  metrics::Registrations(OutcomeName(outcome->kind)).Increment();
   impl->log->info("register {} from {}: {}", in.node_key.ToText(), machine.ToText(),
                   outcome->kind == tailnet::RegisterOutcome::Kind::kRefused ? outcome->error : "ok");
   Reply(*stream, 200, tailcfg::EncodeRegisterResponse(ToResponse(*outcome)), "application/json");
 }
 
+// Frames a map response (compressing large ones on the pool) and counts it as sent.
 awaitable<std::string> Frame(Impl& impl, std::string json, bool zstd) {
-  if (!zstd || json.size() < kCompressOnPool) co_return EncodeFrame(json, zstd);
-  auto shared = std::make_shared<std::string>(std::move(json));
-  auto call = [shared] { return EncodeFrame(*shared, true); };
-  co_return co_await RunBlocking(impl.pool, std::move(call));
+  std::string frame;
+  if (!zstd || json.size() < kCompressOnPool) {
+    frame = EncodeFrame(json, zstd);
+  } else {
+    auto shared = std::make_shared<std::string>(std::move(json));
+    auto call = [shared] { return EncodeFrame(*shared, true); };
+    frame = co_await RunBlocking(impl.pool, std::move(call));
+  }
+  metrics::MapResponses().Increment();
+  metrics::MapResponseBytes().Increment(static_cast<double>(frame.size()));
+  co_return frame;
 }
 
 MapInputs Inputs(Impl& impl, const tailnet::Snapshot& snap, model::NodeId self, int capver,
@@ -169,6 +191,7 @@ awaitable<void> RunStream(std::shared_ptr<Impl> impl, model::NodeId node, int ca
   session->ts2019 = ts2019;
   uint64_t id = impl->next_session_id++;
   impl->sessions.emplace(id, session);
+  metrics::MapStreams().Increment();
   auto open = [impl, node] {
     impl->tailnet.StreamOpened(node);
     return 0;
@@ -181,6 +204,7 @@ awaitable<void> RunStream(std::shared_ptr<Impl> impl, model::NodeId node, int ca
     impl->log->warn("map session for node {} ended: {}", node, e.what());
   }
   impl->sessions.erase(id);
+  metrics::MapStreams().Decrement();
   asio::post(impl->pool, [impl, node] { impl->tailnet.StreamClosed(node); });
   if (!stream.closed()) stream.Finish();
 }

@@ -8,6 +8,7 @@
 #include <optional>
 
 #include "base/bytes.h"
+#include "control/control_metrics.h"
 #include "control/frame.h"
 #include "control/server_internal.h"
 #include "crypto/x25519.h"
@@ -50,6 +51,7 @@ awaitable<void> RunNoise(std::shared_ptr<ServerState> impl, std::unique_ptr<Byte
                          Bytes initiation, bool early_payload, std::string remote) {
   auto hs = noise::RespondToInitiation(initiation, impl->keys.noise, crypto::GeneratePrivateKey());
   if (!hs) {
+    metrics::Handshakes("failed").Increment();
     impl->log->info("ts2021 handshake from {} failed: {}", remote, hs.error().message);
     co_await raw->WriteAll(noise::ErrorFrame(hs.error().message));
     raw->Close();
@@ -59,12 +61,14 @@ awaitable<void> RunNoise(std::shared_ptr<ServerState> impl, std::unique_ptr<Byte
   // register response's Error, which `tailscale up` prints, where a failed handshake would
   // only reach the daemon's log.
   if (hs->protocol_version < kNoiseCapVer) {
+    metrics::Handshakes("too_old").Increment();
     std::string text = tailcfg::TooOldMessage(hs->protocol_version, impl->settings.min_cap_version);
     if (impl->FirstRefusalThisHour(hs->peer)) impl->log->info("refusing {} ({}): {}", hs->peer.ToText(), remote, text);
     co_await raw->WriteAll(noise::ErrorFrame(text));
     raw->Close();
     co_return;
   }
+  metrics::Handshakes("ok").Increment();
   Bytes prefix(hs->response.begin(), hs->response.end());
   noise::NoiseStream conn(std::move(raw), hs->keys, std::move(prefix));
   if (early_payload && hs->protocol_version >= kEarlyPayloadCapVer) {
@@ -134,6 +138,17 @@ std::string UrlHost(const std::string& url) {
   return std::string(rest.substr(0, rest.find(':')));
 }
 
+// Every labelled series is exported from the start, at zero, rather than from its first event.
+void ExportMetrics() {
+  for (const char* result : {"ok", "failed", "too_old"}) metrics::Handshakes(result);
+  for (const char* outcome : {"authorized", "node_key_expired", "logged_out", "refused", "error"}) {
+    metrics::Registrations(outcome);
+  }
+  metrics::MapStreams();
+  metrics::MapResponses();
+  metrics::MapResponseBytes();
+}
+
 }  // namespace
 
 struct ControlServer::Impl : ServerState {
@@ -154,6 +169,7 @@ ServerState::ServerState(Settings s, ServerKeys k, tailnet::Tailnet& t, asio::th
       keepalive_zstd(EncodeFrame(tailcfg::kKeepAliveJson, true)),
       keepalive_raw(EncodeFrame(tailcfg::kKeepAliveJson, false)),
       ha_timer(io) {
+  ExportMetrics();
   Reconfigure();
 }
 

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/metrics.h"
 #include "store/migrations.h"
 #include "store/sqlite_tx.h"
 
@@ -90,7 +91,22 @@ Result<void> SqliteStore::Migrate() {
   return {};
 }
 
+namespace {
+
+// Time from asking for a transaction to its end, waiting for the store's mutex included.
+prometheus::Histogram& TransactionSeconds() {
+  static auto& h = prometheus::BuildHistogram()
+                       .Name("keel_store_transaction_seconds")
+                       .Help("Time a store transaction takes, waiting for the store included")
+                       .Register(metrics::Registry())
+                       .Add({}, metrics::LatencyBuckets());
+  return h;
+}
+
+}  // namespace
+
 Result<void> SqliteStore::Transaction(const std::function<Result<void>(Tx&)>& fn) {
+  metrics::ScopedTimer timer(TransactionSeconds());
   std::lock_guard lock(mu_);
   // IMMEDIATE takes the write lock up front, so a read-then-write never fails half way with
   // SQLITE_BUSY when another process shares the file.

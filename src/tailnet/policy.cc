@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 
+#include "base/metrics.h"
 #include "tailnet/tailnet_impl.h"
 
 namespace keel::tailnet {
@@ -37,10 +38,21 @@ std::vector<policy::PolicyNode> PolicyNodes(const Snapshot& s) {
   return out;
 }
 
+prometheus::Histogram& CompileSeconds() {
+  static auto& h = prometheus::BuildHistogram()
+                       .Name("keel_policy_compile_seconds")
+                       .Help("Time each policy compile against the tailnet takes (its _count is "
+                             "the number of compiles)")
+                       .Register(metrics::Registry())
+                       .Add({}, metrics::LatencyBuckets());
+  return h;
+}
+
 // Compiles `p` against the tailnet in `s`. When `s` still carries a compile of the same
 // policy, the new one continues its line, so sessions recompute only the nodes it touched.
 Result<std::shared_ptr<const policy::CompiledPolicy>> CompileFor(
     std::shared_ptr<const policy::Policy> p, const Snapshot& s) {
+  metrics::ScopedTimer timer(CompileSeconds());
   std::vector<policy::PolicyUser> users;
   users.reserve(s.users.size());
   for (const auto& [id, u] : s.users) users.push_back(ToPolicyUser(u));
@@ -207,6 +219,8 @@ PolicyInfo Tailnet::GetPolicy() const {
   std::lock_guard lock(impl_->mu);
   return impl_->policy_info;
 }
+
+void Tailnet::Impl::ExportPolicyMetrics() { CompileSeconds(); }
 
 Result<void> Tailnet::Impl::LoadStoredPolicy(Snapshot& next) {
   std::optional<std::string> text;

@@ -107,6 +107,7 @@ Tailnet::Tailnet(Settings settings, store::Store& store, const Clock& clock,
                  std::shared_ptr<spdlog::logger> logger)
     : impl_(std::make_unique<Impl>(std::move(settings), store, clock, std::move(logger))) {
   impl_->recompiler = std::thread([impl = impl_.get()] { impl->RunRecompiler(); });
+  Impl::ExportPolicyMetrics();
 }
 
 Tailnet::~Tailnet() {

@@ -89,6 +89,8 @@ struct Tailnet::Impl {
   void UpdateRoutes(Draft& d);
   // (policy.cc) Compiles the stored policy, if any, against `next` (Load).
   Result<void> LoadStoredPolicy(Snapshot& next);
+  // Registers the compile-time histogram, so it is exported before the first compile.
+  static void ExportPolicyMetrics();
 
   // --- helpers (mu held) ---
   // `base` with -1, -2... appended on collision; `self`'s own name does not collide.

@@ -220,10 +220,12 @@ def http_get(url, timeout=5.0):
 
 # --- the harness ------------------------------------------------------------------------------
 
-def keel_config_yaml(d, http_port, derp_yaml):
-    """A keel config keeping all its state under directory d, serving 127.0.0.1:http_port."""
+def keel_config_yaml(d, http_port, derp_yaml, metrics_port=None):
+    """A keel config keeping all its state under directory d, serving 127.0.0.1:http_port
+    (and /metrics on metrics_port, a free one when not given)."""
     return f"""server_url: http://127.0.0.1:{http_port}
 listen_addr: 127.0.0.1:{http_port}
+metrics_listen_addr: 127.0.0.1:{metrics_port or free_port()}
 unix_socket: {d}/keel.sock
 private_key_path: {d}/private.key
 noise:
@@ -280,6 +282,7 @@ class Harness:
         self.client_env = {}  # n -> extra environment for its tailscaled and CLI
         self.client_ts_dir = {}  # n -> binaries of another release than ts_dir
         self.keel_port = free_port()
+        self.metrics_port = free_port()
         self.derp_port = free_port()
         self.stun_port = free_port(socket.SOCK_DGRAM)
         self.keel_dir = os.path.join(self.tmp, "keel")
@@ -344,7 +347,8 @@ class Harness:
 
     def write_config(self):
         with open(self.config_path, "w") as f:
-            f.write(keel_config_yaml(self.keel_dir, self.keel_port, self._derp_config()))
+            f.write(keel_config_yaml(self.keel_dir, self.keel_port, self._derp_config(),
+                                     self.metrics_port))
             f.write(self.extra_config)
 
     def start_keel(self):
@@ -366,6 +370,18 @@ class Harness:
     def restart_keel(self, sig=signal.SIGTERM):
         self.stop_keel(sig)
         self.start_keel()
+
+    def metrics(self):
+        """keel's /metrics, read with Prometheus' own text-format parser: {(name, labels): value}
+        with labels a sorted tuple of (name, value) pairs."""
+        from prometheus_client.parser import text_string_to_metric_families
+        status, body = http_get(f"http://127.0.0.1:{self.metrics_port}/metrics")
+        check(status == 200, f"GET /metrics answered {status}")
+        samples = {}
+        for family in text_string_to_metric_families(body.decode()):
+            for s in family.samples:
+                samples[(s.name, tuple(sorted(s.labels.items())))] = s.value
+        return samples
 
     def health(self):
         return http_get(f"{self.server_url}/health")[0]

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Three real Tailscale clients join keel with one reusable pre-auth key.
 
-Checks: every client reaches Running; its addresses are the ones keel lists for it; each sees the
+Checks: every client reaches Running; keel's /metrics (read with Prometheus' parser) counts the
+nodes, registrations, handshakes, map responses and relay clients the join made; its addresses are the ones keel lists for it; each sees the
 other two as peers under their MagicDNS names; each connects to keel's embedded DERP relay (the
 client logs "derp-999 connected": its TLS check of the relay passed). Unless --join-only: deleting a node removes it from
 the others' peer lists within 5 s; after a keel restart the clients come back with the same
@@ -37,6 +38,7 @@ def normalize_ips(ips):
 
 def join(h, clients):
     h.start_keel()
+    h.before_join = h.metrics()
     h.create_user("alice")
     key = h.create_authkey("alice", "--reusable")
     for n in clients:
@@ -46,6 +48,33 @@ def join(h, clients):
         h.up(n, key, hostname(n))
     for n in clients:
         h.wait_running(n)
+
+
+def check_metrics(h, before, joined):
+    """keel's /metrics parse, and the counters moved as the clients joined."""
+    step("/metrics: the counters moved as the clients joined")
+    after = h.metrics()
+
+    def value(samples, name, **labels):
+        return samples.get((name, tuple(sorted(labels.items()))), 0)
+
+    def grew(name, by=1, **labels):
+        old, new = value(before, name, **labels), value(after, name, **labels)
+        check(new >= old + by, f"{name}{labels} went from {old} to {new}, wanted +{by}")
+
+    check(value(before, "keel_nodes", state="registered") == 0, "nodes before anyone joined")
+    check(value(after, "keel_nodes", state="registered") == joined, "keel_nodes after the join")
+    wait_until(lambda: value(h.metrics(), "keel_nodes", state="online") == joined, 10,
+               "keel_nodes{state=online} to count every client")
+    grew("keel_registrations_total", joined, outcome="authorized")
+    grew("keel_noise_handshakes_total", joined, result="ok")
+    grew("keel_map_responses_total", joined)
+    grew("keel_map_response_bytes_total", 1000)
+    grew("keel_store_transaction_seconds_count", joined)
+    check(value(after, "keel_map_streams") >= joined, "keel_map_streams after the join")
+    check(value(after, "keel_derp_clients") >= 1, "no client on the embedded relay")
+    check(("keel_policy_compile_seconds_count", ()) in after, "no policy compile metric")
+    check(("keel_derp_packets_total", (("kind", "received"),)) in after, "no relay packet metric")
 
 
 def check_addresses(h, clients):
@@ -126,6 +155,7 @@ def test(h, args):
     wait_peers(h, {n: hostname(n) for n in CLIENTS})
     for n in CLIENTS:
         h.wait_derp_connected(n)
+    check_metrics(h, h.before_join, len(CLIENTS))
     if args.join_only:
         return
     wait_online(h, [hostname(n) for n in CLIENTS], timeout=30)
