@@ -73,6 +73,14 @@ Result<void> App::Init() {
   if (!SetLogLevel(config_.log.level)) {
     return MakeError(Errc::kInvalidArgument, "log.level: unknown level " + config_.log.level);
   }
+  if (!config_.tls_cert_path.empty()) {
+    return MakeError(Errc::kUnsupported,
+                     "tls_cert_path: keel cannot serve TLS on listen_addr yet; terminate TLS in a "
+                     "proxy in front of it (the embedded relay's derp.server.tls_* work)");
+  }
+  if (!SetLogFormat(config_.log.format)) {
+    return MakeError(Errc::kInvalidArgument, "log.format: unknown format " + config_.log.format);
+  }
   for (const auto& w : config_.warnings) logger_->warn("{}", w);
   KEEL_TRY(OpenState());
   KEEL_TRY(BuildServers());
@@ -228,7 +236,7 @@ Result<void> App::BuildServers() {
   KEEL_TRY(EnsureParentDir(config_.unix_socket));
   admin_server_ = std::make_unique<http::Server>(io_.get_executor(), *admin_router_,
                                                  http::ServerSettings{}, GetLogger("admin"));
-  auto unix = admin_server_->ListenUnix(config_.unix_socket);
+  auto unix = admin_server_->ListenUnix(config_.unix_socket, config_.unix_socket_permission);
   if (!unix) return MakeError(unix.error().code, "unix_socket: " + unix.error().message);
 
   KEEL_TRY(BuildMetricsServer());

@@ -51,6 +51,7 @@ int Serve(Context& ctx) {
 int ConfigTest(Context& ctx) {
   auto config = config::LoadConfig(ctx.config_path);
   if (!config) return Fail(ctx, config.error().message);
+  for (const auto& w : config->warnings) *ctx.err << "warning: " << w << "\n";
   *ctx.out << "config " << (ctx.config_path.empty() ? std::string("(defaults)") : ctx.config_path) << " is valid\n";
   return 0;
 }

@@ -3,400 +3,83 @@
 #include <yaml-cpp/yaml.h>
 
 #include <boost/asio/ip/address.hpp>
-#include <functional>
-#include <limits>
-#include <map>
+#include <cctype>
+#include <cstdlib>
 #include <set>
 
 #include "base/bytes.h"
 #include "base/file.h"
-#include "config/duration.h"
+#include "config/fields.h"
+#include "config/headscale_keys.h"
 #include "config/nearest.h"
 
 namespace keel::config {
 namespace {
 
-namespace ip = boost::asio::ip;
-
-// Tailscale v1.62, the oldest release the client test matrix runs; older ones are unproven.
-constexpr int kLowestServedCapVer = 88;
-
-// Every setter knows the dotted key it serves so its errors can name it.
-using Setter = std::function<Result<void>(const YAML::Node&, const std::string&, Config&)>;
-
-Error KeyError(const std::string& key, const std::string& why) {
-  return MakeError(Errc::kInvalidArgument, key + ": " + why);
-}
-
-Result<std::string> AsString(const YAML::Node& n, const std::string& key) {
-  if (!n.IsScalar()) return KeyError(key, "expected a string");
-  return n.Scalar();
-}
-
-Result<bool> AsBool(const YAML::Node& n, const std::string& key) {
-  bool b = false;
-  if (!n.IsScalar() || !YAML::convert<bool>::decode(n, b)) {
-    return KeyError(key, "expected true or false");
-  }
-  return b;
-}
-
-Result<std::vector<std::string>> AsStringList(const YAML::Node& n, const std::string& key) {
-  if (!n.IsSequence()) return KeyError(key, "expected a list");
-  std::vector<std::string> out;
-  for (const auto& item : n) {
-    if (!item.IsScalar()) return KeyError(key, "expected a list of strings");
-    out.push_back(item.Scalar());
-  }
-  return out;
-}
-
-// A setter that stores a string after `check` accepts it (check returns an error text or "").
-template <class Get>
-Setter StringField(Get get, std::function<std::string(const std::string&)> check = nullptr) {
-  return [get, check](const YAML::Node& n, const std::string& key, Config& c) -> Result<void> {
-    auto s = AsString(n, key);
-    if (!s) return s.error();
-    if (check) {
-      if (std::string why = check(*s); !why.empty()) return KeyError(key, why);
-    }
-    get(c) = *s;
-    return {};
-  };
-}
-
-template <class Get>
-Setter ListField(Get get, std::function<std::string(const std::string&)> check = nullptr) {
-  return [get, check](const YAML::Node& n, const std::string& key, Config& c) -> Result<void> {
-    auto list = AsStringList(n, key);
-    if (!list) return list.error();
-    for (const auto& item : *list) {
-      if (!check) break;
-      if (std::string why = check(item); !why.empty()) return KeyError(key, why);
-    }
-    get(c) = std::move(*list);
-    return {};
-  };
-}
-
-template <class Get>
-Setter BoolField(Get get) {
-  return [get](const YAML::Node& n, const std::string& key, Config& c) -> Result<void> {
-    auto b = AsBool(n, key);
-    if (!b) return b.error();
-    get(c) = *b;
-    return {};
-  };
-}
-
-// An integer in [min, max]; `expected` says what the key wants ("a positive integer").
-template <class Get>
-Setter IntField(Get get, int min, int max, std::string expected) {
-  return [get, min, max, expected](const YAML::Node& n, const std::string& key,
-                                   Config& c) -> Result<void> {
-    int v = 0;
-    if (!n.IsScalar() || !YAML::convert<int>::decode(n, v) || v < min || v > max) {
-      return KeyError(key, "expected " + expected);
-    }
-    get(c) = v;
-    return {};
-  };
-}
-
-std::string NotEmpty(const std::string& s) { return s.empty() ? "must not be empty" : ""; }
-
-std::string CheckServerUrl(const std::string& s) {
-  for (std::string_view scheme : {"http://", "https://"}) {
-    if (s.starts_with(scheme) && s.size() > scheme.size()) return "";
-  }
-  return "must be an http:// or https:// URL, got \"" + s + "\"";
-}
-
-std::string CheckDomain(const std::string& s) {
-  if (s.empty() || s.size() > 253 || s.front() == '.' || s.back() == '.') {
-    return "\"" + s + "\" is not a domain name";
-  }
-  for (char c : s) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '.';
-    if (!ok) return "\"" + s + "\" is not a domain name";
-  }
-  return "";
-}
-
-std::string CheckNameserver(const std::string& s) {
-  boost::system::error_code ec;
-  ip::make_address(s, ec);
-  if (!ec || s.starts_with("https://")) return "";
-  return "\"" + s + "\" is neither an IP address nor a DNS-over-HTTPS URL";
-}
-
-std::string CheckPolicyMode(const std::string& s) {
-  return s == "file" || s == "database" ? "" : "unknown mode \"" + s + "\" (file, database)";
-}
-
-std::string CheckLogLevel(const std::string& s) {
-  for (std::string_view l : {"trace", "debug", "info", "warn", "error", "critical", "off"}) {
-    if (s == l) return "";
-  }
-  return "unknown level \"" + s + "\" (trace, debug, info, warn, error, critical, off)";
-}
-
-// A prefix setter: `parse` is make_network_v4 or _v6; the prefix must lie inside `range`.
-template <class Net, class Get>
-Setter PrefixField(Get get, Net (*parse)(boost::asio::string_view, boost::system::error_code&),
-                   const char* range, const char* family) {
-  return [=](const YAML::Node& n, const std::string& key, Config& c) -> Result<void> {
-    auto s = AsString(n, key);
-    if (!s) return s.error();
-    boost::system::error_code ec;
-    Net net = parse(*s, ec);
-    if (ec) return KeyError(key, "\"" + *s + "\" is not an " + family + " prefix");
-    net = net.canonical();
-    const Net allowed = parse(range, ec);
-    if (net != allowed && !net.is_subnet_of(allowed)) {
-      return KeyError(key, *s + " is outside " + range);
-    }
-    get(c) = net;
-    return {};
-  };
-}
-
-// A host:port setter (ParseListenAddress).
-template <class Get>
-Setter ListenField(Get get) {
-  return [get](const YAML::Node& n, const std::string& key, Config& c) -> Result<void> {
-    auto s = AsString(n, key);
-    if (!s) return s.error();
-    auto addr = ParseListenAddress(*s);
-    if (!addr) return KeyError(key, addr.error().message);
-    get(c) = *addr;
-    return {};
-  };
-}
-
-// A duration setter that stores whole seconds, refusing less than `min`.
-template <class Get>
-Setter SecondsField(Get get, std::chrono::seconds min) {
-  return [get, min](const YAML::Node& n, const std::string& key, Config& c) -> Result<void> {
-    auto s = AsString(n, key);
-    if (!s) return s.error();
-    auto d = ParseDuration(*s);
-    if (!d) return KeyError(key, d.error().message);
-    auto secs = std::chrono::duration_cast<std::chrono::seconds>(*d);
-    if (secs < min) return KeyError(key, "must be at least " + std::to_string(min.count()) + "s");
-    get(c) = secs;
-    return {};
-  };
-}
-
-// node.ephemeral.inactivity_timeout, or its older name; the newer one wins, in any order.
-Result<void> SetEphemeralTimeout(const YAML::Node& n, const std::string& key, Config& c) {
-  bool node_key = key.starts_with("node.");
-  if (!node_key && c.ephemeral_timeout_from_node_key) return {};
-  c.ephemeral_timeout_from_node_key = node_key;
-  static const Setter set = SecondsField(
-      [](Config& c) -> auto& { return c.ephemeral_node_inactivity_timeout; }, std::chrono::seconds(1));
-  return set(n, key, c);
-}
-
-// dns.nameservers.split: {domain: [resolver, ...]}.
-Result<void> SetSplitNameservers(const YAML::Node& n, const std::string& key, Config& c) {
-  if (!n.IsMap()) return KeyError(key, "expected a mapping of domain: [nameservers]");
-  std::map<std::string, std::vector<std::string>> split;
-  for (const auto& entry : n) {
-    std::string domain = entry.first.Scalar();
-    if (std::string why = CheckDomain(domain); !why.empty()) return KeyError(key, why);
-    auto list = AsStringList(entry.second, key + "." + domain);
-    if (!list) return list.error();
-    for (const auto& ns : *list) {
-      if (std::string why = CheckNameserver(ns); !why.empty()) return KeyError(key + "." + domain, why);
-    }
-    split[domain] = std::move(*list);
-  }
-  c.dns.nameservers_split = std::move(split);
-  return {};
-}
-
-// dns.extra_records: [{name, type, value}].
-Result<void> SetExtraRecords(const YAML::Node& n, const std::string& key, Config& c) {
-  if (!n.IsSequence()) return KeyError(key, "expected a list of {name, type, value}");
-  std::vector<DnsRecord> records;
-  for (const auto& item : n) {
-    if (!item.IsMap()) return KeyError(key, "expected a list of {name, type, value}");
-    auto field = [&](const char* f) { return item[f] && item[f].IsScalar() ? item[f].Scalar() : ""; };
-    DnsRecord r{field("name"), field("type"), field("value")};
-    if (std::string why = CheckDnsRecord(r); !why.empty()) return KeyError(key, why);
-    records.push_back(std::move(r));
-  }
-  c.dns.extra_records = std::move(records);
-  return {};
-}
-
-// A host:port setter where "" turns the listener off.
-template <class Get>
-Setter OptionalListenField(Get get) {
-  return [get](const YAML::Node& n, const std::string& key, Config& c) -> Result<void> {
-    auto s = AsString(n, key);
-    if (!s) return s.error();
-    if (s->empty()) {
-      get(c).reset();
-      return {};
-    }
-    auto addr = ParseListenAddress(*s);
-    if (!addr) return KeyError(key, addr.error().message);
-    get(c) = *addr;
-    return {};
-  };
-}
-
-std::string CheckIPv4(const std::string& s) {
-  boost::system::error_code ec;
-  auto a = ip::make_address(s, ec);
-  if (ec || !a.is_v4() || a.is_unspecified()) return "\"" + s + "\" is not a usable IPv4 address";
-  return "";
-}
-
-std::string CheckIPv6OrNone(const std::string& s) {
-  if (s == "none") return "";
-  boost::system::error_code ec;
-  auto a = ip::make_address(s, ec);
-  if (ec || !a.is_v6() || a.is_unspecified()) {
-    return "\"" + s + "\" is neither an IPv6 address nor \"none\"";
-  }
-  return "";
-}
-
-std::string CheckHostname(const std::string& s) {
-  boost::system::error_code ec;
-  ip::make_address(s, ec);
-  return ec ? CheckDomain(s) : "";
-}
-
-std::string CheckMeshUrl(const std::string& s) {
-  if (!s.starts_with("https://") || s.size() <= 8) {
-    return "\"" + s + "\" is not an https:// URL of a keel DERP relay";
-  }
-  return "";
-}
-
-const std::map<std::string, Setter>& Fields() {
-  static const auto* fields = new std::map<std::string, Setter>{
-      {"server_url", StringField([](Config& c) -> auto& { return c.server_url; }, CheckServerUrl)},
-      {"listen_addr", ListenField([](Config& c) -> auto& { return c.listen_addr; })},
-      {"metrics_listen_addr",
-       OptionalListenField([](Config& c) -> auto& { return c.metrics_listen_addr; })},
-      {"unix_socket", StringField([](Config& c) -> auto& { return c.unix_socket; }, NotEmpty)},
-      {"private_key_path",
-       StringField([](Config& c) -> auto& { return c.private_key_path; }, NotEmpty)},
-      {"noise.private_key_path",
-       StringField([](Config& c) -> auto& { return c.noise.private_key_path; }, NotEmpty)},
-      {"prefixes.v4",
-       PrefixField<ip::network_v4>([](Config& c) -> auto& { return c.prefixes.v4; },
-                                   &ip::make_network_v4, "100.64.0.0/10", "IPv4")},
-      {"prefixes.v6",
-       PrefixField<ip::network_v6>([](Config& c) -> auto& { return c.prefixes.v6; },
-                                   &ip::make_network_v6, "fd7a:115c:a1e0::/48", "IPv6")},
-      {"prefixes.allocation",
-       StringField([](Config& c) -> auto& { return c.prefixes.allocation; })},
-      {"database.type", StringField([](Config& c) -> auto& { return c.database.type; })},
-      {"database.sqlite.path",
-       StringField([](Config& c) -> auto& { return c.database.sqlite.path; }, NotEmpty)},
-      {"dns.magic_dns", BoolField([](Config& c) -> auto& { return c.dns.magic_dns; })},
-      {"dns.base_domain", StringField([](Config& c) -> auto& { return c.dns.base_domain; })},
-      {"dns.nameservers.global",
-       ListField([](Config& c) -> auto& { return c.dns.nameservers_global; }, CheckNameserver)},
-      {"dns.search_domains",
-       ListField([](Config& c) -> auto& { return c.dns.search_domains; }, CheckDomain)},
-      {"dns.override_local_dns",
-       BoolField([](Config& c) -> auto& { return c.dns.override_local_dns; })},
-      {"dns.nameservers.split", SetSplitNameservers},
-      {"dns.extra_records", SetExtraRecords},
-      {"dns.extra_records_path",
-       StringField([](Config& c) -> auto& { return c.dns.extra_records_path; })},
-      {"derp.paths", ListField([](Config& c) -> auto& { return c.derp.paths; }, NotEmpty)},
-      {"derp.urls", ListField([](Config& c) -> auto& { return c.derp.urls; })},
-      {"derp.server.enabled",
-       BoolField([](Config& c) -> auto& { return c.derp.server.enabled; })},
-      {"derp.server.region_id",
-       IntField([](Config& c) -> auto& { return c.derp.server.region_id; }, 1,
-                std::numeric_limits<int>::max(), "a positive integer")},
-      {"derp.server.region_code",
-       StringField([](Config& c) -> auto& { return c.derp.server.region_code; }, NotEmpty)},
-      {"derp.server.region_name",
-       StringField([](Config& c) -> auto& { return c.derp.server.region_name; }, NotEmpty)},
-      {"derp.server.private_key_path",
-       StringField([](Config& c) -> auto& { return c.derp.server.private_key_path; }, NotEmpty)},
-      {"derp.server.listen_addr",
-       ListenField([](Config& c) -> auto& { return c.derp.server.listen_addr; })},
-      {"derp.server.stun_listen_addr",
-       OptionalListenField([](Config& c) -> auto& { return c.derp.server.stun_listen_addr; })},
-      {"derp.server.ipv4", StringField([](Config& c) -> auto& { return c.derp.server.ipv4; },
-                                       CheckIPv4)},
-      {"derp.server.ipv6", StringField([](Config& c) -> auto& { return c.derp.server.ipv6; },
-                                       CheckIPv6OrNone)},
-      {"derp.server.hostname",
-       StringField([](Config& c) -> auto& { return c.derp.server.hostname; }, CheckHostname)},
-      {"derp.server.tls_cert_path",
-       StringField([](Config& c) -> auto& { return c.derp.server.tls_cert_path; })},
-      {"derp.server.tls_key_path",
-       StringField([](Config& c) -> auto& { return c.derp.server.tls_key_path; })},
-      {"derp.server.verify_clients",
-       BoolField([](Config& c) -> auto& { return c.derp.server.verify_clients; })},
-      {"derp.server.mesh_key",
-       StringField([](Config& c) -> auto& { return c.derp.server.mesh_key; },
-                   [](const std::string& s) { return s.empty() ? "" : MeshKeyProblem(s); })},
-      {"derp.server.mesh_key_path",
-       StringField([](Config& c) -> auto& { return c.derp.server.mesh_key_path; })},
-      {"derp.server.threads",
-       IntField([](Config& c) -> auto& { return c.derp.server.threads; }, 0, 256,
-                "a number of threads from 0 (one per core) to 256")},
-      {"derp.server.mesh_with",
-       ListField([](Config& c) -> auto& { return c.derp.server.mesh_with; }, CheckMeshUrl)},
-      {"derp.server.automatically_add_embedded_derp_region",
-       BoolField([](Config& c) -> auto& {
-         return c.derp.server.automatically_add_embedded_derp_region;
-       })},
-      {"derp.server.drop_other_regions",
-       BoolField([](Config& c) -> auto& { return c.derp.server.drop_other_regions; })},
-      {"log.level", StringField([](Config& c) -> auto& { return c.log.level; }, CheckLogLevel)},
-      {"policy.mode",
-       StringField([](Config& c) -> auto& { return c.policy.mode; }, CheckPolicyMode)},
-      {"policy.path", StringField([](Config& c) -> auto& { return c.policy.path; })},
-      {"ephemeral_node_inactivity_timeout", SetEphemeralTimeout},
-      {"node.ephemeral.inactivity_timeout", SetEphemeralTimeout},
-      {"node.expiry",
-       SecondsField([](Config& c) -> auto& { return c.node_expiry; }, std::chrono::seconds(0))},
-      {"node.routes.ha.probe_interval",
-       SecondsField([](Config& c) -> auto& { return c.ha_probe_interval; }, std::chrono::seconds(0))},
-      {"node.routes.ha.probe_timeout",
-       SecondsField([](Config& c) -> auto& { return c.ha_probe_timeout; }, std::chrono::seconds(1))},
-      {"capability_floor",
-       IntField([](Config& c) -> auto& { return c.capability_floor; }, kLowestServedCapVer,
-                std::numeric_limits<int>::max(), "a capability version of at least 88 (Tailscale v1.62)")},
-      {"cli.address", StringField([](Config& c) -> auto& { return c.cli.address; })},
-      {"cli.api_key", StringField([](Config& c) -> auto& { return c.cli.api_key; })},
-      {"cli.timeout",
-       SecondsField([](Config& c) -> auto& { return c.cli.timeout; }, std::chrono::seconds(1))},
-      {"cli.insecure", BoolField([](Config& c) -> auto& { return c.cli.insecure; })},
-      {"tuning.register_cache_expiration",
-       SecondsField([](Config& c) -> auto& { return c.auth_request_timeout; },
-                    std::chrono::seconds(1))},
-  };
-  return *fields;
-}
-
-// True when `key` is a parent of some field ("dns", "dns.nameservers").
+// True when `key` is a parent of some key keel knows ("dns", "dns.nameservers", or "derp.server.stun"
+// of Headscale's derp.server.stun.enabled).
 bool IsSection(const std::string& key) {
   auto it = Fields().lower_bound(key + ".");
-  return it != Fields().end() && it->first.starts_with(key + ".");
+  if (it != Fields().end() && it->first.starts_with(key + ".")) return true;
+  for (std::string_view name : ForeignKeyNames()) {
+    if (name.starts_with(key + ".")) return true;
+  }
+  return false;
 }
 
 // The known key nearest to a misspelt one, when it is near enough to be what was meant.
 std::string Suggestion(const std::string& key) {
-  std::vector<std::string_view> known;
+  std::vector<std::string_view> known = ForeignKeyNames();
   for (const auto& [name, setter] : Fields()) known.push_back(name);
   return std::string(Nearest(key, known));
+}
+
+// A value that asks for nothing: null, "", [], {} or false, or the value keel already acts on.
+bool AsksNothing(const YAML::Node& value, std::string_view quiet_value) {
+  if (value.IsNull() || ((value.IsSequence() || value.IsMap()) && value.size() == 0)) return true;
+  if (!value.IsScalar()) return false;
+  const std::string& text = value.Scalar();
+  return text.empty() || text == (quiet_value.empty() ? "false" : quiet_value);
+}
+
+// A key of Headscale's that keel does not act on: one warning naming it, unless its value asks
+// for nothing; an error for the keys Headscale removed.
+Result<void> Foreign(const std::string& key, const YAML::Node& value, const ForeignKey& entry,
+                     Config& c) {
+  if (entry.removed) return KeyError(key, std::string(entry.why));
+  if (value.IsMap() && key == entry.key) {
+    // A whole section (oidc:): each key in it is judged on its own.
+    for (const auto& child : value) {
+      if (!child.first.IsScalar()) return KeyError(key + ".?", "keys must be strings");
+      std::string child_key = key + "." + child.first.Scalar();
+      KEEL_TRY(Foreign(child_key, child.second, *FindForeignKey(child_key), c));
+    }
+    return {};
+  }
+  if (!AsksNothing(value, entry.quiet_value)) {
+    c.warnings.push_back(key + " has no effect: " + std::string(entry.why));
+  }
+  return {};
+}
+
+Result<void> Walk(const YAML::Node& map, const std::string& prefix, Config& c);
+
+// Applies `value` to dotted `key`, from the file or the environment.
+Result<void> Apply(const std::string& key, const YAML::Node& value, Config& c) {
+  if (auto field = Fields().find(key); field != Fields().end()) {
+    // "key:" with no value keeps the default, as Headscale's sample configs expect.
+    return value.IsNull() ? Result<void>() : field->second(value, key, c);
+  }
+  if (auto entry = FindForeignKey(key)) return Foreign(key, value, *entry, c);
+  if (IsSection(key)) {
+    if (value.IsNull()) return {};
+    if (!value.IsMap()) return KeyError(key, "expected a mapping");
+    return Walk(value, key + ".", c);
+  }
+  std::string near = Suggestion(key);
+  return MakeError(Errc::kInvalidArgument,
+                   "unknown config key \"" + key + "\"" +
+                       (near.empty() ? "" : "; did you mean \"" + near + "\"?"));
 }
 
 Result<void> Walk(const YAML::Node& map, const std::string& prefix, Config& c) {
@@ -406,20 +89,37 @@ Result<void> Walk(const YAML::Node& map, const std::string& prefix, Config& c) {
     const std::string key = prefix + entry.first.Scalar();
     // YAML leaves a repeated key to the reader; keel takes neither value.
     if (!seen.insert(key).second) return KeyError(key, "appears twice; keep one");
-    const YAML::Node& value = entry.second;
-    auto field = Fields().find(key);
-    if (field != Fields().end()) {
-      // "key:" with no value keeps the default, as Headscale's sample configs expect.
-      if (!value.IsNull()) KEEL_TRY(field->second(value, key, c));
-    } else if (IsSection(key)) {
-      if (value.IsNull()) continue;
-      if (!value.IsMap()) return KeyError(key, "expected a mapping");
-      KEEL_TRY(Walk(value, key + ".", c));
-    } else {
-      std::string near = Suggestion(key);
-      return MakeError(Errc::kInvalidArgument, "unknown config key \"" + key + "\"" +
-                                                   (near.empty() ? "" : "; did you mean \"" + near + "\"?"));
+    KEEL_TRY(Apply(key, entry.second, c));
+  }
+  return {};
+}
+
+// "dns.base_domain" -> "KEEL_DNS_BASE_DOMAIN".
+std::string EnvName(std::string_view key) {
+  std::string name = "KEEL_";
+  for (char ch : key) {
+    name.push_back(ch == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(ch))));
+  }
+  return name;
+}
+
+// KEEL_* variables override the file, key by key.
+Result<void> ApplyEnvironment(const EnvLookup& env, Config& c) {
+  std::vector<std::string> keys;
+  for (const auto& [name, setter] : Fields()) keys.push_back(name);
+  for (std::string_view name : ForeignKeyNames()) keys.emplace_back(name);
+  for (const auto& key : keys) {
+    const std::string var = EnvName(key);
+    std::optional<std::string> text = env(var);
+    if (!text) continue;
+    YAML::Node value;
+    try {
+      value = text->empty() ? YAML::Node(std::string()) : YAML::Load(*text);
+    } catch (const YAML::Exception& e) {
+      return MakeError(Errc::kInvalidArgument, var + ": not a YAML value: " + e.what());
     }
+    auto applied = Apply(key, value, c);
+    if (!applied) return MakeError(applied.error().code, var + ": " + applied.error().message);
   }
   return {};
 }
@@ -479,6 +179,11 @@ Result<void> Validate(Config& c) {
     return KeyError("database.type", "unknown database \"" + c.database.type + "\"");
   }
   c.database.type = "sqlite";
+  if (c.prefixes.allocation == "random") {
+    c.warnings.push_back("prefixes.allocation random has no effect: keel hands out addresses in "
+                         "sequence");
+    c.prefixes.allocation = "sequential";
+  }
   if (c.prefixes.allocation != "sequential") {
     return KeyError("prefixes.allocation",
                     "only \"sequential\" is supported, got \"" + c.prefixes.allocation + "\"");
@@ -487,6 +192,9 @@ Result<void> Validate(Config& c) {
     if (std::string why = CheckDomain(c.dns.base_domain); !why.empty()) {
       return KeyError("dns.base_domain", why);
     }
+  }
+  if (c.tls_cert_path.empty() != c.tls_key_path.empty()) {
+    return KeyError("tls_cert_path", "set both tls_cert_path and tls_key_path, or neither");
   }
   if (c.noise.private_key_path == c.private_key_path) {
     return KeyError("noise.private_key_path", "must differ from private_key_path");
@@ -520,7 +228,7 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
   if (host.empty()) host = "0.0.0.0";
   if (host == "localhost") host = "127.0.0.1";
   boost::system::error_code ec;
-  ip::make_address(host, ec);
+  boost::asio::ip::make_address(host, ec);
   if (ec) return bad("host must be an IP address");
   if (port_text.empty() || port_text.size() > 5) return bad("bad port");
   unsigned port = 0;
@@ -532,7 +240,12 @@ Result<ListenAddress> ParseListenAddress(std::string_view text) {
   return ListenAddress{host, static_cast<uint16_t>(port)};
 }
 
-Result<Config> ParseConfig(std::string_view yaml_text) {
+std::optional<std::string> ProcessEnv(const std::string& name) {
+  const char* value = std::getenv(name.c_str());
+  return value ? std::optional<std::string>(value) : std::nullopt;
+}
+
+Result<Config> ParseConfig(std::string_view yaml_text, const EnvLookup& env) {
   Config c;
   YAML::Node root;
   try {
@@ -540,18 +253,20 @@ Result<Config> ParseConfig(std::string_view yaml_text) {
   } catch (const YAML::Exception& e) {
     return MakeError(Errc::kInvalidArgument, std::string("invalid YAML: ") + e.what());
   }
-  if (root.IsNull()) return c;
-  if (!root.IsMap()) return MakeError(Errc::kInvalidArgument, "config must be a YAML mapping");
-  KEEL_TRY(Walk(root, "", c));
+  if (!root.IsNull() && !root.IsMap()) {
+    return MakeError(Errc::kInvalidArgument, "config must be a YAML mapping");
+  }
+  if (root.IsMap()) KEEL_TRY(Walk(root, "", c));
+  KEEL_TRY(ApplyEnvironment(env, c));
   KEEL_TRY(Validate(c));
   return c;
 }
 
-Result<Config> LoadConfig(const std::string& path) {
-  if (path.empty()) return Config{};
+Result<Config> LoadConfig(const std::string& path, const EnvLookup& env) {
+  if (path.empty()) return ParseConfig("", env);
   auto text = ReadFileText(path);
   if (!text) return MakeError(text.error().code, "config file: " + text.error().message);
-  auto c = ParseConfig(*text);
+  auto c = ParseConfig(*text, env);
   if (!c) return MakeError(c.error().code, path + ": " + c.error().message);
   return c;
 }

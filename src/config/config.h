@@ -9,6 +9,7 @@
 #include <boost/asio/ip/network_v6.hpp>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <string>
@@ -141,6 +142,8 @@ struct PolicyConfig {
 struct LogConfig {
   // trace, debug, info, warn, error, critical or off.
   std::string level = "info";
+  // "text", or "json": one JSON object a line ({"time", "level", "logger", "message"}).
+  std::string format = "text";
 };
 
 // cli.*: where the `keel` CLI sends admin commands when not to the local unix socket.
@@ -158,8 +161,9 @@ struct Config {
   ListenAddress listen_addr;
   // Prometheus /metrics listener (Headscale's default); "" in the file turns it off.
   std::optional<ListenAddress> metrics_listen_addr = ListenAddress{"127.0.0.1", 9090};
-  // Admin API socket, used by the `keel` CLI.
+  // Admin API socket, used by the `keel` CLI, and its file mode (octal, Headscale's default).
   std::string unix_socket = "data/keel.sock";
+  unsigned unix_socket_permission = 0770;
   // The legacy TS2019 key, still served on GET /key; must differ from the Noise key.
   std::string private_key_path = "data/private.key";
   NoiseConfig noise;
@@ -188,15 +192,29 @@ struct Config {
   // for an admin before it expires into a rejection.
   std::chrono::seconds auth_request_timeout{15 * 60};
 
+  // TLS on listen_addr (PEM chain and key); both empty: plain HTTP. Not served yet: keel
+  // refuses to start with them rather than serve plain HTTP where TLS was asked for.
+  std::string tls_cert_path;
+  std::string tls_key_path;
+
   // Not config: notes for the operator (e.g. ignored derp.urls), logged at startup.
   std::vector<std::string> warnings;
 };
 
-// Parses YAML text. An empty document gives all defaults.
-Result<Config> ParseConfig(std::string_view yaml_text);
+// Looks up an environment variable; nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string& name)>;
 
-// Reads and parses `path`; an empty path means no file and all defaults.
-Result<Config> LoadConfig(const std::string& path);
+// The process environment.
+std::optional<std::string> ProcessEnv(const std::string& name);
+
+// Parses YAML text. An empty document gives all defaults. Then every known key may be
+// overridden from the environment as Headscale's HEADSCALE_* variables do: KEEL_ and the
+// dotted key upper-cased with "." as "_" (KEEL_DATABASE_SQLITE_PATH), its value read as YAML
+// (KEEL_DNS_NAMESERVERS_GLOBAL='[1.1.1.1, 8.8.8.8]').
+Result<Config> ParseConfig(std::string_view yaml_text, const EnvLookup& env = ProcessEnv);
+
+// Reads and parses `path`; an empty path means no file: defaults and the environment.
+Result<Config> LoadConfig(const std::string& path, const EnvLookup& env = ProcessEnv);
 
 // "host:port", "[v6]:port" or ":port"; the host must be an IP literal or "localhost".
 Result<ListenAddress> ParseListenAddress(std::string_view text);

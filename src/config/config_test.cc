@@ -14,7 +14,7 @@ namespace {
 using namespace std::chrono_literals;
 
 std::string ErrorOf(std::string_view yaml) {
-  auto c = ParseConfig(yaml);
+  auto c = ParseConfig(yaml, [](const std::string&) { return std::optional<std::string>(); });
   EXPECT_FALSE(c) << "accepted: " << yaml;
   return c ? "" : c.error().message;
 }
@@ -332,13 +332,110 @@ TEST(ConfigTest, ExtraRecordsFile) {
   EXPECT_NE(bad.error().message.find("record 2"), std::string::npos);
 }
 
+// No environment: the tests see only the YAML they give.
+std::optional<std::string> NoEnv(const std::string&) { return std::nullopt; }
+
 TEST(ConfigTest, UnknownKeysNamed) {
-  EXPECT_EQ(ErrorOf("grpc_listen_addr: 1.2.3.4:50443"),
-            "unknown config key \"grpc_listen_addr\"");
+  EXPECT_EQ(ErrorOf("grpc_listen_adr: 1.2.3.4:50443"),
+            "unknown config key \"grpc_listen_adr\"; did you mean \"grpc_listen_addr\"?");
   EXPECT_EQ(ErrorOf("dns:\n  nameservers:\n    splitt: {}\n"),
             "unknown config key \"dns.nameservers.splitt\"; did you mean \"dns.nameservers.split\"?");
-  EXPECT_EQ(ErrorOf("database:\n  postgres:\n    host: x\n"),
-            "unknown config key \"database.postgres\"");
+  EXPECT_EQ(ErrorOf("tls_cert_pth: a.pem\n"),
+            "unknown config key \"tls_cert_pth\"; did you mean \"tls_cert_path\"?");
+}
+
+// Headscale's keys keel does not act on are accepted with one warning each, unless their value
+// asks for nothing; the ones Headscale removed are errors saying what replaces them.
+TEST(ConfigTest, HeadscaleKeysWarnOnce) {
+  auto c = ParseConfig(R"(
+grpc_listen_addr: 127.0.0.1:50443
+grpc_allow_insecure: false
+trusted_proxies: []
+disable_check_updates: true
+derp:
+  auto_update_enabled: true
+  update_frequency: 3h
+database:
+  gorm:
+    prepare_stmt: true
+  sqlite:
+    write_ahead_log: true
+    wal_autocheckpoint: 1000
+  postgres:
+    host: db.example.com
+acme_email: ""
+oidc:
+  issuer: https://idp.example.com
+  extra_params:
+    domain_hint: example.com
+  allowed_groups: []
+tuning:
+  batch_change_delay: 800ms
+  register_cache_expiration: 20m
+prefixes:
+  allocation: random
+)", NoEnv);
+  ASSERT_TRUE(c) << c.error().message;
+  std::vector<std::string> named;
+  for (const auto& w : c->warnings) named.push_back(w.substr(0, w.find(' ')));
+  EXPECT_EQ(named, (std::vector<std::string>{
+                       "grpc_listen_addr", "derp.auto_update_enabled", "derp.update_frequency",
+                       "database.gorm.prepare_stmt", "database.postgres.host", "oidc.issuer",
+                       "oidc.extra_params", "tuning.batch_change_delay", "prefixes.allocation"}));
+  EXPECT_EQ(c->warnings[0],
+            "grpc_listen_addr has no effect: keel serves no gRPC; the same API is REST under "
+            "/api/v1 on listen_addr");
+  EXPECT_EQ(c->auth_request_timeout, std::chrono::minutes(20));  // keel's own key still applies
+  EXPECT_EQ(c->prefixes.allocation, "sequential");
+
+  EXPECT_TRUE(ErrorOf("randomize_client_port: true").starts_with(
+      "randomize_client_port: removed in Headscale 0.29: set \"randomizeClientPort\""));
+  EXPECT_TRUE(ErrorOf("oidc:\n  strip_email_domain: true\n").starts_with("oidc.strip_email_domain:"));
+}
+
+TEST(ConfigTest, NewHeadscaleFields) {
+  auto c = ParseConfig("log:\n  format: json\nunix_socket_permission: \"0700\"\n"
+                       "metrics_listen_addr: 127.0.0.1:9191\ntls_cert_path: a.pem\ntls_key_path: a.key\n",
+                       NoEnv);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->log.format, "json");
+  EXPECT_EQ(c->unix_socket_permission, 0700u);
+  EXPECT_EQ(c->metrics_listen_addr->port, 9191);
+  EXPECT_EQ(c->tls_key_path, "a.key");
+  EXPECT_FALSE(ParseConfig("metrics_listen_addr: \"\"\n", NoEnv)->metrics_listen_addr);
+  EXPECT_TRUE(ErrorOf("log:\n  format: xml\n").starts_with("log.format:"));
+  EXPECT_TRUE(ErrorOf("unix_socket_permission: \"0999\"\n").starts_with("unix_socket_permission:"));
+  EXPECT_TRUE(ErrorOf("tls_cert_path: a.pem\n").starts_with("tls_cert_path:"));
+}
+
+// KEEL_* variables override the file, as HEADSCALE_* do Headscale's.
+TEST(ConfigTest, EnvironmentOverrides) {
+  std::map<std::string, std::string> vars = {
+      {"KEEL_DATABASE_SQLITE_PATH", "/tmp/from-env.sqlite"},
+      {"KEEL_DNS_NAMESERVERS_GLOBAL", "[1.1.1.1, 8.8.8.8]"},
+      {"KEEL_DERP_SERVER_ENABLED", "false"},
+      {"KEEL_GRPC_LISTEN_ADDR", "127.0.0.1:1"},
+  };
+  auto env = [&](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    return it == vars.end() ? std::nullopt : std::optional<std::string>(it->second);
+  };
+  auto c = ParseConfig("database:\n  sqlite:\n    path: /from/file.sqlite\n", env);
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->database.sqlite.path, "/tmp/from-env.sqlite");
+  EXPECT_EQ(c->dns.nameservers_global, (std::vector<std::string>{"1.1.1.1", "8.8.8.8"}));
+  EXPECT_FALSE(c->derp.server.enabled);
+  ASSERT_EQ(c->warnings.size(), 1u);
+  EXPECT_TRUE(c->warnings[0].starts_with("grpc_listen_addr has no effect"));
+  // Without a file too.
+  EXPECT_EQ(LoadConfig("", env)->database.sqlite.path, "/tmp/from-env.sqlite");
+
+  vars = {{"KEEL_LISTEN_ADDR", "nohost"}};
+  auto bad = ParseConfig("", env);
+  ASSERT_FALSE(bad);
+  EXPECT_TRUE(bad.error().message.starts_with("KEEL_LISTEN_ADDR: listen_addr:")) << bad.error().message;
+  vars = {{"KEEL_DNS_NAMESERVERS_GLOBAL", "[1.1.1.1"}};
+  EXPECT_TRUE(ParseConfig("", env).error().message.starts_with("KEEL_DNS_NAMESERVERS_GLOBAL: not a YAML value"));
 }
 
 TEST(ConfigTest, BadValuesNameTheKey) {
@@ -348,7 +445,7 @@ TEST(ConfigTest, BadValuesNameTheKey) {
       {"prefixes:\n  v4: 100.64.0.0/9\n", "prefixes.v4:"},
       {"prefixes:\n  v4: not-a-cidr\n", "prefixes.v4:"},
       {"prefixes:\n  v6: fd00::/8\n", "prefixes.v6:"},
-      {"prefixes:\n  allocation: random\n", "prefixes.allocation:"},
+      {"prefixes:\n  allocation: shuffled\n", "prefixes.allocation:"},
       {"listen_addr: nohost\n", "listen_addr:"},
       {"listen_addr: example.com:80\n", "listen_addr:"},
       {"listen_addr: 127.0.0.1:70000\n", "listen_addr:"},

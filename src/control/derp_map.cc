@@ -68,7 +68,14 @@ void MergeDerpMaps(json& base, const json& other) {
   if (!base.contains("Regions") || !base["Regions"].is_object()) base["Regions"] = json::object();
   auto it = other.find("Regions");
   if (it != other.end() && it->is_object()) {
-    for (const auto& [id, region] : it->items()) base["Regions"][id] = region;
+    for (const auto& [id, region] : it->items()) {
+      // A null region removes what earlier maps said of that id.
+      if (region.is_null()) {
+        base["Regions"].erase(id);
+      } else {
+        base["Regions"][id] = region;
+      }
+    }
   }
   for (const auto& [key, value] : other.items()) {
     if (key != "Regions") base[key] = value;

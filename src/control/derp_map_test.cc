@@ -74,5 +74,16 @@ TEST(DerpMapFileTest, MergeLaterWins) {
   EXPECT_EQ(empty["Regions"].size(), 3u);
 }
 
+TEST(DerpMapFileTest, NullRegionDropsIt) {
+  json base = json::parse(R"({"Regions":{"1":{"RegionCode":"a"},"2":{"RegionCode":"b"}}})");
+  auto map = LoadDerpMapFile(WriteTemp("drop.yaml", "regions:\n  1: null\n  7: ~\n"));
+  ASSERT_TRUE(map) << map.error().message;
+  MergeDerpMaps(base, *map);
+  EXPECT_FALSE(base["Regions"].contains("1"));
+  EXPECT_FALSE(base["Regions"].contains("7"));
+  EXPECT_EQ(base["Regions"]["2"]["RegionCode"], "b");
+  EXPECT_FALSE(LoadDerpMapFile(WriteTemp("dropbad.yaml", "regions:\n  one: null\n")));
+}
+
 }  // namespace
 }  // namespace keel::control

@@ -107,7 +107,7 @@ Result<uint16_t> Server::ListenTcp(const std::string& address, uint16_t port) {
   return bound;
 }
 
-Result<void> Server::ListenUnix(const std::string& path) {
+Result<void> Server::ListenUnix(const std::string& path, unsigned mode) {
   // A socket file left by a previous run makes bind fail with EADDRINUSE.
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
@@ -121,7 +121,7 @@ Result<void> Server::ListenUnix(const std::string& path) {
   asio::local::stream_protocol::endpoint endpoint(path);
   acceptor->open(endpoint.protocol(), ec);
   if (!ec) acceptor->bind(endpoint, ec);
-  if (!ec && ::chmod(path.c_str(), 0660) != 0) {
+  if (!ec && ::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
     ec = boost::system::error_code(errno, boost::system::system_category());
   }
   if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);

@@ -88,8 +88,8 @@ class Server {
 
   // Binds and starts accepting; port 0 picks one. Returns the bound port.
   Result<uint16_t> ListenTcp(const std::string& address, uint16_t port);
-  // Binds a unix socket at `path` (replacing a stale file), mode 0660.
-  Result<void> ListenUnix(const std::string& path);
+  // Binds a unix socket at `path` (replacing a stale file) with file mode `mode`.
+  Result<void> ListenUnix(const std::string& path, unsigned mode = 0660);
   // Stops accepting and closes every connection.
   void Stop();
 

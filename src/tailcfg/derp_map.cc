@@ -152,6 +152,13 @@ Result<json> NormalizeDerpMap(const json& in) {
       if (value.is_null()) continue;
       if (!value.is_object()) return Bad("regions", "expected a mapping of region id to region");
       for (const auto& [id, region] : value.items()) {
+        // `1: null` drops region 1 from the maps merged before this one (Headscale's form).
+        if (region.is_null()) {
+          auto number = Coerce(json(id), Type::kInt, "regions." + id);
+          if (!number) return number.error();
+          regions[std::to_string(number->get<int64_t>())] = nullptr;
+          continue;
+        }
         auto normalized = NormalizeRegion(id, region);
         if (!normalized) return normalized.error();
         std::string region_key = std::to_string((*normalized)["RegionID"].get<int64_t>());
