@@ -19,6 +19,15 @@ Error SysError(const std::string& what, const std::string& path) {
   return MakeError(Errc::kUnavailable, what + " " + path + ": " + std::strerror(errno));
 }
 
+
+Result<crypto::PrivateKey> WriteNewKey(const std::string& path) {
+  crypto::PrivateKey key = crypto::GeneratePrivateKey();
+  KEEL_TRY(WriteKeyFile(path, key));
+  return key;
+}
+
+}  // namespace
+
 Result<crypto::PrivateKey> ReadKey(const std::string& path) {
   auto read = ReadFileText(path);
   if (!read) return MakeError(Errc::kUnavailable, "key file: " + read.error().message);
@@ -31,9 +40,20 @@ Result<crypto::PrivateKey> ReadKey(const std::string& path) {
   return key;
 }
 
-Result<crypto::PrivateKey> WriteNewKey(const std::string& path) {
+Result<void> EnsureParentDir(const std::string& file_path) {
+  auto parent = std::filesystem::path(file_path).parent_path();
+  if (parent.empty()) return {};
+  std::error_code ec;
+  std::filesystem::create_directories(parent, ec);
+  if (ec) {
+    return MakeError(Errc::kUnavailable,
+                     "cannot create directory " + parent.string() + ": " + ec.message());
+  }
+  return {};
+}
+
+Result<void> WriteKeyFile(const std::string& path, const crypto::PrivateKey& key) {
   KEEL_TRY(EnsureParentDir(path));
-  crypto::PrivateKey key = crypto::GeneratePrivateKey();
   std::string text = key.ToText() + "\n";
   // O_EXCL: never overwrite a key another process has just written.
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -46,20 +66,6 @@ Result<crypto::PrivateKey> WriteNewKey(const std::string& path) {
     ::unlink(path.c_str());
     errno = saved;
     return SysError("cannot write key file", path);
-  }
-  return key;
-}
-
-}  // namespace
-
-Result<void> EnsureParentDir(const std::string& file_path) {
-  auto parent = std::filesystem::path(file_path).parent_path();
-  if (parent.empty()) return {};
-  std::error_code ec;
-  std::filesystem::create_directories(parent, ec);
-  if (ec) {
-    return MakeError(Errc::kUnavailable,
-                     "cannot create directory " + parent.string() + ": " + ec.message());
   }
   return {};
 }

@@ -16,6 +16,12 @@ namespace keel::app {
 // Reads the key at `path`, or generates and writes one if the file does not exist.
 Result<crypto::PrivateKey> LoadOrCreateKey(const std::string& path, spdlog::logger& logger);
 
+// Writes `key` to a new file at `path`, mode 0600; refuses a file that is already there.
+Result<void> WriteKeyFile(const std::string& path, const crypto::PrivateKey& key);
+
+// Reads the key file at `path` (also any Headscale wrote).
+Result<crypto::PrivateKey> ReadKey(const std::string& path);
+
 // Creates the directory that will hold `file_path` (and its parents); no-op when it has none.
 Result<void> EnsureParentDir(const std::string& file_path);
 

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "app/app.h"
+#include "app/import_headscale.h"
 #include "cli/admin_commands.h"
 #include "cli/policy_commands.h"
 #include "config/config.h"
@@ -274,6 +275,41 @@ void AddNodes(CLI::App& root, Context& ctx, Action& action) {
       [&] { action = [&] { return NodesBackfillIps(ctx); }; });
 }
 
+// `keel import headscale --db PATH [--noise-key PATH]`, into the config's empty database.
+int ImportHeadscale(Context& ctx, const std::string& db, const std::string& noise_key) {
+  auto config = config::LoadConfig(ctx.config_path);
+  if (!config) return Fail(ctx, config.error().message);
+  auto report = app::ImportHeadscale(*config, db, noise_key);
+  if (!report) return Fail(ctx, report.error().message);
+  nlohmann::json out = {{"users", report->users},
+                        {"nodes", report->nodes},
+                        {"preAuthKeys", report->pre_auth_keys},
+                        {"policy", report->policy},
+                        {"noiseKey", report->noise_key},
+                        {"notes", report->notes}};
+  std::string text = "imported " + std::to_string(report->users) + " user(s), " +
+                     std::to_string(report->nodes) + " node(s), " +
+                     std::to_string(report->pre_auth_keys) + " pre-auth key(s)" +
+                     (report->policy ? ", the policy" : "") +
+                     (report->noise_key ? ", the Noise key" : "") + " into " +
+                     config->database.sqlite.path + "\n";
+  for (const auto& note : report->notes) text += "note: " + note + "\n";
+  return Print(ctx, out, text);
+}
+
+void AddImport(CLI::App& root, Context& ctx, Action& action) {
+  auto* import = root.add_subcommand("import", "Import another control server's database");
+  import->require_subcommand(1);
+  auto* hs = import->add_subcommand("headscale", "Import a Headscale 0.29 SQLite database");
+  auto db = Value<std::string>(), noise = Value<std::string>();
+  hs->add_option("--db", *db, "Headscale's SQLite file (read, never written)")->required();
+  hs->add_option("--noise-key", *noise,
+                 "Headscale's noise_private.key: clients go on without logging in again");
+  hs->callback([&, db, noise] {
+    action = [&, db, noise] { return ImportHeadscale(ctx, *db, *noise); };
+  });
+}
+
 void AddAuth(CLI::App& root, Context& ctx, Action& action) {
   auto* auth = root.add_subcommand("auth", "Decide pending auth requests (SSH checks)");
   auth->require_subcommand(1);
@@ -336,6 +372,7 @@ int RunCli(int argc, const char* const* argv, std::istream& in, std::ostream& ou
   AddNodes(root, ctx, action);
   AddPolicy(root, ctx, action);
   AddAuth(root, ctx, action);
+  AddImport(root, ctx, action);
 
   try {
     root.parse(argc, argv);

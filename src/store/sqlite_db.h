@@ -67,6 +67,8 @@ class SqliteDb {
  public:
   // Opens (creating if needed) the database at `path`; ":memory:" for a private one.
   static Result<std::unique_ptr<SqliteDb>> Open(const std::string& path);
+  // Opens an existing database that this connection may only read (imports).
+  static Result<std::unique_ptr<SqliteDb>> OpenReadOnly(const std::string& path);
   ~SqliteDb();
 
   Result<void> Exec(std::string_view sql);
@@ -81,6 +83,7 @@ class SqliteDb {
 
  private:
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  static Result<std::unique_ptr<SqliteDb>> OpenWith(const std::string& path, int flags);
   sqlite3* db_;
   std::string path_;
 };

@@ -15,6 +15,11 @@ std::optional<int64_t> TimeToDb(SystemTime t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
 }
 
+// A row id to insert: NULL (SQLite assigns the next) for 0, else kept (imports keep ids).
+std::optional<int64_t> IdToDb(uint64_t id) {
+  return id == 0 ? std::nullopt : std::optional<int64_t>(static_cast<int64_t>(id));
+}
+
 SystemTime TimeFromDb(const Statement& s, int col) {
   if (s.IsNull(col)) return ZeroTime();
   return SystemTime(std::chrono::duration_cast<SystemTime::duration>(
@@ -148,10 +153,10 @@ Result<void> SqliteTx::ExpectOneRow(std::string_view what) {
 
 Result<User> SqliteTx::InsertUser(User user) {
   auto st = db_.Prepare(
-      "INSERT INTO users (name, display_name, email, created_at) VALUES (?, ?, ?, ?)");
+      "INSERT INTO users (name, display_name, email, created_at, id) VALUES (?, ?, ?, ?, ?)");
   if (!st) return st.error();
   st->Bind(1, user.name).Bind(2, user.display_name).Bind(3, user.email);
-  st->BindOpt(4, TimeToDb(user.created));
+  st->BindOpt(4, TimeToDb(user.created)).BindOpt(5, IdToDb(user.id));
   KEEL_TRY(st->Run());
   user.id = static_cast<model::UserId>(db_.LastInsertId());
   return user;
@@ -195,7 +200,7 @@ Result<void> SqliteTx::WriteNode(const char* sql, const Node& n, bool with_id) {
   if (n.auth_key_id) key_id = static_cast<int64_t>(*n.auth_key_id);
   st->BindOpt(17, key_id).Bind(18, int64_t{n.cap_version});
   st->Bind(19, ListToJson(n.approved_routes));
-  if (with_id) st->Bind(20, static_cast<int64_t>(n.id));
+  if (with_id) st->BindOpt(20, IdToDb(n.id));
   return st->Run();
 }
 
@@ -203,9 +208,9 @@ Result<Node> SqliteTx::InsertNode(Node node) {
   static constexpr const char* kSql =
       "INSERT INTO nodes (machine_key, node_key, disco_key, user_id, tags, hostname, given_name, "
       "ipv4, ipv6, endpoints, home_derp, hostinfo, created_at, last_seen, expiry, ephemeral, "
-      "auth_key_id, cap_version, approved_routes) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, "
-      "?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)";
-  KEEL_TRY(WriteNode(kSql, node, /*with_id=*/false));
+      "auth_key_id, cap_version, approved_routes, id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+      "?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)";
+  KEEL_TRY(WriteNode(kSql, node, /*with_id=*/true));
   node.id = static_cast<model::NodeId>(db_.LastInsertId());
   return node;
 }
@@ -234,12 +239,13 @@ Result<std::vector<Node>> SqliteTx::ListNodes() {
 Result<PreAuthKey> SqliteTx::InsertPreAuthKey(PreAuthKey key) {
   auto st = db_.Prepare(
       "INSERT INTO pre_auth_keys (prefix, secret_hash, user_id, reusable, ephemeral, used, tags, "
-      "created_at, expiration) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+      "created_at, expiration, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!st) return st.error();
   st->Bind(1, key.prefix).Bind(2, key.secret_hash).Bind(3, static_cast<int64_t>(key.user_id));
   st->Bind(4, int64_t{key.reusable}).Bind(5, int64_t{key.ephemeral}).Bind(6, int64_t{key.used});
   st->Bind(7, ListToJson(key.tags));
   st->BindOpt(8, TimeToDb(key.created)).BindOpt(9, TimeToDb(key.expiration));
+  st->BindOpt(10, IdToDb(key.id));
   KEEL_TRY(st->Run());
   key.id = static_cast<model::PreAuthKeyId>(db_.LastInsertId());
   return key;

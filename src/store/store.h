@@ -25,7 +25,7 @@ class Tx {
   virtual ~Tx() = default;
 
   // --- Users --- Names are unique (kAlreadyExists).
-  // Assigns and returns the id; `user.id` is ignored.
+  // Assigns and returns the id; a nonzero `user.id` is kept instead (imports keep ids).
   virtual Result<model::User> InsertUser(model::User user) = 0;
   // Replaces name, display name and email; kNotFound if absent, kAlreadyExists on a taken name.
   virtual Result<void> UpdateUser(const model::User& user) = 0;
@@ -34,14 +34,15 @@ class Tx {
   virtual Result<std::vector<model::User>> ListUsers() = 0;
 
   // --- Nodes --- node_key, given_name, ipv4, ipv6 are unique (kAlreadyExists).
-  // Assigns the id (ids are never reused); runtime fields (online, version) are not stored.
+  // Assigns the id (ids are never reused) unless `node.id` is nonzero (imports keep ids);
+  // runtime fields (online, version) are not stored.
   virtual Result<model::Node> InsertNode(model::Node node) = 0;
   // Replaces every stored field of the node with this id; kNotFound if absent.
   virtual Result<void> UpdateNode(const model::Node& node) = 0;
   virtual Result<void> DeleteNode(model::NodeId id) = 0;
   virtual Result<std::vector<model::Node>> ListNodes() = 0;
 
-  // --- Pre-auth keys --- prefix is unique.
+  // --- Pre-auth keys --- prefix is unique. A nonzero `key.id` is kept.
   virtual Result<model::PreAuthKey> InsertPreAuthKey(model::PreAuthKey key) = 0;
   virtual Result<void> UpdatePreAuthKey(const model::PreAuthKey& key) = 0;
   // Nodes registered with it keep their registration (their auth_key_id becomes null).
