@@ -73,10 +73,10 @@ Result<void> App::Init() {
   if (!SetLogLevel(config_.log.level)) {
     return MakeError(Errc::kInvalidArgument, "log.level: unknown level " + config_.log.level);
   }
-  if (!config_.tls_cert_path.empty()) {
-    return MakeError(Errc::kUnsupported,
-                     "tls_cert_path: keel cannot serve TLS on listen_addr yet; terminate TLS in a "
-                     "proxy in front of it (the embedded relay's derp.server.tls_* work)");
+  if (config_.tls_cert_path.empty() != config_.tls_key_path.empty()) {
+    return MakeError(Errc::kInvalidArgument,
+                     "tls_cert_path and tls_key_path go together: set both to serve TLS on "
+                     "listen_addr, or neither");
   }
   if (!SetLogFormat(config_.log.format)) {
     return MakeError(Errc::kInvalidArgument, "log.format: unknown format " + config_.log.format);
@@ -229,8 +229,22 @@ Result<void> App::BuildServers() {
 
   http_server_ = std::make_unique<http::Server>(io_.get_executor(), *http_router_,
                                                 http::ServerSettings{}, GetLogger("http"));
-  auto port = http_server_->ListenTcp(config_.listen_addr.host, config_.listen_addr.port);
-  if (!port) return MakeError(port.error().code, "listen_addr: " + port.error().message);
+  bool tls = !config_.tls_cert_path.empty();
+  auto port = tls ? http_server_->ListenTls(config_.listen_addr.host, config_.listen_addr.port,
+                                            config_.tls_cert_path, config_.tls_key_path)
+                  : http_server_->ListenTcp(config_.listen_addr.host, config_.listen_addr.port);
+  if (!port) {
+    return MakeError(port.error().code,
+                     std::string(port.error().code == Errc::kInvalidArgument && tls
+                                     ? "tls_cert_path/tls_key_path"
+                                     : "listen_addr") +
+                         ": " + port.error().message);
+  }
+  if (tls && config_.server_url.rfind("https://", 0) != 0) {
+    logger_->warn("tls_cert_path is set but server_url {} is not https://: clients are told to "
+                  "speak plain HTTP to a TLS listener",
+                  config_.server_url);
+  }
   http_port_ = *port;
 
   KEEL_TRY(EnsureParentDir(config_.unix_socket));
@@ -243,8 +257,8 @@ Result<void> App::BuildServers() {
 
   std::string host = config_.listen_addr.host;
   if (host.find(':') != std::string::npos) host = "[" + host + "]";
-  logger_->info("keel listening on http://{}:{} (control), admin API on unix:{}", host,
-                http_port_, config_.unix_socket);
+  logger_->info("keel listening on {}://{}:{} (control), admin API on unix:{}",
+                tls ? "https" : "http", host, http_port_, config_.unix_socket);
   return {};
 }
 

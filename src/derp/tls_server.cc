@@ -20,7 +20,7 @@
 #include <sstream>
 #include <vector>
 
-#include "derp/tls_socket_stream.h"
+#include "http/tls_socket_stream.h"
 
 namespace keel::derp {
 
@@ -28,6 +28,7 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using asio::ip::tcp;
+using http::TlsSocketStream;
 
 struct TlsServer::State {
   State(asio::any_io_executor ex, Relay& r, TlsServerSettings s, std::shared_ptr<spdlog::logger> l)

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include "http/server_internal.h"
+#include "http/tls_front.h"
+#include "http/tls_socket_stream.h"
 
 namespace keel::http {
 
@@ -20,12 +22,11 @@ struct Server::Impl : ServerState {
   using ServerState::ServerState;
 };
 
-namespace {
+namespace internal {
 
-void SpawnConnection(const std::shared_ptr<ServerState>& state, Socket socket,
+void SpawnConnection(const std::shared_ptr<ServerState>& state, asio::awaitable<void> serve,
                      std::string remote) {
-  asio::co_spawn(state->executor,
-                 internal::ServeConnection(state, std::move(socket), remote),
+  asio::co_spawn(state->executor, std::move(serve),
                  [logger = state->logger, remote](std::exception_ptr e) {
                    if (!e) return;
                    try {
@@ -36,11 +37,16 @@ void SpawnConnection(const std::shared_ptr<ServerState>& state, Socket socket,
                  });
 }
 
+}  // namespace internal
+
+namespace {
+
 // Accept errors other than a closed acceptor (EMFILE and friends) are transient: back off
 // briefly instead of spinning or giving up on the listener.
+// With `tls`, TCP connections are served over TLS with that context.
 template <class Acceptor>
 asio::awaitable<void> AcceptLoop(std::shared_ptr<ServerState> state, Acceptor& acceptor,
-                                 std::string name) {
+                                 std::string name, std::shared_ptr<SSL_CTX> tls) {
   for (;;) {
     auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
     if (state->stopped || !acceptor.is_open()) co_return;
@@ -56,15 +62,21 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<ServerState> state, Acceptor& a
       socket.set_option(tcp::no_delay(true), ignored);
       auto ep = socket.remote_endpoint(ignored);
       if (!ignored) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
+      if (tls) {
+        internal::SpawnConnection(
+            state, internal::ServeTlsConnection(state, tls, std::move(socket), remote), remote);
+        continue;
+      }
     }
-    SpawnConnection(state, Socket(std::move(socket)), std::move(remote));
+    internal::SpawnConnection(
+        state, internal::ServeConnection(state, Socket(std::move(socket)), remote), remote);
   }
 }
 
 template <class Acceptor>
 void StartAccepting(const std::shared_ptr<ServerState>& state, Acceptor& acceptor,
-                    std::string name) {
-  asio::co_spawn(state->executor, AcceptLoop(state, acceptor, name),
+                    std::string name, std::shared_ptr<SSL_CTX> tls = nullptr) {
+  asio::co_spawn(state->executor, AcceptLoop(state, acceptor, name, std::move(tls)),
                  [logger = state->logger, name](std::exception_ptr e) {
                    if (!e) return;
                    try {
@@ -86,6 +98,18 @@ Server::Server(asio::any_io_executor executor, const Router& router, ServerSetti
 Server::~Server() { Stop(); }
 
 Result<uint16_t> Server::ListenTcp(const std::string& address, uint16_t port) {
+  return Listen(address, port, nullptr);
+}
+
+Result<uint16_t> Server::ListenTls(const std::string& address, uint16_t port,
+                                   const std::string& cert_path, const std::string& key_path) {
+  auto ctx = LoadServerTlsContext(cert_path, key_path);
+  if (!ctx) return ctx.error();
+  return Listen(address, port, std::move(*ctx));
+}
+
+Result<uint16_t> Server::Listen(const std::string& address, uint16_t port,
+                                std::shared_ptr<SSL_CTX> tls) {
   boost::system::error_code ec;
   auto ip = asio::ip::make_address(address, ec);
   if (ec) return MakeError(Errc::kInvalidArgument, "bad listen address " + address);
@@ -101,9 +125,9 @@ Result<uint16_t> Server::ListenTcp(const std::string& address, uint16_t port) {
   }
   uint16_t bound = acceptor->local_endpoint(ec).port();
   std::string name = address + ":" + std::to_string(bound);
-  StartAccepting(impl_, *acceptor, name);
+  StartAccepting(impl_, *acceptor, name, tls);
   impl_->tcp_acceptors.push_back(std::move(acceptor));
-  impl_->logger->info("listening on {}", name);
+  impl_->logger->info("listening on {}{}", name, tls ? " (TLS)" : "");
   return bound;
 }
 

@@ -1,6 +1,6 @@
 #pragma once
 // HTTP/1.1 server on Boost.Beast: one coroutine per connection, keep-alive, size limits and
-// deadlines, plain handlers and connection upgrades, over TCP or a unix socket.
+// deadlines, plain handlers and connection upgrades, over TCP (optionally TLS) or a unix socket.
 // Threading: construct, Listen* and Stop on the executor's thread; handlers run there too.
 
 #include <boost/asio/any_io_executor.hpp>
@@ -17,6 +17,8 @@
 #include "base/result.h"
 #include "http/message.h"
 #include "http/response_stream.h"
+
+struct ssl_ctx_st;  // OpenSSL's SSL_CTX
 
 namespace keel::http {
 
@@ -88,12 +90,19 @@ class Server {
 
   // Binds and starts accepting; port 0 picks one. Returns the bound port.
   Result<uint16_t> ListenTcp(const std::string& address, uint16_t port);
+  // Like ListenTcp, serving TLS with the PEM certificate chain and key at these paths; fails
+  // when either is unusable or they do not match.
+  Result<uint16_t> ListenTls(const std::string& address, uint16_t port,
+                             const std::string& cert_path, const std::string& key_path);
   // Binds a unix socket at `path` (replacing a stale file) with file mode `mode`.
   Result<void> ListenUnix(const std::string& path, unsigned mode = 0660);
   // Stops accepting and closes every connection.
   void Stop();
 
  private:
+  Result<uint16_t> Listen(const std::string& address, uint16_t port,
+                          std::shared_ptr<ssl_ctx_st> tls);
+
   struct Impl;
   std::shared_ptr<Impl> impl_;
 };

@@ -54,6 +54,10 @@ class Deadline {
   std::chrono::steady_clock::time_point expiry_;
 };
 
+// Runs one connection's coroutine on the server's executor, logging an escaped exception.
+void SpawnConnection(const std::shared_ptr<ServerState>& state, boost::asio::awaitable<void> serve,
+                     std::string remote);
+
 // Serves HTTP/1.1 requests on `socket` until it closes, fails, or is taken over.
 boost::asio::awaitable<void> ServeConnection(std::shared_ptr<ServerState> state, Socket socket,
                                              std::string remote);

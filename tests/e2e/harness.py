@@ -292,6 +292,7 @@ class Harness:
         self.derp_map_file = None  # set to serve a DERP map file instead of the embedded relay
         self.extra_config = ""  # YAML appended to keel's config (top-level keys)
         self.derp_cert_path = None
+        self.control_cert_path = None  # set by serve_control_over_tls
         if derp_operator_cert:
             self.derp_cert_path, self.derp_key_path = self._make_derp_cert()
 
@@ -315,16 +316,38 @@ class Harness:
     def derp_probe(self):
         return http_get(self.derp_url("/derp/probe"))[0]
 
-    def _make_derp_cert(self):
-        """A self-signed certificate for DERP_HOSTNAME (openssl CLI); returns (cert, key)."""
-        cert = os.path.join(self.tmp, "derp-cert.pem")
-        key = os.path.join(self.tmp, "derp-key.pem")
+    def _make_cert(self, name, cn, san):
+        """A self-signed certificate (openssl CLI); returns (cert, key) paths."""
+        cert = os.path.join(self.tmp, f"{name}-cert.pem")
+        key = os.path.join(self.tmp, f"{name}-key.pem")
         r = _sh("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                 "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
-                "-days", "2", "-subj", f"/CN={DERP_HOSTNAME}",
-                "-addext", f"subjectAltName=DNS:{DERP_HOSTNAME}")
+                "-days", "2", "-subj", f"/CN={cn}", "-addext", f"subjectAltName={san}")
         check(r.returncode == 0, f"openssl req failed: {r.stderr.strip()}")
         return cert, key
+
+    def _make_derp_cert(self):
+        return self._make_cert("derp", DERP_HOSTNAME, f"DNS:{DERP_HOSTNAME}")
+
+    def serve_control_over_tls(self):
+        """Before start_keel: keel serves listen_addr over TLS (tls_cert_path/tls_key_path)
+        with a certificate for 127.0.0.1 that clients and the CLI trust through SSL_CERT_FILE,
+        and server_url becomes https://."""
+        self.control_cert_path, key = self._make_cert("control", "127.0.0.1", "IP:127.0.0.1")
+        self.server_url = f"https://127.0.0.1:{self.keel_port}"
+        self.extra_config += f"tls_cert_path: {self.control_cert_path}\ntls_key_path: {key}\n"
+
+    def trusted_certs(self):
+        """The file SSL_CERT_FILE names: every certificate the harness made, or None."""
+        certs = [c for c in (self.derp_cert_path, self.control_cert_path) if c]
+        if len(certs) < 2:
+            return certs[0] if certs else None
+        bundle = os.path.join(self.tmp, "trusted.pem")
+        with open(bundle, "w") as out:
+            for c in certs:
+                with open(c) as f:
+                    out.write(f.read())
+        return bundle
 
     def _derp_config(self):
         if self.derp_map_file:
@@ -347,8 +370,10 @@ class Harness:
 
     def write_config(self):
         with open(self.config_path, "w") as f:
-            f.write(keel_config_yaml(self.keel_dir, self.keel_port, self._derp_config(),
-                                     self.metrics_port))
+            text = keel_config_yaml(self.keel_dir, self.keel_port, self._derp_config(),
+                                    self.metrics_port)
+            f.write(text.replace(f"server_url: http://127.0.0.1:{self.keel_port}",
+                                 f"server_url: {self.server_url}", 1))
             f.write(self.extra_config)
 
     def start_keel(self):
@@ -569,8 +594,9 @@ class Harness:
             "TS_NO_LOGS_NO_SUPPORT": "true",
             "TS_ASSUME_NETWORK_UP_FOR_TEST": "1",
         })
-        if self.derp_cert_path:
-            env["SSL_CERT_FILE"] = self.derp_cert_path
+        trusted = self.trusted_certs()
+        if trusted:
+            env["SSL_CERT_FILE"] = trusted
         return env
 
     def _client_env(self, n):

@@ -3,7 +3,8 @@
 // and writes the socket itself; the stream only waits for readiness through Asio. Unlike
 // asio::ssl::stream it keeps no transport buffers of its own (asio holds two 17 KiB buffers
 // and a BIO pair per connection), so an idle relay connection costs OpenSSL's state alone and
-// every record is copied once less. The relay's TLS listener uses it for client connections.
+// every record is copied once less. The relay's TLS listener and the HTTP server's TLS
+// listeners (tls_front.h) use it.
 // Threading: the socket's executor; ByteStream rules (one ReadSome and one WriteAll at a time).
 
 #include <openssl/ssl.h>
@@ -15,7 +16,13 @@
 #include "base/byte_stream.h"
 #include "base/leading_bytes.h"
 
-namespace keel::derp {
+namespace keel::http {
+
+// A server context from PEM files (the certificate file may hold the chain, leaf first):
+// TLS 1.2 or newer, no renegotiation, a TCP close without close_notify read as an end of
+// stream. No ALPN is offered, so clients speak HTTP/1.1. The error names the failing file.
+Result<std::shared_ptr<SSL_CTX>> LoadServerTlsContext(const std::string& cert_path,
+                                                      const std::string& key_path);
 
 class TlsSocketStream final : public ByteStream {
  public:
@@ -29,6 +36,9 @@ class TlsSocketStream final : public ByteStream {
 
   // The server handshake; kUnavailable when the peer goes away or TLS fails.
   boost::asio::awaitable<Result<void>> Handshake();
+  // Sends close_notify and shuts the TCP write side; reading may go on. For a server that is
+  // done answering, so the client can tell a complete response from a cut one.
+  boost::asio::awaitable<Result<void>> Shutdown();
   // `bytes` come back from ReadSome before anything else (what a parser read past a request).
   void Unread(std::string bytes);
 
@@ -50,4 +60,4 @@ class TlsSocketStream final : public ByteStream {
   bool closed_ = false;  // by Close(): no OpenSSL call touches the socket after it
 };
 
-}  // namespace keel::derp
+}  // namespace keel::http

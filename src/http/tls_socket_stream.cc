@@ -1,6 +1,7 @@
-#include "derp/tls_socket_stream.h"
+#include "http/tls_socket_stream.h"
 
 #include <openssl/err.h>
+#include <openssl/x509.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -8,7 +9,7 @@
 #include <cstring>
 #include <mutex>
 
-namespace keel::derp {
+namespace keel::http {
 
 namespace asio = boost::asio;
 
@@ -24,6 +25,34 @@ std::string OpenSslError() {
 }
 
 }  // namespace
+
+Result<std::shared_ptr<SSL_CTX>> LoadServerTlsContext(const std::string& cert_path,
+                                                      const std::string& key_path) {
+  ERR_clear_error();
+  std::shared_ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_server_method()), SSL_CTX_free);
+  if (!ctx) return MakeError(Errc::kInternal, "tls: SSL_CTX_new: " + OpenSslError());
+  SSL_CTX_set_min_proto_version(ctx.get(), TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx.get(), SSL_OP_IGNORE_UNEXPECTED_EOF | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_use_certificate_chain_file(ctx.get(), cert_path.c_str()) != 1) {
+    return MakeError(Errc::kInvalidArgument, cert_path + ": no usable certificate (" +
+                                                 OpenSslError() + ")");
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx.get(), key_path.c_str(), SSL_FILETYPE_PEM) != 1) {
+    if (ERR_GET_REASON(ERR_peek_last_error()) != X509_R_KEY_VALUES_MISMATCH) {
+      return MakeError(Errc::kInvalidArgument,
+                       key_path + ": no usable private key (" + OpenSslError() + ")");
+    }
+    ERR_clear_error();
+    return MakeError(Errc::kInvalidArgument,
+                     key_path + ": the private key does not match the certificate in " + cert_path);
+  }
+  if (SSL_CTX_check_private_key(ctx.get()) != 1) {
+    ERR_clear_error();
+    return MakeError(Errc::kInvalidArgument,
+                     key_path + ": the private key does not match the certificate in " + cert_path);
+  }
+  return ctx;
+}
 
 Result<std::unique_ptr<TlsSocketStream>> TlsSocketStream::Create(asio::ip::tcp::socket socket,
                                                                  SSL_CTX* ctx) {
@@ -118,6 +147,22 @@ asio::awaitable<Result<void>> TlsSocketStream::WriteAll(std::span<const uint8_t>
   co_return Result<void>();
 }
 
+asio::awaitable<Result<void>> TlsSocketStream::Shutdown() {
+  if (closed_) co_return MakeError(Errc::kUnavailable, "tls shutdown: closed");
+  for (;;) {
+    ERR_clear_error();
+    // 0: our close_notify is out (the peer's is not awaited); 1: both sides are done.
+    int ret = SSL_shutdown(ssl_);
+    if (ret >= 0) break;
+    auto settled = co_await Settle(ret, "shutdown");
+    if (!settled) co_return settled.error();
+    if (!*settled) break;
+  }
+  boost::system::error_code ec;
+  socket_.shutdown(asio::socket_base::shutdown_send, ec);
+  co_return Result<void>();
+}
+
 // Shut down, not closed: OpenSSL holds the descriptor number, and a closed number can be
 // reused by the next accepted connection at once. The destructor closes it.
 void TlsSocketStream::Close() {
@@ -127,4 +172,4 @@ void TlsSocketStream::Close() {
   socket_.cancel(ec);
 }
 
-}  // namespace keel::derp
+}  // namespace keel::http
