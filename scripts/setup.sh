@@ -11,6 +11,7 @@ packages=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev prometheus-cpp-dev
   iproute2 util-linux openssl python3 zstd openssh-client
+  chromium chromium-driver
 )
 
 missing=()

@@ -24,9 +24,10 @@ for v in "${tailscale_matrix[@]}"; do
   ./scripts/install-tailscale.sh --clients "$v"
 done
 ./scripts/install-headscale.sh "$headscale_version"
-# The metrics test reads /metrics with Prometheus' own text-format parser.
+# The metrics test reads /metrics with Prometheus' own text-format parser; the login tests drive
+# Debian's chromium through its chromedriver with Selenium and check screenshots with Pillow.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
-  prometheus-client==0.26.0
+  prometheus-client==0.26.0 selenium==4.40.0 pillow==13.0.0
 ./scripts/build.sh
 ./scripts/build.sh --sanitize
 ./scripts/build.sh --tsan derp_test

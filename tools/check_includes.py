@@ -33,6 +33,7 @@ DIRECT = {
     "derp": {"crypto", "http"},
     "control": {"tailnet", "noise", "http"},
     "api": {"tailnet", "http"},
+    "login": {"tailnet", "http"},
     "config": {"base"},
     "cli": {"app", "config"},
 }

@@ -143,9 +143,8 @@ AdminApi::Reply AdminApi::Dispatch(const Request& req) {
     co_return co_await ExpirePreAuthKey(req);
   }
   if (rest == "auth/register" || rest == "node/register") {
-    co_return MakeError(Errc::kUnsupported,
-                        "interactive registration is not implemented yet: join nodes with a "
-                        "pre-auth key");
+    if (req.method != "POST") co_return MethodNotAllowed(req);
+    co_return co_await RegisterLogin(req, rest == "node/register");
   }
   if (rest == "node") co_return co_await Nodes(req);
   if (rest == "node/backfillips") co_return co_await BackfillIps(req);
@@ -227,22 +226,6 @@ AdminApi::Reply AdminApi::DeleteUser(const std::string& id_or_name) {
   auto r = co_await RunBlocking(pool_, [&] { return tailnet_.DeleteUser(user->name); });
   if (!r) co_return r.error();
   logger_->info("deleted user {}", user->name);
-  co_return JsonReply(200, json::object());
-}
-
-// POST auth/approve or auth/reject {"authId": "..."}.
-AdminApi::Reply AdminApi::DecideAuth(const Request& req, bool approve) {
-  auto body = ParseBody(req.body);
-  if (!body) co_return body.error();
-  auto id = Field<std::string>(*body, "authId");
-  if (!id) co_return id.error();
-  if (id->empty()) id = Field<std::string>(*body, "auth_id");  // the proto's own spelling
-  if (!id) co_return id.error();
-  if (id->empty()) co_return BadRequest("field \"authId\" is required");
-  if (!auth_) co_return MakeError(Errc::kNotFound, "no pending auth request " + *id);
-  auto r = auth_->Decide(*id, approve);
-  if (!r) co_return r.error();
-  logger_->info("auth request {} {}", *id, approve ? "approved" : "rejected");
   co_return JsonReply(200, json::object());
 }
 

@@ -52,8 +52,8 @@ class AdminApi {
 
   // policy.mode file: PUT /api/v1/policy is refused, pointing at `path` (SIGHUP reloads it).
   void SetPolicyFileMode(std::string path) { policy_file_ = std::move(path); }
-  // POST auth/approve and auth/reject ({"authId": ...}) decide requests in `auth`, which must
-  // outlive the api. Without it they answer 404.
+  // POST auth/register, auth/approve and auth/reject ({"authId": ...}) decide the logins and
+  // SSH checks waiting in `auth`, which must outlive the api. Without it they answer 404.
   void SetAuthRequests(tailnet::AuthRequests& auth) { auth_ = &auth; }
 
   // Adds the /api/v1/ routes to `router`; with `require_key` each request must carry a valid
@@ -78,7 +78,8 @@ class AdminApi {
   Reply ApiKeyRoutes(const http::Request& req, std::string_view rest);
   Reply Policy(const http::Request& req);  // policy_api.cc
   Reply CheckPolicy(const http::Request& req);
-  Reply DecideAuth(const http::Request& req, bool approve);
+  Reply DecideAuth(const http::Request& req, bool approve);  // auth_api.cc
+  Reply RegisterLogin(const http::Request& req, bool legacy_node_register);
   Reply Health();
 
   // The user named by a decimal id or, failing that, by name.

@@ -7,6 +7,7 @@
 #include "api/api_test_fixture.h"
 #include "api/openapi_doc.h"
 #include "crypto/x25519.h"
+#include "tailnet/auth_requests.h"
 
 namespace keel::api {
 namespace {
@@ -190,7 +191,7 @@ TEST_F(AdminApiTest, Nodes) {
   EXPECT_EQ(Call("POST", "/api/v1/node/backfillips").status, 400);  // not confirmed
   r = Call("POST", "/api/v1/node/backfillips?confirmed=true");
   EXPECT_EQ(r.body, (json{{"changes", json::array()}}));
-  EXPECT_EQ(Call("POST", "/api/v1/node/register?user=carol&key=x").status, 501);
+  EXPECT_EQ(Call("POST", "/api/v1/node/register?user=carol&key=x").status, 404);  // no login x
 
   EXPECT_EQ(Call("DELETE", "/api/v1/user/carol").status, 409);  // still owns nodes
   EXPECT_EQ(Call("PUT", base).status, 405);
@@ -200,6 +201,54 @@ TEST_F(AdminApiTest, Nodes) {
   EXPECT_EQ(Call("GET", base).status, 404);
   EXPECT_EQ(Call("POST", base + "/expire").status, 404);
   EXPECT_EQ(Call("GET", "/api/v1/node").body["nodes"].size(), 1u);
+}
+
+TEST_F(AdminApiTest, InteractiveLogins) {
+  tailnet::AuthRequests auth(clock_, std::chrono::seconds(60));
+  api_->SetAuthRequests(auth);
+  ASSERT_EQ(Call("POST", "/api/v1/user", R"({"name":"alice"})").status, 200);
+  auto waiting = [&](const std::string& hostname) {
+    tailnet::RegisterInput in;
+    in.machine_key = crypto::MachinePublic(crypto::PublicFromPrivate(crypto::GeneratePrivateKey()));
+    in.node_key = crypto::NodePublic(crypto::PublicFromPrivate(crypto::GeneratePrivateKey()));
+    in.hostname = hostname;
+    in.hostinfo_json = json{{"Hostname", hostname}}.dump();
+    return auth.CreateRegistration(in).id;
+  };
+
+  std::string id = waiting("laptop");
+  auto r = Call("POST", "/api/v1/auth/register", json{{"authId", id}, {"user", "alice"}}.dump());
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["node"]["givenName"], "laptop");
+  EXPECT_EQ(r.body["node"]["user"]["name"], "alice");
+  EXPECT_EQ(auth.Find(id)->verdict, tailnet::AuthRequests::Verdict::kApproved);
+  r = Call("POST", "/api/v1/auth/register", json{{"authId", id}, {"user", "alice"}}.dump());
+  EXPECT_EQ(r.status, 409) << r.body;  // decided already
+  EXPECT_EQ(tailnet_->snapshot()->nodes.size(), 1u);
+
+  // Bad requests leave the login waiting.
+  std::string next = waiting("phone");
+  EXPECT_EQ(Call("POST", "/api/v1/auth/register", json{{"authId", next}}.dump()).status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/auth/register", json{{"user", "alice"}}.dump()).status, 400);
+  EXPECT_EQ(Call("POST", "/api/v1/auth/register", "{").status, 400);
+  EXPECT_EQ(
+      Call("POST", "/api/v1/auth/register", json{{"authId", next}, {"user", "nobody"}}.dump()).status,
+      404);
+  EXPECT_EQ(Call("GET", "/api/v1/auth/register").status, 405);
+  // A login needs a user: approve is for SSH checks.
+  EXPECT_EQ(Call("POST", "/api/v1/auth/approve", json{{"authId", next}}.dump()).status, 400);
+  EXPECT_EQ(auth.Find(next)->verdict, tailnet::AuthRequests::Verdict::kPending);
+  // The older spelling, by user id.
+  r = Call("POST", "/api/v1/node/register?user=1&key=" + next);
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(r.body["node"]["givenName"], "phone");
+
+  // Rejecting tells the waiting client why.
+  std::string refused = waiting("tablet");
+  ASSERT_EQ(Call("POST", "/api/v1/auth/reject", json{{"authId", refused}}.dump()).status, 200);
+  EXPECT_EQ(auth.Find(refused)->verdict, tailnet::AuthRequests::Verdict::kRejected);
+  EXPECT_EQ(auth.Find(refused)->reason, "keel: an admin rejected this login");
+  EXPECT_EQ(tailnet_->snapshot()->nodes.size(), 2u);
 }
 
 TEST_F(AdminApiTest, ApiKeysAndBearerAuth) {

@@ -15,6 +15,7 @@
 #include "base/run_blocking.h"
 #include "control/server.h"
 #include "http/server.h"
+#include "login/register_page.h"
 #include "store/sqlite_store.h"
 #include "tailnet/auth_requests.h"
 #include "tailnet/tailnet.h"
@@ -142,7 +143,7 @@ Result<void> App::OpenState() {
   control_ = std::make_unique<control::ControlServer>(
       std::move(settings), control::ServerKeys{*noise, *legacy}, *tailnet_, pool_,
       io_.get_executor(), GetLogger("control"));
-  control_->EnableSshCheck(*auth_requests_);
+  control_->SetAuthRequests(*auth_requests_);
   return {};
 }
 
@@ -226,6 +227,8 @@ Result<void> App::BuildServers() {
   api_->SetAuthRequests(*auth_requests_);
   api_->RegisterRoutes(*admin_router_, /*require_key=*/false);
   api_->RegisterRoutes(*http_router_, /*require_key=*/true);
+  register_page_ = std::make_unique<login::RegisterPage>(*auth_requests_);
+  register_page_->RegisterRoutes(*http_router_);
 
   http_server_ = std::make_unique<http::Server>(io_.get_executor(), *http_router_,
                                                 http::ServerSettings{}, GetLogger("http"));

@@ -48,6 +48,9 @@ namespace keel::api {
 class AdminApi;
 class ApiKeys;
 }
+namespace keel::login {
+class RegisterPage;
+}
 namespace prometheus {
 class Collectable;
 }
@@ -149,6 +152,7 @@ class App {
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<api::ApiKeys> api_keys_;
   std::unique_ptr<api::AdminApi> api_;
+  std::unique_ptr<login::RegisterPage> register_page_;
   std::unique_ptr<http::Router> http_router_;
   std::unique_ptr<http::Router> admin_router_;
   std::unique_ptr<http::Server> http_server_;

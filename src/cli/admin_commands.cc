@@ -309,11 +309,28 @@ int NodesListRoutes(Context& ctx, uint64_t id) {
                      {"Available", "availableRoutes"}, {"Serving (Primary)", "subnetRoutes"}});
 }
 
+namespace {
+
+// "Node <givenName> registered", as Headscale words it.
+int Registered(Context& ctx, const Result<json>& r) {
+  if (!r) return Fail(ctx, r.error().message);
+  json node = r->value("node", json::object());
+  return Print(ctx, node, "Node " + node.value("givenName", std::string()) + " registered\n");
+}
+
+}  // namespace
+
 int NodesRegister(Context& ctx, const std::string& user, const std::string& key) {
-  return Simple(ctx,
-                CallAdminApi(ctx, "POST", "/api/v1/node/register?user=" + PercentEncode(user) +
-                                              "&key=" + PercentEncode(key)),
-                "Node registered", "node");
+  std::cerr << "Command \"register\" is deprecated, use 'keel auth register --auth-id <id> --user "
+               "<user>' instead\n";
+  return Registered(ctx, CallAdminApi(ctx, "POST", "/api/v1/node/register?user=" +
+                                                       PercentEncode(user) + "&key=" +
+                                                       PercentEncode(key)));
+}
+
+int AuthRegister(Context& ctx, const std::string& auth_id, const std::string& user) {
+  return Registered(ctx, CallAdminApi(ctx, "POST", "/api/v1/auth/register",
+                                      json{{"authId", auth_id}, {"user", user}}));
 }
 
 int NodesBackfillIps(Context& ctx) {

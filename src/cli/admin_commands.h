@@ -86,6 +86,8 @@ int NodesBackfillIps(Context& ctx);
 
 // Approves or rejects a pending auth request (an SSH check).
 int AuthDecide(Context& ctx, const std::string& auth_id, bool approve);
+// Completes a waiting `tailscale up` (a login) for `user` (a name or an id).
+int AuthRegister(Context& ctx, const std::string& auth_id, const std::string& user);
 int Health(Context& ctx);
 
 }  // namespace keel::cli

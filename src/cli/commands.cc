@@ -263,7 +263,9 @@ void AddNodes(CLI::App& root, Context& ctx, Action& action) {
     action = [&, route_node] { return NodesListRoutes(ctx, *route_node); };
   });
 
+  // Headscale keeps it, deprecated, beside `auth register`.
   auto* reg = nodes->add_subcommand("register", "Register a node waiting for interactive login");
+  reg->group("");  // hidden from help, as Headscale hides it
   auto reg_user = Value<std::string>(), reg_key = Value<std::string>();
   reg->add_option("-u,--user", *reg_user, "User")->required();
   reg->add_option("-k,--key", *reg_key, "Key")->required();
@@ -311,9 +313,16 @@ void AddImport(CLI::App& root, Context& ctx, Action& action) {
 }
 
 void AddAuth(CLI::App& root, Context& ctx, Action& action) {
-  auto* auth = root.add_subcommand("auth", "Decide pending auth requests (SSH checks)");
+  auto* auth = root.add_subcommand("auth", "Decide pending logins and SSH checks");
   auth->require_subcommand(1);
   auto auth_id = Value<std::string>();
+  auto* reg = auth->add_subcommand("register", "Complete a waiting login (tailscale up) for a user");
+  auto user = Value<std::string>();
+  reg->add_option("--auth-id", *auth_id, "The login's id (keel-authreq-...)")->required();
+  reg->add_option("-u,--user", *user, "The user the node is registered to")->required();
+  reg->callback([&, auth_id, user] {
+    action = [&, auth_id, user] { return AuthRegister(ctx, *auth_id, *user); };
+  });
   for (bool approve : {true, false}) {
     auto* cmd = auth->add_subcommand(approve ? "approve" : "reject",
                                      approve ? "Approve a pending auth request"

@@ -15,6 +15,28 @@
 #include "tailcfg/requests.h"
 
 namespace keel::control {
+
+tailcfg::RegisterResponse ToRegisterResponse(const tailnet::RegisterOutcome& out) {
+  tailcfg::RegisterResponse r;
+  if (out.user) {
+    bool tagged = out.node && !out.node->tags.empty();
+    auto profile = tagged ? TaggedDevicesProfile() : ToUserProfile(*out.user);
+    r.user_id = profile.id;
+    r.display_name = profile.display_name;
+    r.login_name = profile.login_name;
+    r.user_created = out.user->created;
+  }
+  using K = tailnet::RegisterOutcome::Kind;
+  switch (out.kind) {
+    case K::kAuthorized: r.machine_authorized = true; break;
+    case K::kNodeKeyExpired:
+    case K::kLoggedOut: r.node_key_expired = true; break;
+    case K::kRefused: r.error = out.error.empty() ? "registration refused" : out.error; break;
+    case K::kLoginRequired: break;  // the caller sends an AuthURL instead (login.cc)
+  }
+  return r;
+}
+
 namespace {
 
 namespace asio = boost::asio;
@@ -38,26 +60,6 @@ int StatusFor(const Error& e) {
   }
 }
 
-tailcfg::RegisterResponse ToResponse(const tailnet::RegisterOutcome& out) {
-  tailcfg::RegisterResponse r;
-  if (out.user) {
-    bool tagged = out.node && !out.node->tags.empty();
-    auto profile = tagged ? TaggedDevicesProfile() : ToUserProfile(*out.user);
-    r.user_id = profile.id;
-    r.display_name = profile.display_name;
-    r.login_name = profile.login_name;
-    r.user_created = out.user->created;
-  }
-  using K = tailnet::RegisterOutcome::Kind;
-  switch (out.kind) {
-    case K::kAuthorized: r.machine_authorized = true; break;
-    case K::kNodeKeyExpired:
-    case K::kLoggedOut: r.node_key_expired = true; break;
-    case K::kRefused: r.error = out.error.empty() ? "registration refused" : out.error; break;
-  }
-  return r;
-}
-
 std::string_view OutcomeName(tailnet::RegisterOutcome::Kind kind) {
   using K = tailnet::RegisterOutcome::Kind;
   switch (kind) {
@@ -65,6 +67,7 @@ std::string_view OutcomeName(tailnet::RegisterOutcome::Kind kind) {
     case K::kNodeKeyExpired: return "node_key_expired";
     case K::kLoggedOut: return "logged_out";
     case K::kRefused: return "refused";
+    case K::kLoginRequired: return "login_required";
   }
   return "refused";
 }
@@ -98,12 +101,16 @@ awaitable<void> HandleRegister(std::shared_ptr<Impl> impl, crypto::MachinePublic
     if (status == 500) co_return Reply(*stream, 500, outcome.error().message);
     tailnet::RegisterOutcome refused;
     refused.error = outcome.error().message;
-    co_return Reply(*stream, 200, tailcfg::EncodeRegisterResponse(ToResponse(refused)), "application/json");
+    co_return Reply(*stream, 200, tailcfg::EncodeRegisterResponse(ToRegisterResponse(refused)), "application/json");
+  }
+  if (outcome->kind == tailnet::RegisterOutcome::Kind::kLoginRequired) {
+    auto answer = co_await HandleLogin(impl, input, std::move(decoded->followup), stream);
+    co_return Reply(*stream, 200, tailcfg::EncodeRegisterResponse(answer), "application/json");
   }
   metrics::Registrations(OutcomeName(outcome->kind)).Increment();
   impl->log->info("register {} from {}: {}", in.node_key.ToText(), machine.ToText(),
                   outcome->kind == tailnet::RegisterOutcome::Kind::kRefused ? outcome->error : "ok");
-  Reply(*stream, 200, tailcfg::EncodeRegisterResponse(ToResponse(*outcome)), "application/json");
+  Reply(*stream, 200, tailcfg::EncodeRegisterResponse(ToRegisterResponse(*outcome)), "application/json");
 }
 
 // Frames a map response (compressing large ones on the pool) and counts it as sent.

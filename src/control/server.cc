@@ -272,7 +272,7 @@ void ControlServer::SetDerpMap(nlohmann::json derp_map) {
   });
 }
 
-void ControlServer::EnableSshCheck(tailnet::AuthRequests& auth) {
+void ControlServer::SetAuthRequests(tailnet::AuthRequests& auth) {
   asio::post(impl_->io, [impl = impl_, a = &auth] { impl->auth = a; });
 }
 

@@ -59,9 +59,10 @@ class ControlServer {
   void SetDerpMap(nlohmann::json derp_map);
   // Replaces the DNS settings and pushes them to every connected node.
   void SetDns(DnsSettings dns);
-  // Serves Tailscale SSH "check" actions, holding each for a verdict in `auth` (which must
-  // outlive the server). Without it, checked SSH connections are refused.
-  void EnableSshCheck(tailnet::AuthRequests& auth);
+  // Serves interactive logins (an AuthURL, then a held follow-up) and Tailscale SSH "check"
+  // actions, each waiting for a verdict in `auth` (which must outlive the server). Without it,
+  // registrations need a pre-auth key and checked SSH connections are refused.
+  void SetAuthRequests(tailnet::AuthRequests& auth);
 
   // Ends every map session (clients reconnect to whoever serves next).
   void Shutdown();

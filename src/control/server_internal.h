@@ -12,6 +12,7 @@
 #include "control/map_builder.h"
 #include "control/server.h"
 #include "http/h2_server.h"
+#include "tailcfg/encode.h"
 #include "tailnet/auth_requests.h"
 
 namespace keel::control {
@@ -65,7 +66,8 @@ struct ServerState {
   uint64_t subscription = 0;
   bool shut_down = false;
   std::mt19937 rng{std::random_device{}()};
-  // Pending Tailscale SSH checks (ControlServer::EnableSshCheck); null: checks are refused.
+  // Pending logins and Tailscale SSH checks (ControlServer::SetAuthRequests); null: both are
+  // refused.
   tailnet::AuthRequests* auth = nullptr;
   // The policy whose SSH approvals AuthRequests remembers; a new policy forgets them.
   const void* approvals_policy = nullptr;
@@ -86,6 +88,21 @@ struct ServerState {
 // Responds with a plain-text (or JSON) body and finishes the stream.
 void Reply(http::H2Stream& stream, int status, const std::string& body,
            const char* content_type = "text/plain; charset=utf-8");
+
+// The RegisterResponse for a tailnet outcome (machine.cc); kLoginRequired gives an empty one.
+tailcfg::RegisterResponse ToRegisterResponse(const tailnet::RegisterOutcome& out);
+
+// A register request that needs someone to log in (login.cc, control.md §1.3 B). A first
+// request gets an AuthURL on keel's /register/<auth-id>; a follow-up naming it waits until the
+// login is completed, rejected or expires, and gets the outcome (or a fresh AuthURL).
+boost::asio::awaitable<tailcfg::RegisterResponse> HandleLogin(
+    std::shared_ptr<ServerState> impl, std::shared_ptr<tailnet::RegisterInput> input,
+    std::string followup, std::shared_ptr<http::H2Stream> stream);
+
+// Waits until `r` is decided or expires, or the stream waiting on it closes (which cancels the
+// caller's coroutine); login.cc.
+boost::asio::awaitable<void> AwaitVerdict(ServerState& impl,
+                                          const tailnet::AuthRequests::Request& r);
 
 inline constexpr std::string_view kSshActionPath = "/machine/ssh/action/";
 

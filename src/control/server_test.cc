@@ -3,10 +3,13 @@
 
 #include "control/server.h"
 
+#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <spdlog/sinks/ringbuffer_sink.h>
 
 #include "control/test_fixture.h"
+#include "tailnet/auth_requests.h"
 
 namespace keel::control::testing {
 namespace {
@@ -127,6 +130,98 @@ TEST_F(ControlServerTest, RegisterAndMapStreamWithPeerDelta) {
     EXPECT_TRUE(co_await a.PumpUntil(has_b));
     a.Close();
     b.Close();
+  });
+}
+
+// A register request with a Followup URL, as tailscaled sends while its user logs in.
+std::string FollowupBody(const crypto::NodePublic& key, const std::string& url) {
+  json j = json::parse(RegisterBody(key, "", "laptop"));
+  j.erase("Auth");
+  j["Followup"] = url;
+  return j.dump();
+}
+
+TEST_F(ControlServerTest, LoginIsRefusedWithoutAuthRequests) {
+  Run([&]() -> awaitable<void> {
+    auto conn = co_await DialNoise(port_, crypto::GeneratePrivateKey(), ControlPublic(), 145, nullptr);
+    CO_ASSERT(conn != nullptr);
+    H2Client c(std::move(conn));
+    int32_t reg = c.Post("/machine/register", FollowupBody(NewNodeKey(), ""));
+    co_await c.PumpUntil([&] { return c.stream(reg).closed; });
+    EXPECT_EQ(json::parse(c.stream(reg).body).value("Error", ""),
+              "interactive login is not enabled on this server; use --auth-key");
+    EXPECT_TRUE(tailnet_->snapshot()->nodes.empty());
+  });
+}
+
+TEST_F(ControlServerTest, LoginSendsAnAuthUrlAndTheFollowupWaitsForTheVerdict) {
+  tailnet::AuthRequests auth(clock_, std::chrono::seconds(60));
+  control_->SetAuthRequests(auth);
+  Run([&]() -> awaitable<void> {
+    auto machine = crypto::GeneratePrivateKey();
+    auto conn = co_await DialNoise(port_, machine, ControlPublic(), 145, nullptr);
+    CO_ASSERT(conn != nullptr);
+    H2Client c(std::move(conn));
+    crypto::NodePublic node = NewNodeKey();
+
+    int32_t first = c.Post("/machine/register", FollowupBody(node, ""));
+    int32_t retry = c.Post("/machine/register", FollowupBody(node, ""));
+    co_await c.PumpUntil([&] { return c.stream(first).closed && c.stream(retry).closed; });
+    json answer = json::parse(c.stream(first).body);
+    std::string url = answer.value("AuthURL", "");
+    CO_ASSERT(url.starts_with("http://127.0.0.1:8080/register/keel-authreq-"));
+    EXPECT_EQ(answer.value("MachineAuthorized", true), false);
+    EXPECT_EQ(json::parse(c.stream(retry).body).value("AuthURL", ""), url);  // one login
+    std::string id = url.substr(url.rfind('/') + 1);
+    EXPECT_TRUE(tailnet_->snapshot()->nodes.empty());
+
+    // Another machine naming this login does not wait on it: it gets its own.
+    auto other_conn = co_await DialNoise(port_, crypto::GeneratePrivateKey(), ControlPublic(), 145, nullptr);
+    CO_ASSERT(other_conn != nullptr);
+    H2Client other(std::move(other_conn));
+    int32_t hijack = other.Post("/machine/register", FollowupBody(NewNodeKey(), url));
+    co_await other.PumpUntil([&] { return other.stream(hijack).closed; });
+    std::string other_url = json::parse(other.stream(hijack).body).value("AuthURL", "");
+    EXPECT_TRUE(other_url.starts_with("http://127.0.0.1:8080/register/keel-authreq-"));
+    EXPECT_NE(other_url, url);
+
+    // The follow-up is held until someone registers the login, then answers authorized.
+    bool decided = false;
+    asio::co_spawn(co_await asio::this_coro::executor, [&]() -> awaitable<void> {
+      asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::milliseconds(300));
+      co_await t.async_wait(asio::use_awaitable);
+      auto pending = auth.Find(id).value();
+      auto alice = tailnet_->snapshot()->FindUserByName("alice")->id;
+      EXPECT_EQ(tailnet_->RegisterInteractive(*pending.registration, alice).value().kind,
+                tailnet::RegisterOutcome::Kind::kAuthorized);
+      decided = true;
+      EXPECT_TRUE(auth.Decide(id, true));
+    }, asio::detached);
+    int32_t wait = c.Post("/machine/register", FollowupBody(node, url));
+    co_await c.PumpUntil([&] { return c.stream(wait).closed; });
+    EXPECT_TRUE(decided);
+    json done = json::parse(c.stream(wait).body);
+    EXPECT_EQ(done.value("MachineAuthorized", false), true) << c.stream(wait).body;
+    EXPECT_EQ(done.value("AuthURL", ""), "");
+    EXPECT_EQ(done["Login"]["LoginName"], "alice@example.com");
+    EXPECT_NE(tailnet_->snapshot()->FindByNodeKey(node), nullptr);
+
+    // A rejected login: the follow-up answers with the reason, and nothing is stored.
+    std::string other_id = other_url.substr(other_url.rfind('/') + 1);
+    auto other_node = auth.Find(other_id)->registration->node_key;
+    CO_ASSERT(auth.Decide(other_id, false, "keel: not on this tailnet"));
+    int32_t refused = other.Post("/machine/register", FollowupBody(other_node, other_url));
+    co_await other.PumpUntil([&] { return other.stream(refused).closed; });
+    EXPECT_EQ(json::parse(other.stream(refused).body).value("Error", ""), "keel: not on this tailnet");
+    EXPECT_EQ(tailnet_->snapshot()->FindByNodeKey(other_node), nullptr);
+    // tailscaled repeats the refused follow-up: it is told once, then given a new login.
+    int32_t repeat = other.Post("/machine/register", FollowupBody(other_node, other_url));
+    co_await other.PumpUntil([&] { return other.stream(repeat).closed; });
+    json again = json::parse(other.stream(repeat).body);
+    EXPECT_EQ(again.value("Error", ""), "");
+    std::string next_url = again.value("AuthURL", "");
+    EXPECT_TRUE(next_url.starts_with("http://127.0.0.1:8080/register/keel-authreq-")) << next_url;
+    EXPECT_NE(next_url, other_url);
   });
 }
 

@@ -7,10 +7,6 @@
 // request expires, which counts as a rejection. An approval is remembered for the policy's
 // check period, so the pair is not asked again until it runs out.
 
-#include <boost/asio/as_tuple.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <nlohmann/json.hpp>
 
@@ -94,13 +90,7 @@ awaitable<void> HandleSshAction(std::shared_ptr<ServerState> impl, crypto::Machi
   }
 
   // The long poll: wait for the verdict (or the deadline); a closed stream cancels the wait.
-  auto executor = co_await asio::this_coro::executor;
-  auto wake = std::make_shared<asio::steady_timer>(executor);
-  wake->expires_after(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-      pending->expires - SystemTime::clock::now() + std::chrono::milliseconds(50)));
-  impl->auth->OnDecided(pending->id, executor, [wake] { wake->cancel(); });
-  // Cancelled by a verdict, by the stream closing, or woken at the deadline: all end the wait.
-  co_await wake->async_wait(asio::as_tuple(asio::use_awaitable));
+  co_await AwaitVerdict(*impl, *pending);
   if (stream->closed()) co_return;
   auto decided = impl->auth->Find(pending->id);
   Verdict v = decided ? decided->verdict : Verdict::kExpired;

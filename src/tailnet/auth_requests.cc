@@ -2,7 +2,9 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
+#include <utility>
 
 namespace keel::tailnet {
 namespace {
@@ -26,6 +28,14 @@ std::string RandomId() {
 AuthRequests::AuthRequests(const Clock& clock, std::chrono::seconds timeout)
     : clock_(clock), timeout_(timeout) {}
 
+AuthRequests::Request AuthRequests::AddLocked(Request r, SystemTime now) {
+  std::erase_if(entries_, [&](const auto& e) { return e.second.request.expires + kKeepDecided < now; });
+  r.id = RandomId();
+  r.expires = now + timeout_;
+  entries_[r.id].request = r;
+  return r;
+}
+
 AuthRequests::Request AuthRequests::CreateSshCheck(model::NodeId src, model::NodeId dst) {
   SystemTime now = clock_.Now();
   std::vector<Waiter> expired;
@@ -33,12 +43,36 @@ AuthRequests::Request AuthRequests::CreateSshCheck(model::NodeId src, model::Nod
   {
     std::lock_guard lock(mu_);
     expired = ExpireLocked(now);
-    std::erase_if(entries_, [&](const auto& e) { return e.second.request.expires + kKeepDecided < now; });
-    r.id = RandomId();
     r.src = src;
     r.dst = dst;
-    r.expires = now + timeout_;
-    entries_[r.id].request = r;
+    r = AddLocked(std::move(r), now);
+  }
+  Wake(std::move(expired));
+  return r;
+}
+
+AuthRequests::Request AuthRequests::CreateRegistration(RegisterInput in, bool* created) {
+  SystemTime now = clock_.Now();
+  std::vector<Waiter> expired;
+  Request r;
+  auto input = std::make_shared<const RegisterInput>(std::move(in));
+  {
+    std::lock_guard lock(mu_);
+    expired = ExpireLocked(now);
+    for (auto& [id, e] : entries_) {
+      const auto& old = e.request.registration;
+      if (e.request.verdict == Verdict::kPending && old && old->machine_key == input->machine_key &&
+          old->node_key == input->node_key) {
+        e.request.registration = input;
+        r = e.request;
+        break;
+      }
+    }
+    if (created != nullptr) *created = r.id.empty();
+    if (r.id.empty()) {
+      r.registration = input;
+      r = AddLocked(std::move(r), now);
+    }
   }
   Wake(std::move(expired));
   return r;
@@ -56,7 +90,18 @@ std::optional<AuthRequests::Request> AuthRequests::Find(const std::string& id) {
   return out;
 }
 
-Result<void> AuthRequests::Decide(const std::string& id, bool approve) {
+bool AuthRequests::FirstRejectionReport(const std::string& id) {
+  std::lock_guard lock(mu_);
+  auto it = entries_.find(id);
+  if (it == entries_.end() || it->second.request.verdict != Verdict::kRejected) return false;
+  return !std::exchange(it->second.rejection_reported, true);
+}
+
+std::chrono::nanoseconds AuthRequests::TimeLeft(const Request& r) const {
+  return std::max<std::chrono::nanoseconds>(r.expires - clock_.Now(), std::chrono::nanoseconds(0));
+}
+
+Result<void> AuthRequests::Decide(const std::string& id, bool approve, std::string reason) {
   std::vector<Waiter> waiters;
   Result<void> out;
   {
@@ -71,6 +116,7 @@ Result<void> AuthRequests::Decide(const std::string& id, bool approve) {
                           (r.verdict == Verdict::kExpired ? "it expired" : "already decided") + ")");
     } else {
       r.verdict = approve ? Verdict::kApproved : Verdict::kRejected;
+      if (!approve) r.reason = std::move(reason);
       for (auto& w : it->second.waiters) waiters.push_back(std::move(w));
       it->second.waiters.clear();
     }

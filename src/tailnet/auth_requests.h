@@ -1,7 +1,9 @@
 #pragma once
-// AuthRequests: requests that wait for an admin's verdict, each under an id the admin types
-// (`keel auth approve|reject --auth-id ID`). Today these are Tailscale SSH "check" actions: the
-// destination's tailscaled holds the connection and long-polls keel until the admin decides.
+// AuthRequests: requests that wait for a verdict, each under an id the admin types. Two kinds:
+// - interactive logins: `tailscale up` without a key is sent to /register/<id> and long-polls
+//   until `keel auth register --auth-id ID --user U` (or `auth reject`) decides;
+// - Tailscale SSH "check" actions: the destination's tailscaled holds the connection and
+//   long-polls keel until `keel auth approve|reject --auth-id ID`.
 // A request nobody decides expires into a rejection after the timeout. Approved SSH checks are
 // remembered per (source, destination) node pair for the policy's check period.
 // Thread-safe; waiters are called back on the executor they gave.
@@ -10,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -18,6 +21,7 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "model/types.h"
+#include "tailnet/register_types.h"
 
 namespace keel::tailnet {
 
@@ -29,8 +33,11 @@ class AuthRequests {
     std::string id;
     model::NodeId src = 0;  // SSH check: the connecting node
     model::NodeId dst = 0;  // SSH check: the node being connected to
+    // A login: what the client asked, kept for RegisterInteractive (SSH checks: null).
+    std::shared_ptr<const RegisterInput> registration;
     SystemTime expires = ZeroTime();
     Verdict verdict = Verdict::kPending;
+    std::string reason;  // kRejected: why, in words the client shows its user
   };
 
   // `clock` must outlive this.
@@ -38,11 +45,20 @@ class AuthRequests {
 
   // A new pending SSH check; its id is "keel-authreq-" and 24 random URL-safe characters.
   Request CreateSshCheck(model::NodeId src, model::NodeId dst);
+  // A pending login for `in`. The same machine asking again with the same node key gets its
+  // pending request back (with `in` refreshed), so retries do not mint new ids; `created`, if
+  // given, tells which happened.
+  Request CreateRegistration(RegisterInput in, bool* created = nullptr);
   // The request, with kExpired once its time has passed undecided; nullopt if unknown.
   std::optional<Request> Find(const std::string& id);
+  // True the first time it is asked of a rejected request, false after (and for any other):
+  // a client is told of a rejection once, and its retries start a new login.
+  bool FirstRejectionReport(const std::string& id);
+  // How long `r` has left before it expires (zero once past).
+  std::chrono::nanoseconds TimeLeft(const Request& r) const;
   // Approves or rejects a pending request and wakes its waiters. kNotFound for an unknown id,
   // kFailedPrecondition for one already decided or expired.
-  Result<void> Decide(const std::string& id, bool approve);
+  Result<void> Decide(const std::string& id, bool approve, std::string reason = "");
   // Calls `done` on `executor` once the request is decided or expires (at once if it is).
   void OnDecided(const std::string& id, boost::asio::any_io_executor executor,
                  std::function<void()> done);
@@ -60,7 +76,10 @@ class AuthRequests {
   struct Entry {
     Request request;
     std::vector<Waiter> waiters;
+    bool rejection_reported = false;
   };
+  // Stores a new pending request under a fresh id (mu_ held).
+  Request AddLocked(Request r, SystemTime now);
   // Marks pending requests past their time as expired (mu_ held); returns their waiters.
   std::vector<Waiter> ExpireLocked(SystemTime now);
   void Wake(std::vector<Waiter> waiters);

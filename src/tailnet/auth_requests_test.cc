@@ -4,6 +4,7 @@
 
 #include <boost/asio/io_context.hpp>
 
+#include "crypto/x25519.h"
 #include "tailnet/test_fixture.h"
 
 namespace keel::tailnet {
@@ -74,6 +75,47 @@ TEST(AuthRequests, ApprovalsAreRememberedForAPeriod) {
   auth.RememberApproval(1, 2);
   auth.ForgetApprovals();
   EXPECT_FALSE(auth.ApprovedWithin(1, 2, seconds(60)));
+}
+
+TEST(AuthRequests, LoginsAreReusedUntilDecidedAndCarryTheReason) {
+  FakeClock clock;
+  AuthRequests auth(clock, seconds(60));
+  RegisterInput in;
+  in.machine_key = crypto::MachinePublic(crypto::PublicFromPrivate(crypto::GeneratePrivateKey()));
+  in.node_key = crypto::NodePublic(crypto::PublicFromPrivate(crypto::GeneratePrivateKey()));
+  in.hostname = "laptop";
+  bool created = false;
+  auto first = auth.CreateRegistration(in, &created);
+  EXPECT_TRUE(created);
+  EXPECT_TRUE(first.id.starts_with("keel-authreq-"));
+  ASSERT_TRUE(first.registration);
+  EXPECT_EQ(first.registration->hostname, "laptop");
+  EXPECT_EQ(auth.TimeLeft(first), seconds(60));
+
+  // The same machine and node key asking again (a restarted tailscaled) gets the same id, with
+  // what it asks now.
+  in.hostname = "laptop-2";
+  auto again = auth.CreateRegistration(in, &created);
+  EXPECT_FALSE(created);
+  EXPECT_EQ(again.id, first.id);
+  EXPECT_EQ(auth.Find(first.id)->registration->hostname, "laptop-2");
+  // Another node key is another login.
+  RegisterInput other = in;
+  other.node_key = crypto::NodePublic(crypto::PublicFromPrivate(crypto::GeneratePrivateKey()));
+  EXPECT_NE(auth.CreateRegistration(other).id, first.id);
+
+  EXPECT_FALSE(auth.FirstRejectionReport(first.id));  // still pending
+  ASSERT_TRUE(auth.Decide(first.id, false, "not this one"));
+  EXPECT_EQ(auth.Find(first.id)->reason, "not this one");
+  EXPECT_TRUE(auth.FirstRejectionReport(first.id));
+  EXPECT_FALSE(auth.FirstRejectionReport(first.id));
+  // Once decided, asking again starts a new login.
+  auto fresh = auth.CreateRegistration(in, &created);
+  EXPECT_TRUE(created);
+  EXPECT_NE(fresh.id, first.id);
+  clock.Advance(seconds(61));
+  EXPECT_EQ(auth.TimeLeft(fresh), seconds(0));
+  EXPECT_EQ(auth.Find(fresh.id)->verdict, Verdict::kExpired);
 }
 
 }  // namespace

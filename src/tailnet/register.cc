@@ -16,8 +16,6 @@ constexpr std::string_view kInvalidKey = "invalid pre auth key";
 constexpr std::string_view kKeyExpired = "authkey expired";
 constexpr std::string_view kKeyUsed = "authkey already used";
 constexpr std::string_view kKeyInUse = "node key already in use by another machine";
-constexpr std::string_view kInteractive =
-    "interactive login is not supported yet; use --auth-key";
 
 RegisterOutcome Refused(std::string_view message) {
   RegisterOutcome out;
@@ -30,14 +28,15 @@ RegisterOutcome Refused(std::string_view message) {
 // (`tailscale up --advertise-tags`), which tagOwners must let the key's user apply. Like
 // Tailscale, a request with any tag the user may not apply is refused whole; the message is
 // Tailscale's, as `tailscale up` prints it.
-Result<std::vector<std::string>> TagsFor(const Snapshot& s, const model::PreAuthKey& key,
+Result<std::vector<std::string>> TagsFor(const Snapshot& s, model::UserId user,
+                                         const std::vector<std::string>& key_tags,
                                          std::vector<std::string> requested) {
-  if (!key.tags.empty() || requested.empty()) return key.tags;
+  if (!key_tags.empty() || requested.empty()) return key_tags;
   std::sort(requested.begin(), requested.end());
   requested.erase(std::unique(requested.begin(), requested.end()), requested.end());
   std::vector<std::string> rejected;
   for (const auto& tag : requested) {
-    if (!s.policy || !s.policy->UserOwnsTag(key.user_id, tag)) rejected.push_back(tag);
+    if (!s.policy || !s.policy->UserOwnsTag(user, tag)) rejected.push_back(tag);
   }
   if (rejected.empty()) return requested;
   std::string list;
@@ -81,8 +80,61 @@ Result<RegisterOutcome> Tailnet::Impl::RegisterLocked(const RegisterInput& in) {
   if (in.auth_key.empty() && by_key != nullptr) return Success(*by_key);
   // 3. Pre-auth key.
   if (!in.auth_key.empty()) return RegisterWithAuthKey(in, by_key);
-  // 4. Unknown key, no Auth: only a rotation of a live node can proceed.
-  return RotateFromOldKey(in);
+  // 4. Unknown key, no Auth: a first login, `--force-reauth`, or a rotation after expiry. Each
+  // needs someone to log in; the node (found by machine key then) keeps its addresses.
+  RegisterOutcome out;
+  out.kind = Kind::kLoginRequired;
+  return out;
+}
+
+Result<RegisterOutcome> Tailnet::RegisterInteractive(const RegisterInput& in, model::UserId user) {
+  std::lock_guard lock(impl_->mu);
+  return impl_->RegisterForUser(in, user);
+}
+
+Result<RegisterOutcome> Tailnet::Impl::RegisterForUser(const RegisterInput& in,
+                                                       model::UserId user) {
+  auto cur = Current();
+  if (cur->FindUser(user) == nullptr) {
+    return MakeError(Errc::kNotFound, "user " + std::to_string(user) + " not found");
+  }
+  const model::Node* by_key = cur->FindByNodeKey(in.node_key);
+  if (by_key != nullptr && by_key->machine_key != in.machine_key) return Refused(kKeyInUse);
+  auto tags = TagsFor(*cur, user, {}, in.request_tags);
+  if (!tags) {
+    log->info("login refused: {}", tags.error().message);
+    return Refused(tags.error().message);
+  }
+  Grant grant{user, nullptr};
+  if (const model::Node* same = SameMachineNode(in, user, by_key)) {
+    if (by_key != nullptr && by_key->id != same->id) return Refused(kKeyInUse);
+    return ReauthInPlace(in, *same, grant, std::move(*tags));
+  }
+  if (by_key != nullptr) return Refused(kKeyInUse);
+  return CreateNode(in, grant, std::move(*tags));
+}
+
+const model::Node* Tailnet::Impl::SameMachineNode(const RegisterInput& in, model::UserId user,
+                                                  const model::Node* by_key) const {
+  if (by_key != nullptr && by_key->user_id == user) return by_key;
+  for (const auto& [id, node] : Current()->nodes) {
+    if (node->machine_key == in.machine_key && node->user_id == user) return node.get();
+  }
+  return nullptr;
+}
+
+Result<void> Tailnet::Impl::MarkKeyUsed(store::Tx& tx, Grant grant) {
+  if (grant.key == nullptr || grant.key->used) return {};
+  model::PreAuthKey used = *grant.key;
+  used.used = true;
+  return tx.UpdatePreAuthKey(used);
+}
+
+void Tailnet::Impl::KeyUsedCommitted(Grant grant) {
+  if (grant.key == nullptr || grant.key->used) return;
+  model::PreAuthKey used = *grant.key;
+  used.used = true;
+  keys[used.id] = used;
 }
 
 Result<RegisterOutcome> Tailnet::Impl::Logout(const model::Node& node) {
@@ -117,20 +169,9 @@ Result<RegisterOutcome> Tailnet::Impl::RegisterWithAuthKey(const RegisterInput& 
   if (cur->FindUser(key->user_id) == nullptr) return Refused(kInvalidKey);
   if (key->IsExpired(clock.Now())) return Refused(kKeyExpired);
 
-  // Same machine and same owner: the node is re-registering (§1.3 C). Prefer the node that
-  // holds this node key, then the lowest id.
-  const model::Node* same = nullptr;
-  if (by_key != nullptr && by_key->user_id == key->user_id) {
-    same = by_key;
-  } else {
-    for (const auto& [id, node] : cur->nodes) {
-      if (node->machine_key == in.machine_key && node->user_id == key->user_id) {
-        same = node.get();
-        break;
-      }
-    }
-  }
-  auto tags = TagsFor(*cur, *key, in.request_tags);
+  // Same machine and same owner: the node is re-registering (§1.3 C).
+  const model::Node* same = SameMachineNode(in, key->user_id, by_key);
+  auto tags = TagsFor(*cur, key->user_id, key->tags, in.request_tags);
   if (!tags) {
     log->info("registration refused: {}", tags.error().message);
     return Refused(tags.error().message);
@@ -141,12 +182,12 @@ Result<RegisterOutcome> Tailnet::Impl::RegisterWithAuthKey(const RegisterInput& 
         (same->node_key != in.node_key || same->IsExpired(clock.Now()))) {
       return Refused(kKeyUsed);
     }
-    return ReauthInPlace(in, *same, *key, std::move(*tags));
+    return ReauthInPlace(in, *same, Grant{key->user_id, &*key}, std::move(*tags));
   }
   // The node key belongs to this machine's node of another user: never move a key between ids.
   if (by_key != nullptr) return Refused(kKeyInUse);
   if (key->used && !key->reusable) return Refused(kKeyUsed);
-  return CreateNode(in, *key, std::move(*tags));
+  return CreateNode(in, Grant{key->user_id, &*key}, std::move(*tags));
 }
 
 SystemTime Tailnet::Impl::InitialExpiry(const RegisterInput& in,
@@ -159,8 +200,7 @@ SystemTime Tailnet::Impl::InitialExpiry(const RegisterInput& in,
 }
 
 Result<RegisterOutcome> Tailnet::Impl::ReauthInPlace(const RegisterInput& in, model::Node node,
-                                                     const model::PreAuthKey& key,
-                                                     std::vector<std::string> tags) {
+                                                     Grant grant, std::vector<std::string> tags) {
   Draft d = Begin();
   const model::Node before = node;
   if (in.hostname != node.hostname) {
@@ -172,19 +212,15 @@ Result<RegisterOutcome> Tailnet::Impl::ReauthInPlace(const RegisterInput& in, mo
   node.node_key = in.node_key;
   node.hostinfo_json = in.hostinfo_json;
   node.announced_routes = model::RoutesFromHostinfo(node.hostinfo_json);
-  node.expiry = InitialExpiry(in, node.tags);
-  node.ephemeral = key.ephemeral;
-  node.auth_key_id = key.id;
   node.tags = std::move(tags);
-  model::PreAuthKey used_key = key;
-  used_key.used = true;
-  bool mark_used = !key.used;
+  node.expiry = InitialExpiry(in, node.tags);
+  node.ephemeral = grant.key != nullptr && grant.key->ephemeral;
+  if (grant.key != nullptr) node.auth_key_id = grant.key->id;
   KEEL_TRY(store.Transaction([&](store::Tx& tx) -> Result<void> {
     KEEL_TRY(tx.UpdateNode(node));
-    if (mark_used) KEEL_TRY(tx.UpdatePreAuthKey(used_key));
-    return {};
+    return MarkKeyUsed(tx, grant);
   }));
-  if (mark_used) keys[key.id] = used_key;
+  KeyUsedCommitted(grant);
   bool updated = node.hostname != before.hostname || node.given_name != before.given_name ||
                  node.tags != before.tags || node.hostinfo_json != before.hostinfo_json;
   bool patched = node.node_key != before.node_key || node.expiry != before.expiry;
@@ -196,18 +232,18 @@ Result<RegisterOutcome> Tailnet::Impl::ReauthInPlace(const RegisterInput& in, mo
   }
   PutNode(d, node, kind);
   Commit(std::move(d));
-  log->info("node {} ({}) re-registered with a pre-auth key", node.id, node.given_name);
+  log->info("node {} ({}) re-registered {}", node.id, node.given_name,
+            grant.key != nullptr ? "with a pre-auth key" : "after a login");
   return Success(node);
 }
 
-Result<RegisterOutcome> Tailnet::Impl::CreateNode(const RegisterInput& in,
-                                                  const model::PreAuthKey& key,
+Result<RegisterOutcome> Tailnet::Impl::CreateNode(const RegisterInput& in, Grant grant,
                                                   std::vector<std::string> tags) {
   Draft d = Begin();
   model::Node node;
   node.machine_key = in.machine_key;
   node.node_key = in.node_key;
-  node.user_id = key.user_id;
+  node.user_id = grant.user_id;
   node.tags = std::move(tags);
   node.hostname = in.hostname;
   node.given_name = UniqueGivenName(*d.next, 0, model::GivenNameBase(in.hostname));
@@ -215,46 +251,27 @@ Result<RegisterOutcome> Tailnet::Impl::CreateNode(const RegisterInput& in,
   node.announced_routes = model::RoutesFromHostinfo(node.hostinfo_json);
   node.created = clock.Now();
   node.expiry = InitialExpiry(in, node.tags);
-  node.ephemeral = key.ephemeral;
-  node.auth_key_id = key.id;
+  node.ephemeral = grant.key != nullptr && grant.key->ephemeral;
+  if (grant.key != nullptr) node.auth_key_id = grant.key->id;
   auto addrs = ips.Allocate();
   if (!addrs) return addrs.error();
   node.ipv4 = addrs->first;
   node.ipv6 = addrs->second;
-  model::PreAuthKey used_key = key;
-  used_key.used = true;
   auto r = store.Transaction([&](store::Tx& tx) -> Result<void> {
     auto inserted = tx.InsertNode(node);
     if (!inserted) return inserted.error();
     node.id = inserted->id;
-    if (!key.used) KEEL_TRY(tx.UpdatePreAuthKey(used_key));
-    return {};
+    return MarkKeyUsed(tx, grant);
   });
   if (!r) {
     ips.Release(node.ipv4, node.ipv6);
     return r.error();
   }
-  keys[key.id] = used_key;
+  KeyUsedCommitted(grant);
   PutNode(d, node, ChangeKind::kNodeAdded);
   Commit(std::move(d));
   log->info("node {} ({}) registered for user {} at {}", node.id, node.given_name, node.user_id,
             node.ipv4->to_string());
-  return Success(node);
-}
-
-Result<RegisterOutcome> Tailnet::Impl::RotateFromOldKey(const RegisterInput& in) {
-  if (in.old_node_key.IsZero()) return Refused(kInteractive);
-  const model::Node* old = Current()->FindByNodeKey(in.old_node_key);
-  if (old == nullptr || old->machine_key != in.machine_key || old->IsExpired(clock.Now())) {
-    return Refused(kInteractive);
-  }
-  Draft d = Begin();
-  model::Node node = *old;
-  node.node_key = in.node_key;
-  KEEL_TRY(store.Transaction([&](store::Tx& tx) { return tx.UpdateNode(node); }));
-  PutNode(d, node, ChangeKind::kNodePatched);
-  Commit(std::move(d));
-  log->info("node {} ({}) rotated its node key", node.id, node.given_name);
   return Success(node);
 }
 

@@ -23,6 +23,7 @@
 #include "base/result.h"
 #include "store/store.h"
 #include "tailnet/change.h"
+#include "tailnet/register_types.h"
 #include "tailnet/snapshot.h"
 
 namespace keel::tailnet {
@@ -59,26 +60,6 @@ struct PolicyInfo {
   std::string text;  // empty: no policy (allow all)
   SystemTime updated_at = ZeroTime();
   PolicySource source = PolicySource::kFile;
-};
-
-// What the client asked in /machine/register, already decoded and bound to the Noise peer.
-struct RegisterInput {
-  crypto::MachinePublic machine_key;  // from the Noise handshake, never from the body
-  crypto::NodePublic node_key;
-  crypto::NodePublic old_node_key;    // zero if none
-  std::string auth_key;               // empty if the request had no Auth
-  SystemTime expiry = ZeroTime();     // zero: none; past: logout; future: shorten
-  std::string hostinfo_json = "{}";
-  std::string hostname;
-  std::vector<std::string> request_tags;
-};
-
-struct RegisterOutcome {
-  enum class Kind { kAuthorized, kNodeKeyExpired, kLoggedOut, kRefused };
-  Kind kind = Kind::kRefused;
-  std::string error;  // for kRefused: the message the `tailscale up` user sees
-  std::optional<model::Node> node;
-  std::optional<model::User> user;
 };
 
 // What a map request reports about the node (lite update or stream start).
@@ -158,6 +139,10 @@ class Tailnet {
 
   // --- Control plane ---
   Result<RegisterOutcome> Register(const RegisterInput& input);
+  // Completes an interactive login (a Register that answered kLoginRequired) for `user`: the
+  // machine's node of that user is re-keyed in place, keeping id and addresses; otherwise a
+  // node is created. Tags the client asks for must be the user's to apply.
+  Result<RegisterOutcome> RegisterInteractive(const RegisterInput& input, model::UserId user);
   // Applies a map request's report. Publishes kNodePatched/kNodeUpdated only if something
   // changed. Fails if the node is unknown or bound to another machine key.
   Result<model::Node> ApplyMapUpdate(const crypto::MachinePublic& machine,

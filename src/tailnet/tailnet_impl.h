@@ -105,12 +105,25 @@ struct Tailnet::Impl {
   Result<RegisterOutcome> RegisterLocked(const RegisterInput& in);
   Result<RegisterOutcome> Logout(const model::Node& node);
   Result<RegisterOutcome> RegisterWithAuthKey(const RegisterInput& in, const model::Node* by_key);
-  Result<RegisterOutcome> RotateFromOldKey(const RegisterInput& in);
+  Result<RegisterOutcome> RegisterForUser(const RegisterInput& in, model::UserId user);
+  // Who lets a registration in: a pre-auth key (which also makes the node ephemeral or not and
+  // is marked used), or a completed interactive login naming the user (no key).
+  struct Grant {
+    model::UserId user_id = 0;
+    const model::PreAuthKey* key = nullptr;
+  };
+  // The node this machine already has for the grant's user, if any (re-registration, §1.3 C):
+  // the one holding the request's node key first, then the lowest id.
+  const model::Node* SameMachineNode(const RegisterInput& in, model::UserId user,
+                                     const model::Node* by_key) const;
   // `tags`: what the node gets (the key's, or the client's --advertise-tags once allowed).
-  Result<RegisterOutcome> ReauthInPlace(const RegisterInput& in, model::Node node,
-                                        const model::PreAuthKey& key, std::vector<std::string> tags);
-  Result<RegisterOutcome> CreateNode(const RegisterInput& in, const model::PreAuthKey& key,
+  Result<RegisterOutcome> ReauthInPlace(const RegisterInput& in, model::Node node, Grant grant,
+                                        std::vector<std::string> tags);
+  Result<RegisterOutcome> CreateNode(const RegisterInput& in, Grant grant,
                                      std::vector<std::string> tags);
+  // Marks a single-use grant's key used in `tx`'s batch (nothing for a login).
+  Result<void> MarkKeyUsed(store::Tx& tx, Grant grant);
+  void KeyUsedCommitted(Grant grant);
   RegisterOutcome Success(const model::Node& node) const;
   // A (re-)registered node's key expiry: the client's future Expiry if it sent one, else
   // Settings::node_expiry from now for untagged nodes, else never.

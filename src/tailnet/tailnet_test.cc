@@ -34,8 +34,8 @@ class TailnetTest : public TailnetFixture {
     return tn_->CreatePreAuthKey(user, reusable, ephemeral, expiration).value().secret_text;
   }
 
-  RegisterOutcome Reg(int machine, int node_key, const std::string& auth,
-                      const std::string& hostname = "host", int old_key = 0) {
+  static RegisterInput Input(int machine, int node_key, const std::string& auth,
+                             const std::string& hostname = "host", int old_key = 0) {
     RegisterInput in;
     in.machine_key = M(machine);
     in.node_key = N(node_key);
@@ -43,7 +43,18 @@ class TailnetTest : public TailnetFixture {
     in.auth_key = auth;
     in.hostname = hostname;
     in.hostinfo_json = R"({"Hostname":")" + hostname + R"("})";
-    return tn_->Register(in).value();
+    return in;
+  }
+
+  RegisterOutcome Reg(int machine, int node_key, const std::string& auth,
+                      const std::string& hostname = "host", int old_key = 0) {
+    return tn_->Register(Input(machine, node_key, auth, hostname, old_key)).value();
+  }
+
+  // Completes an interactive login of (machine, node_key) for `user`.
+  RegisterOutcome Login(int machine, int node_key, model::UserId user,
+                        const std::string& hostname = "host", int old_key = 0) {
+    return tn_->RegisterInteractive(Input(machine, node_key, "", hostname, old_key), user).value();
   }
 
   RegisterOutcome Logout(int machine, int node_key) {
@@ -122,7 +133,8 @@ TEST_F(TailnetTest, RestartWithoutAuthReturnsCurrentState) {
   auto thief = Reg(9, 101, "");
   EXPECT_EQ(thief.kind, Kind::kRefused);
   EXPECT_EQ(thief.error, "node key already in use by another machine");
-  EXPECT_EQ(Reg(1, 555, "").error, "interactive login is not supported yet; use --auth-key");
+  // An unknown node key without a pre-auth key is someone to log in.
+  EXPECT_EQ(Reg(1, 555, "").kind, Kind::kLoginRequired);
 }
 
 TEST_F(TailnetTest, LogoutSetsExpiryAndThenNodeKeyExpired) {
@@ -132,8 +144,8 @@ TEST_F(TailnetTest, LogoutSetsExpiryAndThenNodeKeyExpired) {
   ASSERT_TRUE(out.node);
   EXPECT_EQ(out.node->expiry, clock_.Now());
   EXPECT_EQ(Reg(1, 101, "").kind, Kind::kNodeKeyExpired);
-  // Expired nodes cannot rotate without a key.
-  EXPECT_EQ(Reg(1, 102, "", "host", 101).kind, Kind::kRefused);
+  // A new node key after expiry needs a login (or a key).
+  EXPECT_EQ(Reg(1, 102, "", "host", 101).kind, Kind::kLoginRequired);
   // A new key brings it back with the same id and no expiry.
   auto back = Reg(1, 102, NewKey());
   ASSERT_EQ(back.kind, Kind::kAuthorized) << back.error;
@@ -147,16 +159,52 @@ TEST_F(TailnetTest, EphemeralLogoutDeletes) {
   EXPECT_TRUE(tn_->snapshot()->nodes.empty());
 }
 
-TEST_F(TailnetTest, RotationWithOldKeyKeepsId) {
+TEST_F(TailnetTest, NewNodeKeyNeedsALoginThatKeepsTheNode) {
   auto first = Reg(1, 101, NewKey());
-  auto rotated = Reg(1, 102, "", "host", 101);
-  ASSERT_EQ(rotated.kind, Kind::kAuthorized) << rotated.error;
-  EXPECT_EQ(rotated.node->id, first.node->id);
-  EXPECT_EQ(rotated.node->node_key, N(102));
-  // A stale OldNodeKey on later requests is harmless.
-  EXPECT_EQ(Reg(1, 102, "", "host", 101).kind, Kind::kAuthorized);
-  // Another machine cannot rotate someone else's key.
-  EXPECT_EQ(Reg(2, 103, "", "host", 102).kind, Kind::kRefused);
+  // `tailscale up --force-reauth`: a fresh node key naming the old one, and no auth key.
+  EXPECT_EQ(Reg(1, 102, "", "host", 101).kind, Kind::kLoginRequired);
+  EXPECT_EQ(tn_->snapshot()->FindByNodeKey(N(102)), nullptr);
+  auto back = Login(1, 102, alice_.id, "host", 101);
+  ASSERT_EQ(back.kind, Kind::kAuthorized) << back.error;
+  EXPECT_EQ(back.node->id, first.node->id);
+  EXPECT_EQ(back.node->ipv4, first.node->ipv4);
+  EXPECT_EQ(back.node->ipv6, first.node->ipv6);
+  EXPECT_EQ(back.node->node_key, N(102));
+  EXPECT_EQ(tn_->snapshot()->FindByNodeKey(N(101)), nullptr);
+  EXPECT_EQ(tn_->snapshot()->nodes.size(), 1u);
+  // Its next start is a plain restart.
+  EXPECT_EQ(Reg(1, 102, "").kind, Kind::kAuthorized);
+  // Another machine cannot log in with someone else's node key.
+  EXPECT_EQ(Login(2, 102, alice_.id).error, "node key already in use by another machine");
+}
+
+TEST_F(TailnetTest, InteractiveLoginCreatesANodeForTheUser) {
+  auto out = Login(5, 105, alice_.id, "laptop");
+  ASSERT_EQ(out.kind, Kind::kAuthorized) << out.error;
+  EXPECT_EQ(out.node->user_id, alice_.id);
+  EXPECT_EQ(out.user->name, "alice");
+  EXPECT_FALSE(out.node->ephemeral);
+  EXPECT_EQ(out.node->given_name, "laptop");
+  // The same machine logged in as another user is another node; alice's stays.
+  auto bob = tn_->CreateUser("bob").value();
+  auto as_bob = Login(5, 106, bob.id, "laptop");
+  ASSERT_EQ(as_bob.kind, Kind::kAuthorized) << as_bob.error;
+  EXPECT_NE(as_bob.node->id, out.node->id);
+  EXPECT_EQ(tn_->snapshot()->nodes.size(), 2u);
+  // An unknown user is an error, not a node.
+  auto nobody = tn_->RegisterInteractive(Input(6, 107, ""), 999);
+  ASSERT_FALSE(nobody);
+  EXPECT_EQ(nobody.error().code, Errc::kNotFound);
+  EXPECT_EQ(tn_->snapshot()->nodes.size(), 2u);
+}
+
+TEST_F(TailnetTest, InteractiveLoginRefusesTagsTheUserDoesNotOwn) {
+  auto in = Input(7, 108, "", "tagged");
+  in.request_tags = {"tag:server"};
+  auto out = tn_->RegisterInteractive(in, alice_.id).value();
+  EXPECT_EQ(out.kind, Kind::kRefused);
+  EXPECT_EQ(out.error, "requested tags [tag:server] are invalid or not permitted");
+  EXPECT_TRUE(tn_->snapshot()->nodes.empty());
 }
 
 TEST_F(TailnetTest, GivenNamesAreUniqueAcrossUsers) {

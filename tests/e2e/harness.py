@@ -13,6 +13,7 @@ import argparse
 import ctypes
 import json
 import os
+import select
 import shlex
 import shutil
 import signal
@@ -676,6 +677,57 @@ def run(test, description, add_args=None):
     finally:
         h.close(keep=args.keep or os.environ.get("KEEL_E2E_KEEP") == "1")
     return 0 if ok else 1
+
+
+class LiveCommand:
+    """A started command (harness.tailscale_popen) whose stdout and stderr are read as it runs,
+    for commands that wait on someone (`tailscale up` for a login, `tailscale ssh` for a check).
+    """
+
+    def __init__(self, proc):
+        self.proc = proc
+        self.out = b""
+        self.err = b""
+        self.open = [proc.stdout, proc.stderr]
+
+    def pump(self, timeout):
+        """Reads what is there for up to `timeout` s; True once the command has exited."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.open:
+                if self.proc.poll() is not None:
+                    return True
+                time.sleep(0.1)
+                continue
+            r, _, _ = select.select(self.open, [], [], 0.2)
+            for f in r:
+                chunk = os.read(f.fileno(), 65536)
+                if not chunk:
+                    self.open.remove(f)  # EOF: stays readable, so stop watching it
+                elif f is self.proc.stdout:
+                    self.out += chunk
+                else:
+                    self.err += chunk
+            if not r and self.proc.poll() is not None:
+                return True
+        return self.proc.poll() is not None
+
+    def text(self):
+        """Everything printed so far, stdout then stderr."""
+        return (self.out + self.err).decode("utf-8", "replace")
+
+    def finish(self, timeout):
+        """Waits up to `timeout` s for the exit; returns the exit code (fails on a timeout)."""
+        if not self.pump(timeout):
+            self.proc.kill()
+            raise TestFailure(f"{self.proc.args[0]} still running after {timeout}s: "
+                              f"{self.text()!r}")
+        self.pump(0.2)
+        return self.proc.returncode
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
 
 
 def step(msg):

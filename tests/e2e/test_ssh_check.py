@@ -13,7 +13,6 @@ Policy: alice's nodes may SSH to her own nodes as root, under a check rule asked
 
 import os
 import re
-import select
 import subprocess
 import sys
 import time
@@ -32,37 +31,12 @@ POLICY = """{
 AUTH_ID = re.compile(r"keel auth approve --auth-id (keel-authreq-[A-Za-z0-9_-]+)")
 
 
-class SshAttempt:
+class SshAttempt(harness.LiveCommand):
     """`tailscale ssh root@<ip> echo ...` from client n, read as it runs."""
 
     def __init__(self, h, n, ip):
-        self.proc = h.tailscale_popen(n, "ssh", f"root@{ip}", "echo", "keel-ssh-ok",
-                                      stdin=subprocess.DEVNULL)
-        self.out = b""
-        self.err = b""
-        self.open = [self.proc.stdout, self.proc.stderr]
-
-    def pump(self, timeout):
-        """Reads what is there for up to `timeout` s; True once the command has exited."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if not self.open:
-                if self.proc.poll() is not None:
-                    return True
-                time.sleep(0.1)
-                continue
-            r, _, _ = select.select(self.open, [], [], 0.2)
-            for f in r:
-                chunk = os.read(f.fileno(), 65536)
-                if not chunk:
-                    self.open.remove(f)  # EOF: stays readable, so stop watching it
-                elif f is self.proc.stdout:
-                    self.out += chunk
-                else:
-                    self.err += chunk
-            if not r and self.proc.poll() is not None:
-                return True
-        return self.proc.poll() is not None
+        super().__init__(h.tailscale_popen(n, "ssh", f"root@{ip}", "echo", "keel-ssh-ok",
+                                           stdin=subprocess.DEVNULL))
 
     def auth_id(self, timeout=30):
         deadline = time.monotonic() + timeout
@@ -73,17 +47,6 @@ class SshAttempt:
             if self.pump(0.5):
                 break
         raise harness.TestFailure(f"no auth id in tailscale ssh's output: {self.err!r}")
-
-    def finish(self, timeout):
-        if not self.pump(timeout):
-            self.proc.kill()
-            raise harness.TestFailure(f"tailscale ssh still running after {timeout}s: {self.err!r}")
-        self.pump(0.2)
-        return self.proc.returncode
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
 
 
 def test(h, args):
