@@ -86,6 +86,33 @@ TEST(CliArgsTest, VersionAndConfigTest) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(CliArgsTest, GeneratePrivateKey) {
+  auto r = Cli({"generate", "private-key"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.out.starts_with("privkey:")) << r.out;
+  EXPECT_EQ(r.out.size(), 8u + 64u + 1u);
+  auto again = Cli({"gen", "private-key", "-o", "json"});
+  EXPECT_EQ(again.code, 0) << again.err;
+  auto j = nlohmann::json::parse(again.out);
+  EXPECT_TRUE(j["private_key"].get<std::string>().starts_with("privkey:"));
+  EXPECT_NE(j["private_key"].get<std::string>() + "\n", r.out);
+  EXPECT_NE(Cli({"generate"}).code, 0);
+}
+
+TEST(CliArgsTest, HeadscalePolicyAliases) {
+  // Parsed as policy get / set: they get as far as reaching the (absent) server.
+  for (const char* alias : {"get", "show", "view", "fetch"}) {
+    auto r = Cli({"--remote", "http://127.0.0.1:1", "--api-key", "k", "policy", alias});
+    EXPECT_EQ(r.code, 1) << alias;
+    EXPECT_NE(r.err.find("cannot reach keel"), std::string::npos) << alias << ": " << r.err;
+  }
+  for (const char* alias : {"set", "put", "update"}) {
+    auto r = Cli({"policy", alias});
+    EXPECT_NE(r.code, 0) << alias;
+    EXPECT_NE(r.err.find("--file"), std::string::npos) << alias << ": " << r.err;
+  }
+}
+
 TEST(CliArgsTest, UnreachableServer) {
   ApiEndpoint endpoint;
   endpoint.unix_socket = "/nonexistent/keel.sock";

@@ -11,6 +11,7 @@
 #include "cli/admin_commands.h"
 #include "cli/policy_commands.h"
 #include "config/config.h"
+#include "crypto/x25519.h"
 
 namespace keel::cli {
 namespace {
@@ -55,6 +56,13 @@ int ConfigTest(Context& ctx) {
   for (const auto& w : config->warnings) *ctx.err << "warning: " << w << "\n";
   *ctx.out << "config " << (ctx.config_path.empty() ? std::string("(defaults)") : ctx.config_path) << " is valid\n";
   return 0;
+}
+
+// `keel generate private-key`: a fresh key in the key files' format ("privkey:<hex>"), for
+// provisioning a server's keys ahead of its first start.
+int GeneratePrivateKey(Context& ctx) {
+  std::string text = crypto::GeneratePrivateKey().ToText();
+  return Print(ctx, nlohmann::json{{"private_key", text}}, text + "\n");
 }
 
 // Options shared by the leaves: a value that lives as long as the command tree.
@@ -374,6 +382,11 @@ int RunCli(int argc, const char* const* argv, std::istream& in, std::ostream& ou
   });
   root.add_subcommand("health", "Check that the server and its database answer")->callback([&] {
     action = [&] { return Health(ctx); };
+  });
+  auto* generate = root.add_subcommand("generate", "Generate keys")->alias("gen");
+  generate->require_subcommand(1);
+  generate->add_subcommand("private-key", "Generate a private key for a keel server")->callback([&] {
+    action = [&] { return GeneratePrivateKey(ctx); };
   });
   AddUsers(root, ctx, action);
   AddPreAuthKeys(root, ctx, action);

@@ -107,11 +107,12 @@ int PolicyCompile(Context& ctx, const std::string& policy_file, const std::strin
 void AddPolicy(CLI::App& root, Context& ctx, std::function<int()>& action) {
   auto* pol = root.add_subcommand("policy", "Show, replace, check or compile the access policy");
   pol->require_subcommand(1);
-  pol->add_subcommand("get", "Print the policy in force")->callback([&] {
-    action = [&] { return PolicyGet(ctx); };
-  });
+  auto* get = pol->add_subcommand("get", "Print the policy in force");
+  for (const char* a : {"show", "view", "fetch"}) get->alias(a);  // Headscale's aliases
+  get->callback([&] { action = [&] { return PolicyGet(ctx); }; });
   auto set_file = std::make_shared<std::string>();
   auto* set = pol->add_subcommand("set", "Replace the policy (policy.mode database)");
+  set->alias("put")->alias("update");
   set->add_option("-f,--file", *set_file, "Policy file (HuJSON)")->required();
   set->callback([&, set_file] { action = [&, set_file] { return PolicySend(ctx, *set_file, false); }; });
   auto check_file = std::make_shared<std::string>();
