@@ -24,7 +24,7 @@ struct Fixture {
 Fixture Make(int n) {
   Fixture f;
   int users = std::max(1, n / 5);
-  for (int u = 0; u < users; ++u) f.users.push_back({uint64_t(u + 1), "u" + std::to_string(u), "u" + std::to_string(u) + "@x.com"});
+  for (int u = 0; u < users; ++u) f.users.push_back({uint64_t(u + 1), "u" + std::to_string(u), "u" + std::to_string(u) + "@x.com", {}});
   for (int i = 0; i < n; ++i) {
     PolicyNode node;
     node.id = i + 1;

@@ -11,7 +11,7 @@ packages=(
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev prometheus-cpp-dev
   iproute2 util-linux openssl python3 zstd openssh-client
-  chromium chromium-driver
+  chromium chromium-driver nodejs
 )
 
 missing=()
@@ -22,16 +22,32 @@ for p in "${packages[@]}"; do
   fi
 done
 
-if [[ ${#missing[@]} -gt 0 ]]; then
-  echo "setup: installing ${missing[*]}"
-  sudo=()
+apt_updated=0
+apt_install() {
+  local sudo=()
   if [[ $(id -u) -ne 0 ]]; then
     command -v sudo >/dev/null 2>&1 || { echo "setup: need root to install packages" >&2; exit 1; }
     sudo=(sudo)
   fi
   export DEBIAN_FRONTEND=noninteractive
-  "${sudo[@]}" apt-get update
-  "${sudo[@]}" apt-get install -y --no-install-recommends "${missing[@]}"
+  if [[ $apt_updated -eq 0 ]]; then
+    "${sudo[@]}" apt-get update
+    apt_updated=1
+  fi
+  "${sudo[@]}" apt-get install -y --no-install-recommends "$@"
+}
+
+if [[ ${#missing[@]} -gt 0 ]]; then
+  echo "setup: installing ${missing[*]}"
+  apt_install "${missing[@]}"
+fi
+
+# npm installs the OpenID Provider of the OIDC login tests (scripts/install-oidc-provider.sh).
+# Not in the list above: NodeSource's nodejs package, which some machines have instead of
+# Debian's, ships npm itself and conflicts with Debian's npm package.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "setup: installing npm"
+  apt_install npm
 fi
 
 # Go builds the pinned Tailscale clients for the e2e tests (scripts/install-tailscale.sh). It is

@@ -15,6 +15,8 @@ tailscale_matrix=(1.62.1 1.64.2 1.70.0 1.76.6 1.86.5 1.96.5)
 # Headscale release the comparison test runs beside keel (tests/e2e/CMakeLists.txt
 # KEEL_HEADSCALE_VERSION).
 headscale_version=0.29.2
+# OpenID Provider of the OIDC login tests (tests/e2e/CMakeLists.txt KEEL_OIDC_PROVIDER_VERSION).
+oidc_provider_version=9.13.3
 
 ./scripts/setup.sh
 for v in "${tailscale_versions[@]}"; do
@@ -24,6 +26,7 @@ for v in "${tailscale_matrix[@]}"; do
   ./scripts/install-tailscale.sh --clients "$v"
 done
 ./scripts/install-headscale.sh "$headscale_version"
+./scripts/install-oidc-provider.sh "$oidc_provider_version"
 # The metrics test reads /metrics with Prometheus' own text-format parser; the login tests drive
 # Debian's chromium through its chromedriver with Selenium and check screenshots with Pillow.
 python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \

@@ -33,7 +33,8 @@ DIRECT = {
     "derp": {"crypto", "http"},
     "control": {"tailnet", "noise", "http"},
     "api": {"tailnet", "http"},
-    "login": {"tailnet", "http"},
+    "oidc": {"http"},
+    "login": {"tailnet", "http", "oidc"},
     "config": {"base"},
     "cli": {"app", "config"},
 }

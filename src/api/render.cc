@@ -41,9 +41,9 @@ nlohmann::json UserJson(const model::User& user) {
       {"createdAt", TimeJson(user.created)},
       {"displayName", user.display_name},
       {"email", user.email},
-      {"providerId", ""},
-      {"provider", ""},
-      {"profilePicUrl", ""},
+      {"providerId", user.provider_id},
+      {"provider", user.provider},
+      {"profilePicUrl", user.profile_pic_url},
   };
 }
 

@@ -30,6 +30,7 @@ tailnet::Settings TailnetSettings(const config::Config& c) {
   s.ephemeral_inactivity_timeout = c.ephemeral_node_inactivity_timeout;
   s.node_expiry = c.node_expiry;
   s.load_stored_policy = c.policy.mode == "database";
+  s.provider_policy_groups = c.oidc.policy_groups;
   return s;
 }
 
@@ -227,7 +228,8 @@ Result<void> App::BuildServers() {
   api_->SetAuthRequests(*auth_requests_);
   api_->RegisterRoutes(*admin_router_, /*require_key=*/false);
   api_->RegisterRoutes(*http_router_, /*require_key=*/true);
-  register_page_ = std::make_unique<login::RegisterPage>(*auth_requests_);
+  KEEL_TRY(BuildOidcLogin());
+  register_page_ = std::make_unique<login::RegisterPage>(*auth_requests_, oidc_login_.get());
   register_page_->RegisterRoutes(*http_router_);
 
   http_server_ = std::make_unique<http::Server>(io_.get_executor(), *http_router_,

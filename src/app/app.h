@@ -49,6 +49,7 @@ class AdminApi;
 class ApiKeys;
 }
 namespace keel::login {
+class OidcLogin;
 class RegisterPage;
 }
 namespace prometheus {
@@ -111,6 +112,10 @@ class App {
   Result<void> OpenState();
   Result<void> BuildDerp(const crypto::PrivateKey& noise, const crypto::PrivateKey& legacy);
   Result<void> BuildServers();
+  // (app_oidc.cc) oidc.*: the identity provider's login, when oidc.issuer is set. Reads the
+  // provider's discovery document and keys first; when they cannot be read keel refuses to
+  // start, unless oidc.only_start_if_oidc_is_available is false.
+  Result<void> BuildOidcLogin();
   // metrics_listen_addr: GET /metrics in Prometheus' text format.
   Result<void> BuildMetricsServer();
   // GET /health: Headscale's {"status": "pass"|"fail"} (application/health+json), "fail" with
@@ -152,6 +157,7 @@ class App {
   std::unique_ptr<control::ControlServer> control_;
   std::unique_ptr<api::ApiKeys> api_keys_;
   std::unique_ptr<api::AdminApi> api_;
+  std::unique_ptr<login::OidcLogin> oidc_login_;  // null without oidc.issuer
   std::unique_ptr<login::RegisterPage> register_page_;
   std::unique_ptr<http::Router> http_router_;
   std::unique_ptr<http::Router> admin_router_;

@@ -108,8 +108,8 @@ struct Source {
 
 Result<void> ReadUsers(SqliteDb& db, Source& src) {
   auto st = db.Prepare(
-      "SELECT id, name, display_name, email, created_at FROM users WHERE deleted_at IS NULL "
-      "ORDER BY id");
+      "SELECT id, name, display_name, email, created_at, provider_identifier, provider, "
+      "profile_pic_url FROM users WHERE deleted_at IS NULL ORDER BY id");
   if (!st) return st.error();
   auto users = store::CollectRows<model::User>(*st, [](const Statement& s) -> Result<model::User> {
     model::User u;
@@ -118,6 +118,10 @@ Result<void> ReadUsers(SqliteDb& db, Source& src) {
     u.display_name = s.Text(2).empty() ? u.name : s.Text(2);
     u.email = s.Text(3);
     u.created = TimeOf(s, 4);
+    // OIDC users keep matching their next login by the provider's identifier.
+    u.provider_id = s.Text(5);
+    u.provider = s.Text(6);
+    u.profile_pic_url = s.Text(7);
     return u;
   });
   if (!users) return users.error();

@@ -26,6 +26,11 @@ std::string PercentEncode(std::string_view text);
 // Strict: requires correct padding, rejects characters outside the alphabet.
 std::optional<Bytes> Base64Decode(std::string_view text);
 
+// The URL-safe alphabet ('-' and '_') without padding (RFC 4648 §5), as JOSE and PKCE use it.
+std::string Base64UrlEncode(std::span<const uint8_t> data);
+// Rejects '=' padding, the standard alphabet's '+' and '/', and impossible lengths.
+std::optional<Bytes> Base64UrlDecode(std::string_view text);
+
 inline std::span<const uint8_t> AsBytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }

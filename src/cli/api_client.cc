@@ -13,6 +13,8 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include "http/client.h"
+
 namespace keel::cli {
 namespace {
 
@@ -23,33 +25,13 @@ using UnixStream = beast::basic_stream<asio::local::stream_protocol>;
 using Request = bhttp::request<bhttp::string_body>;
 constexpr auto kUseAwaitable = asio::as_tuple(asio::use_awaitable);
 
-struct Target {
-  bool tls = false;
-  std::string host;
-  std::string port;
-};
+using Target = http::Url;
 
+// "http(s)://host:port" with nothing after it but a "/"; a bare "host:port" (Headscale's
+// cli.address spelling) is http.
 Result<Target> ParseUrl(const std::string& url) {
-  Target t;
-  std::string_view rest = url;
-  if (rest.starts_with("https://")) {
-    t.tls = true;
-    rest.remove_prefix(8);
-  } else if (rest.starts_with("http://")) {
-    rest.remove_prefix(7);
-  }
-  while (rest.ends_with('/')) rest.remove_suffix(1);
-  size_t colon = rest.rfind(':');
-  bool bracketed = !rest.empty() && rest.front() == '[';
-  if (colon == std::string_view::npos || (bracketed && rest.find(']') > colon)) {
-    t.host = std::string(rest);
-    t.port = t.tls ? "443" : "80";
-  } else {
-    t.host = std::string(rest.substr(0, colon));
-    t.port = std::string(rest.substr(colon + 1));
-  }
-  if (t.host.size() > 2 && t.host.front() == '[') t.host = t.host.substr(1, t.host.size() - 2);
-  if (t.host.empty() || t.port.empty() || rest.find('/') != std::string_view::npos) {
+  auto t = http::ParseUrl(url.find("://") == std::string::npos ? "http://" + url : url);
+  if (!t || t->target != "/") {
     return MakeError(Errc::kInvalidArgument,
                      "remote address \"" + url + "\" is not http(s)://host:port");
   }

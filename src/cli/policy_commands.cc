@@ -40,7 +40,7 @@ void ReadTopology(const json& doc, std::vector<policy::PolicyUser>& users,
   const json users_list = topo.value("users", json::array());
   const json node_map = topo.value("nodes", json::object());
   for (const auto& u : users_list) {
-    users.push_back({u.value("id", uint64_t{0}), u.value("name", ""), u.value("email", "")});
+    users.push_back({u.value("id", uint64_t{0}), u.value("name", ""), u.value("email", ""), {}});
   }
   uint64_t next_id = 1;
   for (const auto& [name, n] : node_map.items()) {

@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <boost/asio/ip/address.hpp>
+#include <algorithm>
 #include <cctype>
 #include <cstdlib>
 #include <set>
@@ -170,6 +171,26 @@ Result<void> ValidateDerpServer(const Config& c) {
   return {};
 }
 
+Result<void> ValidateOidc(Config& c) {
+  OidcConfig& o = c.oidc;
+  if (!o.client_secret.empty() && !o.client_secret_path.empty()) {
+    return KeyError("oidc.client_secret_path", "set client_secret or client_secret_path, not both");
+  }
+  if (!o.enabled()) return {};
+  if (o.client_id.empty()) return KeyError("oidc.client_id", "is required with oidc.issuer");
+  if (o.client_secret.empty() && o.client_secret_path.empty()) {
+    return KeyError("oidc.client_secret", "is required with oidc.issuer (or client_secret_path)");
+  }
+  if (std::find(o.scope.begin(), o.scope.end(), "openid") == o.scope.end()) {
+    return KeyError("oidc.scope", "must include openid");
+  }
+  if (!o.issuer.starts_with("https://")) {
+    c.warnings.push_back("oidc.issuer is not https://: tokens and secrets to and from the "
+                         "provider travel unencrypted");
+  }
+  return {};
+}
+
 // Checks that involve more than one key or values only valid in combination.
 Result<void> Validate(Config& c) {
   if (c.database.type == "postgres" || c.database.type == "postgresql") {
@@ -201,6 +222,7 @@ Result<void> Validate(Config& c) {
   }
   KEEL_TRY(ValidateDerpServer(c));
   KEEL_TRY(ValidateHaProbe(c));
+  KEEL_TRY(ValidateOidc(c));
   if (!c.derp.urls.empty()) {
     c.warnings.push_back("derp.urls is ignored: keel does not fetch DERP maps over the network;"
                          " use derp.paths");

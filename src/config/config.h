@@ -154,6 +154,35 @@ struct CliConfig {
   bool insecure = false;  // https without certificate checks
 };
 
+// Login through an OpenID Provider (oidc.*, Headscale's names). On when `issuer` is set:
+// /register/<id> then sends the browser to the provider instead of showing the admin command.
+struct OidcConfig {
+  // Refuse to start while the provider's discovery document cannot be read; false: start,
+  // and try again when someone logs in.
+  bool only_start_if_oidc_is_available = true;
+  std::string issuer;
+  std::string client_id;
+  // The client secret, inline or in a file of its own (read at start, surrounding
+  // whitespace trimmed); exactly one of them.
+  std::string client_secret;
+  std::string client_secret_path;
+  std::vector<std::string> scope = {"openid", "profile", "email"};
+  std::map<std::string, std::string> extra_params;  // added to the authorization URL
+  // Who may log in (none set: everyone the provider authenticates).
+  std::vector<std::string> allowed_domains;
+  std::vector<std::string> allowed_users;
+  std::vector<std::string> allowed_groups;
+  bool email_verified_required = true;
+  // Nodes expire when the ID token does (else node.expiry applies).
+  bool use_expiry_from_token = false;
+  bool pkce_enabled = false;
+  std::string pkce_method = "S256";  // or "plain"
+  // keel's own key: the provider's group -> the policy groups ("group:x") its members join.
+  std::map<std::string, std::vector<std::string>> policy_groups;
+
+  bool enabled() const { return !issuer.empty(); }
+};
+
 struct Config {
   // The URL clients use to reach this server (`tailscale up --login-server`).
   std::string server_url = "http://127.0.0.1:8080";
@@ -174,6 +203,7 @@ struct Config {
   LogConfig log;
   PolicyConfig policy;
   CliConfig cli;
+  OidcConfig oidc;
   // How long an ephemeral node may stay disconnected before it is deleted:
   // node.ephemeral.inactivity_timeout, or its older name ephemeral_node_inactivity_timeout
   // (the newer key wins when both are set, as in Headscale).

@@ -364,11 +364,6 @@ database:
   postgres:
     host: db.example.com
 acme_email: ""
-oidc:
-  issuer: https://idp.example.com
-  extra_params:
-    domain_hint: example.com
-  allowed_groups: []
 tuning:
   batch_change_delay: 800ms
   register_cache_expiration: 20m
@@ -380,8 +375,8 @@ prefixes:
   for (const auto& w : c->warnings) named.push_back(w.substr(0, w.find(' ')));
   EXPECT_EQ(named, (std::vector<std::string>{
                        "grpc_listen_addr", "derp.auto_update_enabled", "derp.update_frequency",
-                       "database.gorm.prepare_stmt", "database.postgres.host", "oidc.issuer",
-                       "oidc.extra_params", "tuning.batch_change_delay", "prefixes.allocation"}));
+                       "database.gorm.prepare_stmt", "database.postgres.host",
+                       "tuning.batch_change_delay", "prefixes.allocation"}));
   EXPECT_EQ(c->warnings[0],
             "grpc_listen_addr has no effect: keel serves no gRPC; the same API is REST under "
             "/api/v1 on listen_addr");
@@ -391,6 +386,69 @@ prefixes:
   EXPECT_TRUE(ErrorOf("randomize_client_port: true").starts_with(
       "randomize_client_port: removed in Headscale 0.29: set \"randomizeClientPort\""));
   EXPECT_TRUE(ErrorOf("oidc:\n  strip_email_domain: true\n").starts_with("oidc.strip_email_domain:"));
+}
+
+TEST(ConfigTest, OidcKeys) {
+  auto c = ParseConfig(R"(
+oidc:
+  only_start_if_oidc_is_available: false
+  issuer: https://sso.example.com
+  client_id: keel
+  client_secret_path: /run/secrets/oidc
+  scope: [openid, profile, email, groups]
+  extra_params:
+    domain_hint: example.com
+  allowed_domains: [example.com]
+  allowed_users: [alice@example.com]
+  allowed_groups: [staff]
+  email_verified_required: false
+  use_expiry_from_token: true
+  pkce:
+    enabled: true
+    method: plain
+  policy_groups:
+    engineering: group:eng
+    admins: [group:admin, group:eng]
+)", NoEnv);
+  ASSERT_TRUE(c) << c.error().message;
+  const OidcConfig& o = c->oidc;
+  EXPECT_TRUE(o.enabled());
+  EXPECT_FALSE(o.only_start_if_oidc_is_available);
+  EXPECT_EQ(o.client_secret_path, "/run/secrets/oidc");
+  EXPECT_EQ(o.scope.back(), "groups");
+  EXPECT_EQ(o.extra_params.at("domain_hint"), "example.com");
+  EXPECT_EQ(o.allowed_groups, std::vector<std::string>{"staff"});
+  EXPECT_FALSE(o.email_verified_required);
+  EXPECT_TRUE(o.use_expiry_from_token);
+  EXPECT_TRUE(o.pkce_enabled);
+  EXPECT_EQ(o.pkce_method, "plain");
+  EXPECT_EQ(o.policy_groups.at("engineering"), std::vector<std::string>{"group:eng"});
+  EXPECT_EQ(o.policy_groups.at("admins").size(), 2u);
+  EXPECT_TRUE(c->warnings.empty());
+  // Off by default, with Headscale's defaults.
+  auto d = ParseConfig("", NoEnv);
+  ASSERT_TRUE(d);
+  EXPECT_FALSE(d->oidc.enabled());
+  EXPECT_EQ(d->oidc.scope, (std::vector<std::string>{"openid", "profile", "email"}));
+  EXPECT_TRUE(d->oidc.email_verified_required);
+
+  const std::string base = "oidc:\n  issuer: https://sso.example.com\n";
+  EXPECT_TRUE(ErrorOf(base + "  client_secret: s\n").starts_with("oidc.client_id:"));
+  EXPECT_TRUE(ErrorOf(base + "  client_id: k\n").starts_with("oidc.client_secret:"));
+  EXPECT_TRUE(ErrorOf(base + "  client_id: k\n  client_secret: s\n  client_secret_path: p\n")
+                  .starts_with("oidc.client_secret_path: set client_secret or"));
+  EXPECT_TRUE(ErrorOf(base + "  client_id: k\n  client_secret: s\n  scope: [email]\n")
+                  .starts_with("oidc.scope: must include openid"));
+  EXPECT_TRUE(ErrorOf("oidc:\n  pkce:\n    method: S512\n").starts_with("oidc.pkce.method:"));
+  EXPECT_TRUE(ErrorOf("oidc:\n  policy_groups:\n    eng: eng\n")
+                  .starts_with("oidc.policy_groups.eng: \"eng\" is not a policy group"));
+  EXPECT_TRUE(ErrorOf("oidc:\n  expiry: 180d\n").starts_with("oidc.expiry: removed from Headscale"));
+  EXPECT_TRUE(ErrorOf("oidc:\n  issuer: sso.example.com\n").starts_with("oidc.issuer:"));
+  EXPECT_TRUE(ErrorOf("oidc:\n  extra_params: [a]\n").starts_with("oidc.extra_params:"));
+  // http:// works (a provider on loopback) but is worth a warning.
+  auto plain = ParseConfig("oidc:\n  issuer: http://127.0.0.1:9400\n  client_id: k\n  client_secret: s\n", NoEnv);
+  ASSERT_TRUE(plain) << plain.error().message;
+  EXPECT_EQ(plain->warnings.size(), 1u);
 }
 
 TEST(ConfigTest, NewHeadscaleFields) {

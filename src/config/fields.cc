@@ -300,6 +300,46 @@ Result<void> SetSocketPermission(const YAML::Node& n, const std::string& key, Co
   return {};
 }
 
+// oidc.extra_params: {name: value}.
+Result<void> SetExtraParams(const YAML::Node& n, const std::string& key, Config& c) {
+  if (!n.IsMap()) return KeyError(key, "expected a mapping of parameter: value");
+  std::map<std::string, std::string> params;
+  for (const auto& entry : n) {
+    if (!entry.first.IsScalar() || !entry.second.IsScalar()) {
+      return KeyError(key, "expected a mapping of parameter: value");
+    }
+    params[entry.first.Scalar()] = entry.second.Scalar();
+  }
+  c.oidc.extra_params = std::move(params);
+  return {};
+}
+
+// oidc.policy_groups: {provider group: group:x, or [group:x, group:y]}.
+Result<void> SetPolicyGroups(const YAML::Node& n, const std::string& key, Config& c) {
+  if (!n.IsMap()) return KeyError(key, "expected a mapping of provider group: policy group(s)");
+  std::map<std::string, std::vector<std::string>> groups;
+  for (const auto& entry : n) {
+    if (!entry.first.IsScalar()) return KeyError(key, "provider group names must be strings");
+    std::string name = entry.first.Scalar();
+    std::vector<std::string> targets;
+    if (entry.second.IsScalar()) {
+      targets.push_back(entry.second.Scalar());
+    } else {
+      auto list = AsStringList(entry.second, key + "." + name);
+      if (!list) return list.error();
+      targets = std::move(*list);
+    }
+    for (const auto& t : targets) {
+      if (!t.starts_with("group:") || t.size() == 6) {
+        return KeyError(key + "." + name, "\"" + t + "\" is not a policy group (group:<name>)");
+      }
+    }
+    groups[name] = std::move(targets);
+  }
+  c.oidc.policy_groups = std::move(groups);
+  return {};
+}
+
 }  // namespace
 
 const std::map<std::string, Setter>& Fields() {
@@ -409,6 +449,38 @@ const std::map<std::string, Setter>& Fields() {
       {"cli.timeout",
        SecondsField([](Config& c) -> auto& { return c.cli.timeout; }, std::chrono::seconds(1))},
       {"cli.insecure", BoolField([](Config& c) -> auto& { return c.cli.insecure; })},
+      {"oidc.only_start_if_oidc_is_available",
+       BoolField([](Config& c) -> auto& { return c.oidc.only_start_if_oidc_is_available; })},
+      {"oidc.issuer", StringField([](Config& c) -> auto& { return c.oidc.issuer; },
+                                  [](const std::string& s) -> std::string {
+                                    return s.empty() || s.starts_with("https://") ||
+                                                   s.starts_with("http://")
+                                               ? ""
+                                               : "expected the provider's https:// URL";
+                                  })},
+      {"oidc.client_id", StringField([](Config& c) -> auto& { return c.oidc.client_id; })},
+      {"oidc.client_secret", StringField([](Config& c) -> auto& { return c.oidc.client_secret; })},
+      {"oidc.client_secret_path",
+       StringField([](Config& c) -> auto& { return c.oidc.client_secret_path; })},
+      {"oidc.scope", ListField([](Config& c) -> auto& { return c.oidc.scope; }, NotEmpty)},
+      {"oidc.extra_params", SetExtraParams},
+      {"oidc.allowed_domains",
+       ListField([](Config& c) -> auto& { return c.oidc.allowed_domains; }, NotEmpty)},
+      {"oidc.allowed_users",
+       ListField([](Config& c) -> auto& { return c.oidc.allowed_users; }, NotEmpty)},
+      {"oidc.allowed_groups",
+       ListField([](Config& c) -> auto& { return c.oidc.allowed_groups; }, NotEmpty)},
+      {"oidc.email_verified_required",
+       BoolField([](Config& c) -> auto& { return c.oidc.email_verified_required; })},
+      {"oidc.use_expiry_from_token",
+       BoolField([](Config& c) -> auto& { return c.oidc.use_expiry_from_token; })},
+      {"oidc.pkce.enabled", BoolField([](Config& c) -> auto& { return c.oidc.pkce_enabled; })},
+      {"oidc.pkce.method", StringField([](Config& c) -> auto& { return c.oidc.pkce_method; },
+                                       [](const std::string& s) -> std::string {
+                                         return s == "S256" || s == "plain" ? ""
+                                                                            : "expected S256 or plain";
+                                       })},
+      {"oidc.policy_groups", SetPolicyGroups},
       {"tuning.register_cache_expiration",
        SecondsField([](Config& c) -> auto& { return c.auth_request_timeout; },
                     std::chrono::seconds(1))},

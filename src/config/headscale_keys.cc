@@ -35,7 +35,6 @@ constexpr std::array kKeys = {
     ForeignKey{"tls_letsencrypt_cache_dir", kNoAcme, "/var/lib/headscale/cache"},
     ForeignKey{"tls_letsencrypt_challenge_type", kNoAcme, "HTTP-01"},
     ForeignKey{"tls_letsencrypt_listen", kNoAcme, ":http"},
-    ForeignKey{"oidc", "OIDC login is not implemented yet; join nodes with pre-auth keys"},
     ForeignKey{"logtail.enabled", "keel does not point clients at a log server", "false"},
     ForeignKey{"taildrop.enabled", "keel always lets nodes send files to their own devices",
                "true"},
@@ -59,6 +58,8 @@ constexpr std::array kKeys = {
                true},
     ForeignKey{"oidc.map_legacy_users", "removed from Headscale: there is nothing to map", "",
                true},
+    ForeignKey{"oidc.expiry", "removed from Headscale: use node.expiry, or "
+               "oidc.use_expiry_from_token", "", true},
 };
 
 }  // namespace

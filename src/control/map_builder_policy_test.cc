@@ -40,9 +40,9 @@ class MapPolicyTest : public ::testing::Test {
  protected:
   MapPolicyTest() {
     static_fields = RenderStaticFields(config);
-    snap.users[1] = model::User{1, "alice", "", "", {}};
-    snap.users[2] = model::User{2, "bob", "", "", {}};
-    snap.users[3] = model::User{3, "carol", "", "", {}};
+    snap.users[1] = model::User{1, "alice", "", "", {}, "", "", "", {}};
+    snap.users[2] = model::User{2, "bob", "", "", {}, "", "", "", {}};
+    snap.users[3] = model::User{3, "carol", "", "", {}, "", "", "", {}};
     snap.nodes[1] = MakeNode(1, 1, "a1");
     snap.nodes[2] = MakeNode(2, 2, "b1");
     snap.nodes[3] = MakeNode(3, 1, "a2");
@@ -50,7 +50,7 @@ class MapPolicyTest : public ::testing::Test {
   }
   std::vector<policy::PolicyUser> PolicyUsers() const {
     std::vector<policy::PolicyUser> users;
-    for (const auto& [id, u] : snap.users) users.push_back({id, u.name, u.email});
+    for (const auto& [id, u] : snap.users) users.push_back({id, u.name, u.email, {}});
     return users;
   }
   std::vector<policy::PolicyNode> PolicyNodes() const {

@@ -43,8 +43,8 @@ class MapBuilderTest : public ::testing::Test {
     config.dns.nameservers = {"1.1.1.1"};
     config.derp_map = json::parse(R"({"Regions":{"900":{"RegionID":900,"RegionCode":"own","Nodes":[{"Name":"900a","RegionID":900,"HostName":"127.0.0.1"}]}}})");
     static_fields = RenderStaticFields(config);
-    snap.users[1] = model::User{1, "alice", "Alice", "alice@example.com", {}};
-    snap.users[2] = model::User{2, "bob", "", "", {}};
+    snap.users[1] = model::User{1, "alice", "Alice", "alice@example.com", {}, "", "", "", {}};
+    snap.users[2] = model::User{2, "bob", "", "", {}, "", "", "", {}};
     snap.nodes[1] = MakeNode(1, 1, "laptop");
     snap.nodes[2] = MakeNode(2, 2, "nas");
     snap.nodes[3] = MakeNode(3, 1, "phone");

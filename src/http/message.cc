@@ -2,8 +2,9 @@
 
 #include <cctype>
 
+#include "base/bytes.h"
+
 namespace keel::http {
-namespace {
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -15,6 +16,8 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   }
   return true;
 }
+
+namespace {
 
 int HexValue(char c) {
   if (c >= '0' && c <= '9') return c - '0';
@@ -52,8 +55,25 @@ std::string_view Request::Header(std::string_view name) const {
   return {};
 }
 
-std::optional<std::string> Request::Query(std::string_view key) const {
-  std::string_view rest = query;
+std::optional<std::string> Request::Cookie(std::string_view name) const {
+  for (const auto& [key, value] : headers) {
+    if (!EqualsIgnoreCase(key, "Cookie")) continue;
+    std::string_view rest = value;
+    while (!rest.empty()) {
+      size_t semi = rest.find(';');
+      std::string_view pair = TrimSpace(rest.substr(0, semi));
+      rest = semi == std::string_view::npos ? std::string_view() : rest.substr(semi + 1);
+      size_t eq = pair.find('=');
+      if (eq != std::string_view::npos && pair.substr(0, eq) == name) {
+        return std::string(pair.substr(eq + 1));
+      }
+    }
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> FormValue(std::string_view encoded, std::string_view key) {
+  std::string_view rest = encoded;
   while (!rest.empty()) {
     size_t amp = rest.find('&');
     std::string_view pair = rest.substr(0, amp);

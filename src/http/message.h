@@ -12,6 +12,13 @@ namespace keel::http {
 
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
+// ASCII case-insensitive equality, for header names.
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+// The URL-decoded value of the first `key=` in `encoded` (a query string or an
+// application/x-www-form-urlencoded body); nullopt if absent.
+std::optional<std::string> FormValue(std::string_view encoded, std::string_view key);
+
 struct Request {
   std::string method;  // "GET", "POST", ...
   std::string target;  // as received: path plus query
@@ -24,7 +31,9 @@ struct Request {
   // Case-insensitive lookup; empty if absent.
   std::string_view Header(std::string_view name) const;
   // URL-decoded value of the first `key=` in the query; nullopt if absent.
-  std::optional<std::string> Query(std::string_view key) const;
+  std::optional<std::string> Query(std::string_view key) const { return FormValue(query, key); }
+  // The value of cookie `name` in the Cookie header(s); nullopt if absent.
+  std::optional<std::string> Cookie(std::string_view name) const;
 };
 
 struct Response {

@@ -26,6 +26,16 @@ TEST(MessageTest, QueryDecodes) {
   EXPECT_EQ(req.Query("missing"), std::nullopt);
 }
 
+TEST(MessageTest, CookiesAcrossHeaders) {
+  Request req;
+  req.headers = {{"cookie", "a=1; keel_x=abc=def;b=2"}, {"Cookie", "later=3"}};
+  EXPECT_EQ(req.Cookie("keel_x"), "abc=def");
+  EXPECT_EQ(req.Cookie("b"), "2");
+  EXPECT_EQ(req.Cookie("later"), "3");
+  EXPECT_EQ(req.Cookie("keel"), std::nullopt);
+  EXPECT_EQ(FormValue("csrf=a%2Bb&x=1", "csrf"), "a+b");
+}
+
 TEST(MessageTest, ResponseHelpers) {
   auto t = Response::Text(404, "nope");
   EXPECT_EQ(t.status, 404);

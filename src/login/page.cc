@@ -3,17 +3,19 @@
 namespace keel::login {
 namespace {
 
-// No script may run and nothing may be loaded from anywhere: the pages carry their own style
-// and submit no forms (identity providers are reached by redirects, not by form posts).
+// No script may run and nothing may be loaded from anywhere: the pages carry their own style,
+// and their only form (confirming an OIDC login) posts back to keel.
 constexpr std::string_view kContentSecurityPolicy =
     "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; "
-    "form-action 'none'";
+    "form-action 'self'";
 
 constexpr std::string_view kStyle =
     "body{font-family:system-ui,sans-serif;max-width:40rem;margin:3rem auto;padding:0 1rem;"
     "line-height:1.5;color:#1a1a1a;background:#fff}"
     "h1{font-size:1.5rem}"
     "pre,code{background:#f2f2f2;border-radius:4px}"
+    "button{font:inherit;padding:.5rem 1.25rem;border-radius:4px;border:1px solid #1a1a1a;"
+    "background:#1a1a1a;color:#fff;cursor:pointer}"
     "pre{padding:.75rem;white-space:pre-wrap;overflow-wrap:anywhere}"
     "code{padding:0 .25rem;overflow-wrap:anywhere}"
     "pre code{padding:0;background:none}";

@@ -4,7 +4,7 @@
 
 namespace keel::login {
 
-RegisterPage::RegisterPage(tailnet::AuthRequests& auth) : auth_(auth) {}
+RegisterPage::RegisterPage(tailnet::AuthRequests& auth, OidcLogin* oidc) : auth_(auth), oidc_(oidc) {}
 
 void RegisterPage::RegisterRoutes(http::Router& router) {
   router.HandlePrefix(std::string(kRegisterPath),
@@ -13,7 +13,15 @@ void RegisterPage::RegisterRoutes(http::Router& router) {
                           co_return HtmlPage(405, "Method not allowed",
                                              "<p>This page is only read.</p>");
                         }
-                        co_return Render(std::string_view(req.path).substr(kRegisterPath.size()));
+                        std::string id = req.path.substr(kRegisterPath.size());
+                        if (oidc_ != nullptr && req.method == "GET" && id.find('/') == std::string::npos) {
+                          auto pending = auth_.Find(id);
+                          if (pending && pending->registration &&
+                              pending->verdict == tailnet::AuthRequests::Verdict::kPending) {
+                            co_return co_await oidc_->Start(id);
+                          }
+                        }
+                        co_return Render(id);
                       });
 }
 

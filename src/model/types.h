@@ -27,6 +27,12 @@ struct User {
   std::string display_name;  // defaults to name
   std::string email;         // optional; LoginName falls back to name
   SystemTime created = ZeroTime();
+  // Set for users an identity provider logged in (OIDC): "oidc", the provider's stable
+  // identifier ("<issuer>/<subject>", unique), their picture and the groups it last gave them.
+  std::string provider;
+  std::string provider_id;
+  std::string profile_pic_url;
+  std::vector<std::string> provider_groups;
 };
 
 struct PreAuthKey {

@@ -36,6 +36,9 @@ struct PolicyUser {
   uint64_t id = 0;
   std::string name;
   std::string email;
+  // Policy groups ("group:x") the user is in beyond the policy's own `groups`: given by an
+  // identity provider.
+  std::vector<std::string> groups;
   friend bool operator==(const PolicyUser&, const PolicyUser&) = default;
 };
 

@@ -140,7 +140,7 @@ Outcome Replay(const json& doc) {
   bool accepted = in["api_response_code"].dump() == "200" || in["api_response_code"] == "200";
   std::vector<PolicyUser> users;
   for (const auto& u : doc["topology"]["users"]) {
-    users.push_back({u["id"].get<uint64_t>(), u.value("name", ""), u.value("email", "")});
+    users.push_back({u["id"].get<uint64_t>(), u.value("name", ""), u.value("email", ""), {}});
   }
   std::vector<PolicyNode> nodes;
   uint64_t next_id = 1;

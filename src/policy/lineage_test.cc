@@ -56,7 +56,7 @@ std::map<uint64_t, Outputs> AllOutputs(const CompiledPolicy& cp, const std::vect
 class Tailnet {
  public:
   explicit Tailnet(unsigned seed) : rng_(seed) {
-    for (int u = 0; u < 6; ++u) users_.push_back({uint64_t(u + 1), "u" + std::to_string(u), "u" + std::to_string(u) + "@x.com"});
+    for (int u = 0; u < 6; ++u) users_.push_back({uint64_t(u + 1), "u" + std::to_string(u), "u" + std::to_string(u) + "@x.com", {}});
     for (int i = 0; i < 12; ++i) Add();
   }
   const std::vector<PolicyUser>& users() const { return users_; }
@@ -177,7 +177,7 @@ TEST(Lineage, OnlyRelatedNodesAreTouched) {
     "acls": [{"action": "accept", "src": ["group:a"], "dst": ["group:a:*"]},
              {"action": "accept", "src": ["group:b"], "dst": ["group:b:*"]}],
   })").value());
-  std::vector<PolicyUser> users = {{1, "u0", "u0@x.com"}, {2, "u1", "u1@x.com"}};
+  std::vector<PolicyUser> users = {{1, "u0", "u0@x.com", {}}, {2, "u1", "u1@x.com", {}}};
   std::vector<PolicyNode> nodes;
   for (uint64_t i = 1; i <= 6; ++i) {
     nodes.push_back({i, "n" + std::to_string(i), users[i % 2], {}, "100.64.0." + std::to_string(i), "", {}, {}});

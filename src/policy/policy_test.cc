@@ -44,7 +44,7 @@ TEST(Compiler, UserToTagFilter) {
     "acls": [{"action": "accept", "src": ["a@x.com"], "dst": ["tag:server:22"]}],
   })");
   ASSERT_TRUE(p) << p.error().message;
-  PolicyUser a{1, "a", "a@x.com"};
+  PolicyUser a{1, "a", "a@x.com", {}};
   std::vector<PolicyNode> nodes = {{1, "laptop", a, {}, "100.64.0.1", "fd7a:115c:a1e0::1", {}, {}},
                                    {2, "server", std::nullopt, {"tag:server"}, "100.64.0.2", "", {}, {}}};
   auto cp = CompiledPolicy::Compile(std::make_shared<const Policy>(std::move(*p)), {a}, nodes);
@@ -60,7 +60,7 @@ TEST(Compiler, UserToTagFilter) {
 TEST(Compiler, DomainWildcardsNeedAnAssociatedDomain) {
   const char* text = R"({"tagOwners": {"tag:s": []},
     "ssh": [{"action": "accept", "src": ["user:*@y.com"], "dst": ["tag:s"], "users": ["root"]}]})";
-  PolicyUser a{1, "a", "a@x.com"}, b{2, "b", "b@y.com"};
+  PolicyUser a{1, "a", "a@x.com", {}}, b{2, "b", "b@y.com", {}};
   auto policy = std::make_shared<const Policy>(ParsePolicy(text).value());
   EXPECT_FALSE(CompiledPolicy::Compile(policy, {a, b}, {}));  // the owner's domain is x.com
   CompileOptions options;
@@ -74,7 +74,7 @@ TEST(Compiler, SameIdentitySharesSshAndSelfSources) {
     "ssh": [{"action": "accept", "src": ["autogroup:member"], "dst": ["autogroup:self"], "users": ["root"]}],
   })");
   ASSERT_TRUE(p) << p.error().message;
-  PolicyUser a{1, "a", "a@x.com"}, b{2, "b", "b@x.com"};
+  PolicyUser a{1, "a", "a@x.com", {}}, b{2, "b", "b@x.com", {}};
   std::vector<PolicyNode> nodes = {{1, "a1", a, {}, "100.64.0.1", "", {}, {}},
                                    {2, "a2", a, {}, "100.64.0.2", "", {}, {}},
                                    {3, "b1", b, {}, "100.64.0.3", "", {}, {}}};
@@ -98,7 +98,7 @@ Result<std::shared_ptr<const CompiledPolicy>> CompileWithTests(const std::string
     "tests": )" + tests + "}";
   auto p = ParsePolicy(text);
   if (!p) return p.error();
-  PolicyUser a{1, "a", "a@x.com"}, b{2, "b", "b@x.com"};
+  PolicyUser a{1, "a", "a@x.com", {}}, b{2, "b", "b@x.com", {}};
   std::vector<PolicyNode> nodes = {{1, "laptop", a, {}, "100.64.0.1", "fd7a:115c:a1e0::1", {}, {}},
                                    {2, "server", std::nullopt, {"tag:server"}, "100.64.0.2", "fd7a:115c:a1e0::2", {}, {}},
                                    {3, "other", b, {}, "100.64.0.3", "", {}, {}}};
@@ -144,7 +144,7 @@ TEST(PolicyTests, SshTestDestinationsMayBeSingleAddresses) {
       "sshTests": )" + ssh_tests + "}";
     auto p = ParsePolicy(text);
     if (!p) return Result<std::shared_ptr<const CompiledPolicy>>(p.error());
-    PolicyUser a{1, "a", "a@x.com"};
+    PolicyUser a{1, "a", "a@x.com", {}};
     std::vector<PolicyNode> nodes = {{1, "laptop", a, {}, "100.64.0.1", "", {}, {}},
                                      {2, "server", std::nullopt, {"tag:server"}, "100.64.0.2", "fd7a:115c:a1e0::2", {}, {}}};
     return CompiledPolicy::Compile(std::make_shared<const Policy>(std::move(*p)), {a}, nodes);

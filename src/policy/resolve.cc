@@ -68,13 +68,17 @@ void CompiledPolicy::BuildIndexes() {
     for (const auto& t : n.in.tags) tag_nodes_[t].push_back(i);
     if (!n.tagged() && n.in.user) user_nodes_[n.in.user->id].push_back(i);
   }
+  auto join = [&](uint64_t uid, const std::string& group) {
+    auto& gs = user_groups_[uid];
+    if (std::find(gs.begin(), gs.end(), group) == gs.end()) gs.push_back(group);
+  };
   for (const auto& [group, members] : policy_->groups) {
     for (const auto& m : members) {
-      for (uint64_t uid : UsersNamed(m)) {
-        auto& gs = user_groups_[uid];
-        if (std::find(gs.begin(), gs.end(), group) == gs.end()) gs.push_back(group);
-      }
+      for (uint64_t uid : UsersNamed(m)) join(uid, group);
     }
+  }
+  for (const auto& u : users_) {
+    for (const auto& group : u.groups) join(u.id, group);
   }
   auto memo = [&](const std::vector<Alias>& aliases) {
     for (const auto& a : aliases) Memoize(a);
@@ -104,10 +108,9 @@ void CompiledPolicy::Memoize(const Alias& a) {
   if (a.kind == Alias::Kind::kUser) {
     for (uint64_t uid : UsersNamed(a.name)) add_user(uid);
   } else if (a.kind == Alias::Kind::kGroup) {
-    if (auto it = policy_->groups.find(a.name); it != policy_->groups.end()) {
-      for (const auto& member : it->second) {
-        for (uint64_t uid : UsersNamed(member)) add_user(uid);
-      }
+    // user_groups_ holds both the policy's members and those an identity provider placed.
+    for (const auto& [uid, groups] : user_groups_) {
+      if (std::find(groups.begin(), groups.end(), a.name) != groups.end()) add_user(uid);
     }
   } else if (a.kind == Alias::Kind::kTag) {
     if (auto it = tag_nodes_.find(a.name); it != tag_nodes_.end()) {

@@ -77,10 +77,20 @@ CREATE TABLE api_keys (
 );
 )sql";
 
-constexpr std::array<Migration, 3> kMigrations = {{
+// Users an identity provider logged in: matched by provider_id (NULL for local users).
+constexpr std::string_view kProviderUsers = R"sql(
+ALTER TABLE users ADD COLUMN provider TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN provider_id TEXT;
+ALTER TABLE users ADD COLUMN profile_pic_url TEXT NOT NULL DEFAULT '';
+ALTER TABLE users ADD COLUMN provider_groups TEXT NOT NULL DEFAULT '[]';
+CREATE UNIQUE INDEX users_provider_id ON users(provider_id);
+)sql";
+
+constexpr std::array<Migration, 4> kMigrations = {{
     {"202611260001-initial", kInitial},
     {"202612020001-approved-routes", kApprovedRoutes},
     {"202612030001-api-keys", kApiKeys},
+    {"202612040001-provider-users", kProviderUsers},
 }};
 
 }  // namespace

@@ -93,11 +93,12 @@ TEST_F(SqliteStoreTest, MigrationsAreIdempotent) {
     ASSERT_TRUE(m);
     EXPECT_EQ(*m, (std::vector<std::string>{"202611260001-initial",
                                             "202612020001-approved-routes",
-                                            "202612030001-api-keys"}));
+                                            "202612030001-api-keys",
+                                            "202612040001-provider-users"}));
   }
   auto s = OpenStore();
   ASSERT_TRUE(s);
-  EXPECT_EQ(s->AppliedMigrations()->size(), 3u);
+  EXPECT_EQ(s->AppliedMigrations()->size(), 4u);
 }
 
 TEST_F(SqliteStoreTest, NodeRoundTripSurvivesReopen) {

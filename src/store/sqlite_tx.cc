@@ -106,7 +106,21 @@ Result<User> UserFromRow(const Statement& s) {
   u.display_name = s.Text(2);
   u.email = s.Text(3);
   u.created = TimeFromDb(s, 4);
+  u.provider = s.Text(5);
+  u.provider_id = s.Text(6);
+  u.profile_pic_url = s.Text(7);
+  auto groups = ListFromJson(s.Text(8));
+  if (!groups) return groups.error();
+  u.provider_groups = std::move(*groups);
   return u;
+}
+
+// Parameters 1-7 of INSERT and UPDATE: every column but the id and the creation time.
+void BindUserFields(Statement& st, const User& user) {
+  st.Bind(1, user.name).Bind(2, user.display_name).Bind(3, user.email).Bind(4, user.provider);
+  std::optional<std::string> provider_id;
+  if (!user.provider_id.empty()) provider_id = user.provider_id;  // NULLs never collide
+  st.BindOpt(5, provider_id).Bind(6, user.profile_pic_url).Bind(7, ListToJson(user.provider_groups));
 }
 
 Result<PreAuthKey> PreAuthKeyFromRow(const Statement& s) {
@@ -153,10 +167,11 @@ Result<void> SqliteTx::ExpectOneRow(std::string_view what) {
 
 Result<User> SqliteTx::InsertUser(User user) {
   auto st = db_.Prepare(
-      "INSERT INTO users (name, display_name, email, created_at, id) VALUES (?, ?, ?, ?, ?)");
+      "INSERT INTO users (name, display_name, email, provider, provider_id, profile_pic_url, "
+      "provider_groups, created_at, id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!st) return st.error();
-  st->Bind(1, user.name).Bind(2, user.display_name).Bind(3, user.email);
-  st->BindOpt(4, TimeToDb(user.created)).BindOpt(5, IdToDb(user.id));
+  BindUserFields(*st, user);
+  st->BindOpt(8, TimeToDb(user.created)).BindOpt(9, IdToDb(user.id));
   KEEL_TRY(st->Run());
   user.id = static_cast<model::UserId>(db_.LastInsertId());
   return user;
@@ -168,16 +183,20 @@ Result<void> SqliteTx::DeleteUser(model::UserId id) {
 }
 
 Result<void> SqliteTx::UpdateUser(const User& user) {
-  auto st = db_.Prepare("UPDATE users SET name = ?, display_name = ?, email = ? WHERE id = ?");
+  auto st = db_.Prepare(
+      "UPDATE users SET name = ?, display_name = ?, email = ?, provider = ?, provider_id = ?, "
+      "profile_pic_url = ?, provider_groups = ? WHERE id = ?");
   if (!st) return st.error();
-  st->Bind(1, user.name).Bind(2, user.display_name).Bind(3, user.email);
-  st->Bind(4, static_cast<int64_t>(user.id));
+  BindUserFields(*st, user);
+  st->Bind(8, static_cast<int64_t>(user.id));
   KEEL_TRY(st->Run());
   return ExpectOneRow("user");
 }
 
 Result<std::vector<User>> SqliteTx::ListUsers() {
-  auto st = db_.Prepare("SELECT id, name, display_name, email, created_at FROM users ORDER BY id");
+  auto st = db_.Prepare(
+      "SELECT id, name, display_name, email, created_at, provider, provider_id, profile_pic_url, "
+      "provider_groups FROM users ORDER BY id");
   if (!st) return st.error();
   return CollectRows<User>(*st, UserFromRow);
 }

@@ -1,6 +1,7 @@
 // Tailnet: the operator's mutations (users, pre-auth keys, node delete/expire/rename).
 
 #include <algorithm>
+#include <cctype>
 
 #include "model/names.h"
 #include "model/routes.h"
@@ -77,6 +78,83 @@ Result<model::User> Tailnet::RenameUser(model::UserId id, const std::string& new
     if (node->user_id == id) owned.push_back(*node);
   }
   for (auto& node : owned) Impl::PutNode(d, std::move(node), ChangeKind::kNodeUpdated);
+  impl_->Commit(std::move(d));
+  return user;
+}
+
+namespace {
+
+// A user name for someone the provider names `username` (or, failing that, by `email`):
+// lowercased and stripped to what user names allow.
+std::string ProviderUserName(const ProviderProfile& p) {
+  auto clean = [](std::string_view raw) {
+    std::string out;
+    for (char c : raw) {
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
+      if (ok) out.push_back(c);
+    }
+    while (!out.empty() && !std::isalnum(static_cast<unsigned char>(out.front()))) out.erase(0, 1);
+    return out.substr(0, 200);
+  };
+  std::string name = model::ValidateUserName(p.username) ? p.username : clean(p.username);
+  if (name.empty()) name = clean(std::string_view(p.email).substr(0, p.email.find('@')));
+  return name.empty() ? "user" : name;
+}
+
+}  // namespace
+
+Result<model::User> Tailnet::UpsertProviderUser(const ProviderProfile& profile) {
+  if (profile.provider_id.empty()) {
+    return MakeError(Errc::kInvalidArgument, "a provider user needs a provider identifier");
+  }
+  std::lock_guard lock(impl_->mu);
+  Draft d = impl_->Begin();
+  model::User user;
+  bool found = false;
+  for (const auto& [id, u] : d.next->users) {
+    if (u.provider_id == profile.provider_id) {
+      user = u;
+      found = true;
+    }
+  }
+  model::User before = user;
+  if (!found) {
+    std::string base = ProviderUserName(profile);
+    user.name = base;
+    for (int i = 2; d.next->FindUserByName(user.name) != nullptr; ++i) {
+      user.name = base + "-" + std::to_string(i);
+    }
+    user.created = impl_->clock.Now();
+    user.provider_id = profile.provider_id;
+  }
+  user.provider = profile.provider;
+  // No email (the provider did not vouch for one) leaves the one stored before, as Headscale.
+  if (!profile.email.empty()) user.email = profile.email;
+  user.display_name = profile.display_name.empty() ? user.name : profile.display_name;
+  user.profile_pic_url = profile.picture;
+  user.provider_groups = profile.groups;
+  if (found && user.email == before.email && user.display_name == before.display_name &&
+      user.profile_pic_url == before.profile_pic_url && user.provider_groups == before.provider_groups &&
+      user.provider == before.provider) {
+    return user;
+  }
+  KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) -> Result<void> {
+    if (found) return tx.UpdateUser(user);
+    auto r = tx.InsertUser(user);
+    if (!r) return r.error();
+    user = *r;
+    return {};
+  }));
+  d.next->users[user.id] = user;
+  if (found) {
+    // Peers learn a new display name with the user's nodes (UserProfiles travel with them).
+    std::vector<model::Node> owned;
+    for (const auto& [nid, node] : d.next->nodes) {
+      if (node->user_id == user.id) owned.push_back(*node);
+    }
+    for (auto& node : owned) Impl::PutNode(d, std::move(node), ChangeKind::kNodeUpdated);
+  }
   impl_->Commit(std::move(d));
   return user;
 }

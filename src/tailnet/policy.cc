@@ -16,9 +16,25 @@ bool IsBlank(const std::string& text) {
   return std::all_of(text.begin(), text.end(), [](unsigned char c) { return std::isspace(c); });
 }
 
-policy::PolicyUser ToPolicyUser(const model::User& u) { return {u.id, u.name, u.email}; }
+using GroupMap = std::map<std::string, std::vector<std::string>>;
 
-std::vector<policy::PolicyNode> PolicyNodes(const Snapshot& s) {
+// The user as the policy sees it: the provider's groups become the policy groups mapped to
+// them (Settings::provider_policy_groups).
+policy::PolicyUser ToPolicyUser(const model::User& u, const GroupMap& groups) {
+  policy::PolicyUser out{u.id, u.name, u.email, {}};
+  for (const auto& g : u.provider_groups) {
+    auto it = groups.find(g);
+    if (it == groups.end()) continue;
+    for (const auto& policy_group : it->second) {
+      if (std::find(out.groups.begin(), out.groups.end(), policy_group) == out.groups.end()) {
+        out.groups.push_back(policy_group);
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<policy::PolicyNode> PolicyNodes(const Snapshot& s, const GroupMap& groups) {
   std::vector<policy::PolicyNode> out;
   out.reserve(s.nodes.size());
   for (const auto& [id, n] : s.nodes) {
@@ -27,7 +43,7 @@ std::vector<policy::PolicyNode> PolicyNodes(const Snapshot& s) {
     pn.hostname = n->given_name;
     pn.tags = n->tags;
     if (n->tags.empty()) {
-      if (const model::User* u = s.FindUser(n->user_id)) pn.user = ToPolicyUser(*u);
+      if (const model::User* u = s.FindUser(n->user_id)) pn.user = ToPolicyUser(*u, groups);
     }
     if (n->ipv4) pn.ipv4 = n->ipv4->to_string();
     if (n->ipv6) pn.ipv6 = n->ipv6->to_string();
@@ -51,14 +67,15 @@ prometheus::Histogram& CompileSeconds() {
 // Compiles `p` against the tailnet in `s`. When `s` still carries a compile of the same
 // policy, the new one continues its line, so sessions recompute only the nodes it touched.
 Result<std::shared_ptr<const policy::CompiledPolicy>> CompileFor(
-    std::shared_ptr<const policy::Policy> p, const Snapshot& s) {
+    std::shared_ptr<const policy::Policy> p, const Snapshot& s, const GroupMap& groups) {
   metrics::ScopedTimer timer(CompileSeconds());
   std::vector<policy::PolicyUser> users;
   users.reserve(s.users.size());
-  for (const auto& [id, u] : s.users) users.push_back(ToPolicyUser(u));
+  for (const auto& [id, u] : s.users) users.push_back(ToPolicyUser(u, groups));
+  auto nodes = PolicyNodes(s, groups);
   auto compiled = s.policy && s.policy->policy() == p
-                      ? policy::CompiledPolicy::Recompile(*s.policy, std::move(users), PolicyNodes(s))
-                      : policy::CompiledPolicy::Compile(std::move(p), std::move(users), PolicyNodes(s));
+                      ? policy::CompiledPolicy::Recompile(*s.policy, std::move(users), std::move(nodes))
+                      : policy::CompiledPolicy::Compile(std::move(p), std::move(users), std::move(nodes));
   if (!compiled) return MakeError(Errc::kInvalidArgument, compiled.error().message);
   return *compiled;
 }
@@ -69,7 +86,8 @@ struct Prepared {
   std::shared_ptr<const policy::Policy> runtime;
 };
 
-Result<Prepared> Prepare(const std::string& text, const Snapshot& s, bool run_tests) {
+Result<Prepared> Prepare(const std::string& text, const Snapshot& s, const GroupMap& groups,
+                         bool run_tests) {
   auto parsed = policy::ParsePolicy(text);
   if (!parsed) return MakeError(Errc::kInvalidArgument, parsed.error().message);
   bool has_tests = !parsed->tests.empty() || !parsed->ssh_tests.empty();
@@ -80,7 +98,7 @@ Result<Prepared> Prepare(const std::string& text, const Snapshot& s, bool run_te
   // changes continue its line from the first one.
   std::shared_ptr<const policy::Policy> full =
       run_tests && has_tests ? std::make_shared<const policy::Policy>(std::move(*parsed)) : runtime;
-  auto compiled = CompileFor(full, s);
+  auto compiled = CompileFor(full, s, groups);
   if (!compiled) return compiled.error();
   return Prepared{*compiled, runtime};
 }
@@ -95,7 +113,8 @@ bool UsersDiffer(const Snapshot& a, const Snapshot& b) {
   if (a.users.size() != b.users.size()) return true;
   for (auto ia = a.users.begin(), ib = b.users.begin(); ia != a.users.end(); ++ia, ++ib) {
     if (ia->first != ib->first || ia->second.name != ib->second.name ||
-        ia->second.email != ib->second.email) {
+        ia->second.email != ib->second.email ||
+        ia->second.provider_groups != ib->second.provider_groups) {
       return true;
     }
   }
@@ -130,7 +149,7 @@ void Tailnet::Impl::NoteCompile(std::chrono::steady_clock::time_point start) {
 
 void Tailnet::Impl::CompileNow(Draft& d) {
   auto start = std::chrono::steady_clock::now();
-  auto compiled = CompileFor(runtime_policy, *d.next);
+  auto compiled = CompileFor(runtime_policy, *d.next, settings.provider_policy_groups);
   NoteCompile(start);
   if (!compiled) {
     // Only a domain check can fail here; the previous compile stays in force.
@@ -178,7 +197,7 @@ Result<void> Tailnet::SetPolicy(const std::string& text, PolicySource source) {
   std::lock_guard lock(impl_->mu);
   Prepared prepared;
   if (!IsBlank(text)) {
-    auto p = Prepare(text, *impl_->Current(), /*run_tests=*/true);
+    auto p = Prepare(text, *impl_->Current(), impl_->settings.provider_policy_groups, /*run_tests=*/true);
     if (!p) return p.error();
     prepared = std::move(*p);
   }
@@ -208,7 +227,7 @@ Result<void> Tailnet::SetPolicy(const std::string& text, PolicySource source) {
 
 Result<void> Tailnet::CheckPolicy(const std::string& text) const {
   if (IsBlank(text)) return {};
-  auto p = Prepare(text, *impl_->Current(), /*run_tests=*/true);
+  auto p = Prepare(text, *impl_->Current(), impl_->settings.provider_policy_groups, /*run_tests=*/true);
   if (!p) return p.error();
   return {};
 }
@@ -238,7 +257,7 @@ Result<void> Tailnet::Impl::LoadStoredPolicy(Snapshot& next) {
   next.policy = nullptr;
   if (!text || IsBlank(*text)) return {};
   // Tests were checked when the policy was saved; nodes may have changed since.
-  auto p = Prepare(*text, next, /*run_tests=*/false);
+  auto p = Prepare(*text, next, settings.provider_policy_groups, /*run_tests=*/false);
   if (!p) return MakeError(p.error().code, "stored policy: " + p.error().message);
   runtime_policy = p->runtime;
   next.policy = p->compiled;

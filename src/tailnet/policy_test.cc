@@ -182,3 +182,75 @@ TEST_F(CoalescedRecompileTest, BurstOfJoinsCompilesOnceAfterTheGap) {
 
 }  // namespace
 }  // namespace keel::tailnet
+
+namespace keel::tailnet {
+namespace {
+
+class ProviderGroupsTest : public PolicyTailnetTest {
+ protected:
+  void SetUp() override {
+    settings_.provider_policy_groups = {{"engineering", {"group:eng"}}};
+    PolicyTailnetTest::SetUp();
+  }
+  ProviderProfile Profile(const std::string& sub, std::vector<std::string> groups) {
+    ProviderProfile p;
+    p.provider_id = "https://idp.test/" + sub;
+    p.username = sub;
+    p.email = sub + "@idp.test";
+    p.display_name = "Person " + sub;
+    p.groups = std::move(groups);
+    return p;
+  }
+};
+
+TEST_F(ProviderGroupsTest, ProviderGroupsJoinTheMappedPolicyGroup) {
+  auto dave = tn_->UpsertProviderUser(Profile("dave", {"engineering"}));
+  ASSERT_TRUE(dave) << dave.error().message;
+  auto erin = tn_->UpsertProviderUser(Profile("erin", {"sales"}));
+  ASSERT_TRUE(erin);
+  auto server = Join(1, "alice", "server");
+  auto d = Join(2, "dave", "d");
+  auto e = Join(3, "erin", "e");
+  ASSERT_TRUE(tn_->SetPolicy(R"({"groups": {"group:eng": []},
+      "acls": [{"action": "accept", "src": ["group:eng"], "dst": ["alice@:80"]}]})",
+                             PolicySource::kFile));
+  EXPECT_EQ(PeersOf(d), std::vector<uint64_t>{server});
+  EXPECT_TRUE(PeersOf(e).empty());
+  // erin joins engineering at her next login: the policy follows without a reload.
+  ASSERT_TRUE(tn_->UpsertProviderUser(Profile("erin", {"sales", "engineering"})));
+  EXPECT_EQ(PeersOf(e), std::vector<uint64_t>{server});
+  ASSERT_TRUE(tn_->UpsertProviderUser(Profile("dave", {})));
+  EXPECT_TRUE(PeersOf(d).empty());
+}
+
+TEST_F(ProviderGroupsTest, UsersAreMatchedByProviderIdAndNamedUniquely) {
+  // A local user already has the name the provider suggests.
+  auto first = tn_->UpsertProviderUser(Profile("alice", {}));
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->name, "alice-2");
+  EXPECT_EQ(first->provider, "oidc");
+  auto again = tn_->UpsertProviderUser([&] {
+    auto p = Profile("alice", {"x"});
+    p.display_name = "Alice Renamed";
+    return p;
+  }());
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->id, first->id);
+  EXPECT_EQ(again->display_name, "Alice Renamed");
+  // A username that is no user name: the email's local part, cleaned.
+  auto odd = Profile("X", {});
+  odd.provider_id = "https://idp.test/odd";
+  odd.username = "";
+  odd.email = "Weird.Name+tag@idp.test";
+  EXPECT_EQ(tn_->UpsertProviderUser(odd)->name, "weird.nametag");
+  // What was stored survives a restart.
+  Reopen();
+  auto users = tn_->ListUsers();
+  auto it = std::find_if(users.begin(), users.end(), [](const model::User& u) { return u.name == "alice-2"; });
+  ASSERT_NE(it, users.end());
+  EXPECT_EQ(it->provider_id, "https://idp.test/alice");
+  EXPECT_EQ(it->provider_groups, std::vector<std::string>{"x"});
+}
+
+}  // namespace
+}  // namespace keel::tailnet

@@ -44,6 +44,20 @@ struct Settings {
   // gap. Gaps under kInlineRecompileGap are not worth a wait: the change compiles at once.
   double recompile_gap_factor = 2.0;
   std::chrono::milliseconds recompile_gap_floor{0};
+  // An identity provider's group -> the policy groups ("group:x") its members join
+  // (oidc.policy_groups): how the provider's groups claim reaches the policy.
+  std::map<std::string, std::vector<std::string>> provider_policy_groups;
+};
+
+// What an identity provider says of a person who logged in through it.
+struct ProviderProfile {
+  std::string provider = "oidc";
+  std::string provider_id;   // its stable identifier, "<issuer>/<subject>"
+  std::string username;      // preferred_username; "" or unusable: taken from the email
+  std::string email;         // "" when it is not to be trusted
+  std::string display_name;
+  std::string picture;
+  std::vector<std::string> groups;
 };
 
 inline constexpr std::chrono::milliseconds kInlineRecompileGap{1};
@@ -100,6 +114,10 @@ class Tailnet {
   // Refused when the new name is taken or not a valid user name.
   Result<model::User> RenameUser(model::UserId id, const std::string& new_name);
   std::vector<model::User> ListUsers() const;
+  // The user `profile.provider_id` names, refreshed from the profile (email unless empty,
+  // display name, picture, groups; the name stays), or a new one named after the username or the email's
+  // local part, made unique with "-2", "-3"... A changed group list recompiles the policy.
+  Result<model::User> UpsertProviderUser(const ProviderProfile& profile);
 
   // --- Pre-auth keys ---
   // `expiration` ZeroTime() = never. Tags must be ones tagOwners lets the user apply.
