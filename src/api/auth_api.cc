@@ -75,18 +75,14 @@ AdminApi::Reply AdminApi::RegisterLogin(const Request& req, bool legacy_node_reg
                                  : "already decided") +
                             ")");
   }
-  auto input = pending->registration;
   model::UserId uid = user->id;
-  auto call = [this, input, uid] { return tailnet_.RegisterInteractive(*input, uid); };
+  auto call = [this, id, uid] { return tailnet::CompleteLogin(tailnet_, *auth_, id, uid); };
   auto outcome = co_await RunBlocking(pool_, std::move(call));  // named: run_blocking.h
   if (!outcome) co_return outcome.error();
+  // Refused (e.g. tags this user may not apply): the client learns why too.
   if (outcome->kind == tailnet::RegisterOutcome::Kind::kRefused) {
-    // The client learns why too (e.g. tags this user may not apply).
-    (void)auth_->Decide(id, false, outcome->error);
     co_return MakeError(Errc::kPermissionDenied, outcome->error);
   }
-  auto decided = auth_->Decide(id, true);
-  if (!decided) co_return decided.error();
   logger_->info("login {} registered node {} ({}) for user {}", id, outcome->node->id,
                 outcome->node->given_name, user->name);
   co_return co_await NodeReply(outcome->node->id, *outcome->node);

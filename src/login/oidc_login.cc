@@ -27,6 +27,12 @@ std::string SetCookie(std::string_view name, std::string_view value, std::string
          std::string(same_site) + (secure ? "; Secure" : "");
 }
 
+http::Response NoLongerWaiting() {
+  return HtmlPage(410, "Login no longer waiting",
+                  "<p>The device's login expired or was decided meanwhile. Run "
+                  "<code>tailscale up</code> again for a new link.</p>");
+}
+
 std::string DeviceName(const tailnet::RegisterInput& in) {
   return HtmlEscape(in.hostname.empty() ? "This device" : in.hostname);
 }
@@ -172,12 +178,8 @@ asio::awaitable<http::Response> OidcLogin::Callback(http::Request req) {
     it->second.used = true;
     session = it->second;
   }
-  auto pending = auth_.Find(session.auth_id);
-  if (!pending || !pending->registration || pending->verdict != tailnet::AuthRequests::Verdict::kPending) {
-    co_return HtmlPage(410, "Login no longer waiting",
-                       "<p>The device's login expired or was decided meanwhile. Run "
-                       "<code>tailscale up</code> again for a new link.</p>");
-  }
+  auto pending = auth_.FindPendingLogin(session.auth_id);
+  if (!pending) co_return NoLongerWaiting();
   auto provider = co_await CurrentProvider();
   if (!provider) co_return HtmlPage(503, "Login unavailable", "<p>keel cannot reach its identity provider.</p>");
   auto tokens = co_await provider->ExchangeCode(code, RedirectUri(), session.verifier);
@@ -269,30 +271,19 @@ asio::awaitable<http::Response> OidcLogin::Confirm(http::Request req) {
     c = it->second;
     confirmations_.erase(it);
   }
-  auto pending = auth_.Find(c.auth_id);
-  if (!pending || !pending->registration || pending->verdict != tailnet::AuthRequests::Verdict::kPending) {
-    co_return HtmlPage(410, "Login no longer waiting",
-                       "<p>The device's login expired or was decided meanwhile. Run "
-                       "<code>tailscale up</code> again for a new link.</p>");
-  }
-  auto input = std::make_shared<tailnet::RegisterInput>(*pending->registration);
-  if (!IsZeroTime(c.node_expiry)) input->expiry = c.node_expiry;  // oidc.use_expiry_from_token
-  model::UserId uid = c.user;
-  auto call = [this, input, uid] { return tailnet_.RegisterInteractive(*input, uid); };  // run_blocking.h
-  auto outcome = co_await RunBlocking(pool_, std::move(call));
+  auto call = [this, c] { return tailnet::CompleteLogin(tailnet_, auth_, c.auth_id, c.user, c.node_expiry); };
+  auto outcome = co_await RunBlocking(pool_, std::move(call));  // named: run_blocking.h
+  if (!outcome && outcome.error().code == Errc::kFailedPrecondition) co_return NoLongerWaiting();
   if (!outcome) {
     log_->error("oidc login {}: registering: {}", c.auth_id, outcome.error().message);
     co_return HtmlPage(500, "Login failed", "<p>keel could not register the device. Try again.</p>");
   }
   if (outcome->kind == tailnet::RegisterOutcome::Kind::kRefused) co_return Refuse(c.auth_id, 403, outcome->error);
-  if (auto decided = auth_.Decide(c.auth_id, true); !decided) {
-    co_return HtmlPage(410, "Login no longer waiting", "<p>" + HtmlEscape(decided.error().message) + "</p>");
-  }
   log_->info("oidc login {} registered node {} ({}) for user {}", c.auth_id, outcome->node->id,
-             outcome->node->given_name, uid);
+             outcome->node->given_name, c.user);
   http::Response page = HtmlPage(
       200, "Device registered",
-      "<p><strong>" + DeviceName(*input) + "</strong> has joined the tailnet as <strong>" +
+      "<p><strong>" + HtmlEscape(outcome->node->hostname) + "</strong> has joined the tailnet as <strong>" +
           HtmlEscape(c.user_label) + "</strong>. <code>tailscale up</code> has finished; you can "
           "close this page.</p>");
   page.headers.emplace_back("Set-Cookie", SetCookie(kConfirmCookie, "", kConfirmPath,

@@ -15,11 +15,7 @@ void RegisterPage::RegisterRoutes(http::Router& router) {
                         }
                         std::string id = req.path.substr(kRegisterPath.size());
                         if (oidc_ != nullptr && req.method == "GET" && id.find('/') == std::string::npos) {
-                          auto pending = auth_.Find(id);
-                          if (pending && pending->registration &&
-                              pending->verdict == tailnet::AuthRequests::Verdict::kPending) {
-                            co_return co_await oidc_->Start(id);
-                          }
+                          if (auth_.FindPendingLogin(id)) co_return co_await oidc_->Start(id);
                         }
                         co_return Render(id);
                       });

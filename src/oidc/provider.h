@@ -53,9 +53,6 @@ class Provider {
   // one, when it names another issuer).
   static boost::asio::awaitable<Result<std::shared_ptr<Provider>>> Discover(ProviderSettings settings);
 
-  const ProviderSettings& settings() const { return settings_; }
-  const Endpoints& endpoints() const { return endpoints_; }
-
   // Where the browser goes to log in; `verifier` is ignored unless PKCE is on.
   std::string AuthorizationUrl(const std::string& redirect_uri, const std::string& state,
                                const std::string& nonce, const std::string& verifier) const;

@@ -196,6 +196,7 @@ class CompiledPolicy {
   std::unordered_map<std::string, std::vector<uint64_t>> user_by_name_;
   std::unordered_map<uint64_t, std::vector<size_t>> user_nodes_;
   std::unordered_map<uint64_t, std::vector<std::string>> user_groups_;
+  std::unordered_map<std::string, std::vector<uint64_t>> group_users_;  // the inverse
   std::unordered_map<std::string, std::vector<size_t>> tag_nodes_;
   std::unordered_map<std::string, Members> members_;
 

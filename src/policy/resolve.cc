@@ -70,7 +70,9 @@ void CompiledPolicy::BuildIndexes() {
   }
   auto join = [&](uint64_t uid, const std::string& group) {
     auto& gs = user_groups_[uid];
-    if (std::find(gs.begin(), gs.end(), group) == gs.end()) gs.push_back(group);
+    if (std::find(gs.begin(), gs.end(), group) != gs.end()) return;
+    gs.push_back(group);
+    group_users_[group].push_back(uid);
   };
   for (const auto& [group, members] : policy_->groups) {
     for (const auto& m : members) {
@@ -108,9 +110,9 @@ void CompiledPolicy::Memoize(const Alias& a) {
   if (a.kind == Alias::Kind::kUser) {
     for (uint64_t uid : UsersNamed(a.name)) add_user(uid);
   } else if (a.kind == Alias::Kind::kGroup) {
-    // user_groups_ holds both the policy's members and those an identity provider placed.
-    for (const auto& [uid, groups] : user_groups_) {
-      if (std::find(groups.begin(), groups.end(), a.name) != groups.end()) add_user(uid);
+    // Both the policy's members and those an identity provider placed.
+    if (auto it = group_users_.find(a.name); it != group_users_.end()) {
+      for (uint64_t uid : it->second) add_user(uid);
     }
   } else if (a.kind == Alias::Kind::kTag) {
     if (auto it = tag_nodes_.find(a.name); it != tag_nodes_.end()) {

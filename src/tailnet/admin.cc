@@ -72,12 +72,7 @@ Result<model::User> Tailnet::RenameUser(model::UserId id, const std::string& new
   user.name = new_name;
   KEEL_TRY(impl_->store.Transaction([&](store::Tx& tx) { return tx.UpdateUser(user); }));
   it->second = user;
-  // Peers learn the new login name with the user's nodes (UserProfiles travel with them).
-  std::vector<model::Node> owned;
-  for (const auto& [nid, node] : d.next->nodes) {
-    if (node->user_id == id) owned.push_back(*node);
-  }
-  for (auto& node : owned) Impl::PutNode(d, std::move(node), ChangeKind::kNodeUpdated);
+  Impl::RepublishNodesOfUser(d, id);
   impl_->Commit(std::move(d));
   return user;
 }
@@ -147,14 +142,7 @@ Result<model::User> Tailnet::UpsertProviderUser(const ProviderProfile& profile) 
     return {};
   }));
   d.next->users[user.id] = user;
-  if (found) {
-    // Peers learn a new display name with the user's nodes (UserProfiles travel with them).
-    std::vector<model::Node> owned;
-    for (const auto& [nid, node] : d.next->nodes) {
-      if (node->user_id == user.id) owned.push_back(*node);
-    }
-    for (auto& node : owned) Impl::PutNode(d, std::move(node), ChangeKind::kNodeUpdated);
-  }
+  if (found) Impl::RepublishNodesOfUser(d, user.id);
   impl_->Commit(std::move(d));
   return user;
 }

@@ -6,6 +6,8 @@
 #include <boost/asio/post.hpp>
 #include <utility>
 
+#include "tailnet/tailnet.h"
+
 namespace keel::tailnet {
 namespace {
 
@@ -101,6 +103,12 @@ std::chrono::nanoseconds AuthRequests::TimeLeft(const Request& r) const {
   return std::max<std::chrono::nanoseconds>(r.expires - clock_.Now(), std::chrono::nanoseconds(0));
 }
 
+std::optional<AuthRequests::Request> AuthRequests::FindPendingLogin(const std::string& id) {
+  auto r = Find(id);
+  if (!r || !r->registration || r->verdict != Verdict::kPending) return std::nullopt;
+  return r;
+}
+
 Result<void> AuthRequests::Decide(const std::string& id, bool approve, std::string reason) {
   std::vector<Waiter> waiters;
   Result<void> out;
@@ -171,6 +179,22 @@ std::vector<AuthRequests::Waiter> AuthRequests::ExpireLocked(SystemTime now) {
 
 void AuthRequests::Wake(std::vector<Waiter> waiters) {
   for (auto& w : waiters) boost::asio::post(w.executor, std::move(w.done));
+}
+
+Result<RegisterOutcome> CompleteLogin(Tailnet& tailnet, AuthRequests& auth, const std::string& id,
+                                      model::UserId user, SystemTime expiry) {
+  auto pending = auth.FindPendingLogin(id);
+  if (!pending) return MakeError(Errc::kFailedPrecondition, "login " + id + " is no longer pending");
+  RegisterInput in = *pending->registration;
+  if (!IsZeroTime(expiry)) in.expiry = expiry;
+  auto outcome = tailnet.RegisterInteractive(in, user);
+  if (!outcome) return outcome.error();
+  if (outcome->kind == RegisterOutcome::Kind::kRefused) {
+    (void)auth.Decide(id, false, outcome->error);
+    return outcome;
+  }
+  KEEL_TRY(auth.Decide(id, true));
+  return outcome;
 }
 
 }  // namespace keel::tailnet

@@ -51,6 +51,9 @@ class AuthRequests {
   Request CreateRegistration(RegisterInput in, bool* created = nullptr);
   // The request, with kExpired once its time has passed undecided; nullopt if unknown.
   std::optional<Request> Find(const std::string& id);
+  // The login `id` while it still waits for a verdict; nullopt for anything else (unknown,
+  // decided, expired, or an SSH check).
+  std::optional<Request> FindPendingLogin(const std::string& id);
   // True the first time it is asked of a rejected request, false after (and for any other):
   // a client is told of a rejection once, and its retries start a new login.
   bool FirstRejectionReport(const std::string& id);
@@ -90,5 +93,14 @@ class AuthRequests {
   std::map<std::string, Entry> entries_;  // decided entries stay until an hour past their time
   std::map<std::pair<model::NodeId, model::NodeId>, SystemTime> approvals_;
 };
+
+class Tailnet;
+
+// Completes the pending login `id` as `user`: registers the node it asked for (with `expiry`
+// when not zero, e.g. the ID token's) and approves it, which releases the waiting client. When
+// the tailnet refuses (tags the user may not apply) the login is rejected with that reason, so
+// the client hears it, and the kRefused outcome is returned. Blocking: run on the worker pool.
+Result<RegisterOutcome> CompleteLogin(Tailnet& tailnet, AuthRequests& auth, const std::string& id,
+                                      model::UserId user, SystemTime expiry = ZeroTime());
 
 }  // namespace keel::tailnet

@@ -34,7 +34,9 @@ policy::PolicyUser ToPolicyUser(const model::User& u, const GroupMap& groups) {
   return out;
 }
 
-std::vector<policy::PolicyNode> PolicyNodes(const Snapshot& s, const GroupMap& groups) {
+// The nodes as the policy sees them; `users` holds every user of `s`, already converted.
+std::vector<policy::PolicyNode> PolicyNodes(const Snapshot& s,
+                                            const std::map<model::UserId, policy::PolicyUser>& users) {
   std::vector<policy::PolicyNode> out;
   out.reserve(s.nodes.size());
   for (const auto& [id, n] : s.nodes) {
@@ -43,7 +45,7 @@ std::vector<policy::PolicyNode> PolicyNodes(const Snapshot& s, const GroupMap& g
     pn.hostname = n->given_name;
     pn.tags = n->tags;
     if (n->tags.empty()) {
-      if (const model::User* u = s.FindUser(n->user_id)) pn.user = ToPolicyUser(*u, groups);
+      if (auto u = users.find(n->user_id); u != users.end()) pn.user = u->second;
     }
     if (n->ipv4) pn.ipv4 = n->ipv4->to_string();
     if (n->ipv6) pn.ipv6 = n->ipv6->to_string();
@@ -69,10 +71,12 @@ prometheus::Histogram& CompileSeconds() {
 Result<std::shared_ptr<const policy::CompiledPolicy>> CompileFor(
     std::shared_ptr<const policy::Policy> p, const Snapshot& s, const GroupMap& groups) {
   metrics::ScopedTimer timer(CompileSeconds());
+  std::map<model::UserId, policy::PolicyUser> by_id;
+  for (const auto& [id, u] : s.users) by_id.emplace(id, ToPolicyUser(u, groups));
+  auto nodes = PolicyNodes(s, by_id);
   std::vector<policy::PolicyUser> users;
-  users.reserve(s.users.size());
-  for (const auto& [id, u] : s.users) users.push_back(ToPolicyUser(u, groups));
-  auto nodes = PolicyNodes(s, groups);
+  users.reserve(by_id.size());
+  for (auto& [id, u] : by_id) users.push_back(std::move(u));
   auto compiled = s.policy && s.policy->policy() == p
                       ? policy::CompiledPolicy::Recompile(*s.policy, std::move(users), std::move(nodes))
                       : policy::CompiledPolicy::Compile(std::move(p), std::move(users), std::move(nodes));

@@ -39,6 +39,14 @@ void Tailnet::Impl::PutNode(Draft& d, model::Node node, std::optional<ChangeKind
   if (kind) d.changes.push_back(Change{*kind, id});
 }
 
+void Tailnet::Impl::RepublishNodesOfUser(Draft& d, model::UserId user) {
+  std::vector<model::Node> owned;
+  for (const auto& [nid, node] : d.next->nodes) {
+    if (node->user_id == user) owned.push_back(*node);
+  }
+  for (auto& node : owned) PutNode(d, std::move(node), ChangeKind::kNodeUpdated);
+}
+
 void Tailnet::Impl::RemoveNode(Draft& d, model::NodeId id) {
   if (const model::Node* old = d.next->FindNode(id)) {
     d.next->by_node_key.erase(old->node_key.raw());

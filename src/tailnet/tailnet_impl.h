@@ -71,6 +71,9 @@ struct Tailnet::Impl {
   Draft Begin() const;
   // Stores `node` in the draft with a fresh version and records `kind` if given.
   static void PutNode(Draft& d, model::Node node, std::optional<ChangeKind> kind);
+  // Publishes the nodes of `user` as updated, so peers learn the user's new profile (names
+  // travel with the nodes, in UserProfiles).
+  static void RepublishNodesOfUser(Draft& d, model::UserId user);
   static void RemoveNode(Draft& d, model::NodeId id);
   void Commit(Draft d);
   // (policy.cc) Recompiles d.next->policy if the draft changed what the policy can see, now
