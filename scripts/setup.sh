@@ -10,7 +10,7 @@ packages=(
   libnghttp2-dev libsodium-dev nlohmann-json3-dev libzstd-dev libsqlite3-dev
   libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev prometheus-cpp-dev
-  iproute2 util-linux openssl python3 zstd openssh-client
+  iproute2 util-linux openssl python3 zstd openssh-client curl
   chromium chromium-driver nodejs
 )
 

@@ -40,7 +40,8 @@ constexpr std::array kKeys = {
                "true"},
     ForeignKey{"auto_update.enabled", "keel does not turn on client auto-updates", "false"},
     ForeignKey{"tuning.batch_change_delay",
-               "keel batches changes by itself (recompiles pace to their cost)"},
+               "keel batches changes by itself (each map stream sends a burst of up to 4 "
+               "deltas, then one per 100 ms; recompiles pace to their cost)"},
     ForeignKey{"tuning.batcher_workers", "keel has no batcher workers to size"},
     ForeignKey{"tuning.node_mapsession_buffered_chan_size",
                "keel's map sessions hold pending changes, not a channel to size"},

@@ -5,6 +5,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
 
 #include "base/run_blocking.h"
 #include "control/control_metrics.h"
@@ -45,6 +47,8 @@ using Impl = ServerState;
 
 // A slow reader's stream keeps merging changes instead of queueing more frames.
 constexpr size_t kMaxBuffered = 1 << 20;
+// Deltas a session may send back to back before Settings::batch_delay paces it.
+constexpr int kDeltaBurst = 4;
 // Frames above this size are compressed on the pool rather than the I/O thread.
 constexpr size_t kCompressOnPool = 64 * 1024;
 
@@ -138,7 +142,8 @@ MapInputs Inputs(Impl& impl, const tailnet::Snapshot& snap, model::NodeId self, 
 awaitable<bool> SendPending(Impl& impl, MapSession& session, http::H2Stream& stream, bool zstd) {
   auto snap = impl.tailnet.snapshot();
   std::string json;
-  if (session.pending.full()) {
+  const bool full_map = session.pending.full();
+  if (full_map) {
     auto full = BuildFullMap(Inputs(impl, *snap, session.node, session.capver, &session.view));
     if (!full) co_return false;
     json = std::move(*full);
@@ -148,10 +153,23 @@ awaitable<bool> SendPending(Impl& impl, MapSession& session, http::H2Stream& str
     json = std::move(delta.json);
   }
   // Only a full map covers every change up to its snapshot; a delta covers just its pending set.
-  if (session.pending.full()) session.rendered_version = snap->version;
+  if (full_map) session.rendered_version = snap->version;
   session.pending.Clear();
   if (json.empty()) co_return true;
-  std::string frame = co_await Frame(impl, std::move(json), zstd);
+  if (!full_map && impl.last_delta.zstd == zstd && impl.last_delta.json == json) {
+    metrics::MapResponses().Increment();
+    metrics::MapResponseBytes().Increment(static_cast<double>(impl.last_delta.frame.size()));
+    if (!stream.closed()) stream.Write(impl.last_delta.frame);
+    co_return true;
+  }
+  // A full map is the viewer's own; only deltas are worth keeping for the next session.
+  std::string input = full_map ? std::move(json) : json;
+  std::string frame = co_await Frame(impl, std::move(input), zstd);
+  if (!full_map) {
+    impl.last_delta.zstd = zstd;
+    impl.last_delta.json = std::move(json);
+    impl.last_delta.frame = frame;
+  }
   if (!stream.closed()) stream.Write(std::move(frame));
   co_return true;
 }
@@ -171,15 +189,26 @@ awaitable<void> StreamLoop(Impl& impl, MapSession& session, http::H2Stream& stre
     if (!session.ping_urls.empty() && session.rendered_version != 0) {
       for (const auto& url : std::exchange(session.ping_urls, {})) stream.Write(PingFrame(url, zstd));
     }
-    if (!session.pending.empty() && stream.buffered() < kMaxBuffered) {
+    auto now = std::chrono::steady_clock::now();
+    bool writable = stream.buffered() < kMaxBuffered;
+    if (!session.pending.empty() && writable && (session.pending.full() || now >= session.next_delta)) {
       if (!co_await SendPending(impl, session, stream, zstd)) co_return;
-      next_keepalive = std::chrono::steady_clock::now() + impl.KeepAliveDelay();
+      now = std::chrono::steady_clock::now();
+      // A token bucket of kDeltaBurst refilled one per batch_delay, kept as the generic cell
+      // rate algorithm's theoretical arrival time less its tolerance.
+      auto period = impl.settings.batch_delay;
+      auto tolerance = (kDeltaBurst - 1) * period;
+      session.next_delta = std::max(session.next_delta + tolerance, now) + period - tolerance;
+      next_keepalive = now + impl.KeepAliveDelay();
       continue;
     }
     auto deadline = next_keepalive;
-    if (!session.pending.empty()) deadline = std::min(deadline, std::chrono::steady_clock::now() + std::chrono::seconds(1));
+    // Pending changes wait out the batch period, or (behind a slow reader) poll for room.
+    if (!session.pending.empty()) deadline = std::min(deadline, writable ? session.next_delta : now + std::chrono::seconds(1));
     session.timer.expires_at(deadline);
+    session.batching = !session.pending.empty() && writable;
     auto [ec] = co_await session.timer.async_wait(asio::as_tuple(asio::use_awaitable));
+    session.batching = false;
     auto cs = co_await asio::this_coro::cancellation_state;
     if (cs.cancelled() != asio::cancellation_type::none) co_return;
     if (!ec && std::chrono::steady_clock::now() >= next_keepalive) {
@@ -216,21 +245,49 @@ awaitable<void> RunStream(std::shared_ptr<Impl> impl, model::NodeId node, int ca
   if (!stream.closed()) stream.Finish();
 }
 
-awaitable<void> HandleMap(std::shared_ptr<Impl> impl, crypto::MachinePublic machine,
-                          http::Request req, std::shared_ptr<http::H2Stream> stream, bool ts2019) {
-  auto decoded = tailcfg::DecodeMapRequest(req.body);
-  if (!decoded) co_return Reply(*stream, 400, decoded.error().message);
+// What a checked and applied map request asks for. The request itself is not kept: a stream
+// lives for hours, and its coroutine frames with it.
+struct MapPlan {
+  model::NodeId id = 0;
+  int version = 0;
+  bool stream = false;
+  bool zstd = false;
+  bool lite = false;  // a non-streaming update that wants no map back
+};
+
+// Decodes, checks and applies a map request; on a refusal it answers and returns nothing.
+awaitable<std::optional<MapPlan>> PrepareMap(std::shared_ptr<Impl> impl, crypto::MachinePublic machine,
+                                             std::string body, http::H2Stream& stream) {
+  auto decoded = tailcfg::DecodeMapRequest(body);
+  if (!decoded) {
+    Reply(stream, 400, decoded.error().message);
+    co_return std::nullopt;
+  }
   const tailcfg::MapRequest& mr = *decoded;
   if (mr.version < impl->settings.min_cap_version) {
     std::string text = tailcfg::TooOldMessage(mr.version, impl->settings.min_cap_version);
     if (impl->FirstRefusalThisHour(machine)) impl->log->info("refusing {}: {}", machine.ToText(), text);
-    co_return Reply(*stream, 400, text);
+    Reply(stream, 400, text);
+    co_return std::nullopt;
   }
-  auto snap = impl->tailnet.snapshot();
-  const model::Node* node = snap->FindByNodeKey(mr.node_key);
-  if (!node) co_return Reply(*stream, 404, "keel: unknown node key " + mr.node_key.ToText() + "; register first");
-  if (node->machine_key != machine) co_return Reply(*stream, 403, "keel: node key belongs to another machine");
-  model::NodeId id = node->id;
+  MapPlan plan;
+  plan.version = mr.version;
+  plan.stream = mr.stream;
+  plan.zstd = mr.compress == "zstd";
+  plan.lite = mr.omit_peers && !mr.read_only;
+  {
+    auto snap = impl->tailnet.snapshot();
+    const model::Node* node = snap->FindByNodeKey(mr.node_key);
+    if (!node) {
+      Reply(stream, 404, "keel: unknown node key " + mr.node_key.ToText() + "; register first");
+      co_return std::nullopt;
+    }
+    if (node->machine_key != machine) {
+      Reply(stream, 403, "keel: node key belongs to another machine");
+      co_return std::nullopt;
+    }
+    plan.id = node->id;
+  }
   if (!mr.read_only) {
     auto update = std::make_shared<tailnet::MapUpdate>();
     if (!mr.disco_key.IsZero()) update->disco_key = mr.disco_key;
@@ -242,16 +299,29 @@ awaitable<void> HandleMap(std::shared_ptr<Impl> impl, crypto::MachinePublic mach
       return impl->tailnet.ApplyMapUpdate(machine, key, *update);
     };
     auto applied = co_await RunBlocking(impl->pool, std::move(call));
-    if (!applied) co_return Reply(*stream, StatusFor(applied.error()), applied.error().message);
+    if (!applied) {
+      Reply(stream, StatusFor(applied.error()), applied.error().message);
+      co_return std::nullopt;
+    }
   }
-  bool zstd = mr.compress == "zstd";
-  if (mr.stream) co_return co_await RunStream(impl, id, mr.version, ts2019, *stream, zstd);
-  if (mr.omit_peers && !mr.read_only) co_return Reply(*stream, 200, "");
-  auto full = BuildFullMap(Inputs(*impl, *impl->tailnet.snapshot(), id, mr.version));
-  if (!full) co_return Reply(*stream, 404, full.error().message);
-  stream->Respond(200, OctetStream());
-  stream->Write(co_await Frame(*impl, std::move(*full), zstd));
-  stream->Finish();
+  co_return plan;
+}
+
+awaitable<void> SendOneMap(std::shared_ptr<Impl> impl, MapPlan plan, http::H2Stream& stream) {
+  auto full = BuildFullMap(Inputs(*impl, *impl->tailnet.snapshot(), plan.id, plan.version));
+  if (!full) co_return Reply(stream, 404, full.error().message);
+  stream.Respond(200, OctetStream());
+  stream.Write(co_await Frame(*impl, std::move(*full), plan.zstd));
+  stream.Finish();
+}
+
+awaitable<void> HandleMap(std::shared_ptr<Impl> impl, crypto::MachinePublic machine,
+                          http::Request req, std::shared_ptr<http::H2Stream> stream, bool ts2019) {
+  auto plan = co_await PrepareMap(impl, machine, std::exchange(req.body, {}), *stream);
+  if (!plan) co_return;
+  if (plan->stream) co_return co_await RunStream(impl, plan->id, plan->version, ts2019, *stream, plan->zstd);
+  if (plan->lite) co_return Reply(*stream, 200, "");
+  co_await SendOneMap(impl, *plan, *stream);
 }
 
 }  // namespace

@@ -363,7 +363,9 @@ Delta BuildDelta(const MapInputs& in, const PendingChanges& pending) {
   ViewDiff diff = UpdateView(in, view, old);
   const PeerView& before = old.initialized ? old : view;
   OJson head;
-  head["ControlTime"] = FormatTime(in.now);
+  // Whole seconds: the client only reads it for clock skew, and a change fanned out to every
+  // session within a second then renders the same bytes for all (see SharedFrame).
+  head["ControlTime"] = FormatTime(std::chrono::floor<std::chrono::seconds>(in.now));
   std::set<model::UserId> users;
   std::set<model::NodeId> full_ids(diff.shown.begin(), diff.shown.end());
   std::set<model::NodeId> removed = std::move(diff.hidden);

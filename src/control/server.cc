@@ -218,7 +218,7 @@ void ServerState::Shutdown() {
   if (subscription) tailnet.Unsubscribe(std::exchange(subscription, 0));
   for (auto& [id, session] : sessions) {
     session->stop = true;
-    session->Wake();
+    session->Interrupt();
   }
 }
 

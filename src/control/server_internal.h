@@ -29,7 +29,15 @@ struct MapSession {
   boost::asio::steady_timer timer;  // keep-alive deadline; cancel() wakes the session early
   std::vector<std::string> ping_urls;  // PingRequests to send (ha_probe.cc)
   bool stop = false;
-  void Wake() { timer.cancel(); }
+  // Deltas are paced by a token bucket (Settings::batch_delay): next_delta is when the bucket
+  // next holds a token, and `batching` says the session waits for it, so new changes only
+  // merge and the timer ends the wait.
+  std::chrono::steady_clock::time_point next_delta{};
+  bool batching = false;
+  void Wake() {
+    if (!batching) timer.cancel();
+  }
+  void Interrupt() { timer.cancel(); }
 };
 
 // ControlServer::Impl derives from this; a public name keeps it reachable from free functions.
@@ -59,6 +67,13 @@ struct ServerState {
   std::string static_fields;
   std::string static_fields_unpinned;  // for clients before tailcfg::kCertPinCapVer
   PeerCache cache;
+  // The last delta framed and its frame: a change fanned out to every session mostly yields
+  // the same delta for each, which is then compressed once, not once per session.
+  struct SharedFrame {
+    bool zstd = false;
+    std::string json;
+    std::string frame;
+  } last_delta;
   std::string keepalive_zstd;
   std::string keepalive_raw;
   std::map<uint64_t, std::shared_ptr<MapSession>> sessions;

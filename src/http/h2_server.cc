@@ -17,7 +17,9 @@ using namespace asio::experimental::awaitable_operators;
 namespace internal {
 namespace {
 // Per connection, not per stream: an idle long poll costs only its stream bookkeeping.
-constexpr size_t kReadBufferBytes = 8 * 1024;
+// One Noise record's plaintext at most comes out of a read, so a larger buffer would sit
+// unused in every idle session.
+constexpr size_t kReadBufferBytes = 4 * 1024;
 // Coalesce frames nghttp2 has ready into one write of up to this size.
 constexpr size_t kWriteBatchBytes = 16 * 1024;
 constexpr auto kUseTuple = asio::as_tuple(asio::use_awaitable);
@@ -89,7 +91,6 @@ asio::awaitable<void> H2Session::WriteLoop() {
         break;
       }
       batch.clear();
-      if (batch.capacity() > 2 * kWriteBatchBytes) std::string().swap(batch);
       continue;
     }
     if (reader_done_) break;
@@ -97,6 +98,8 @@ asio::awaitable<void> H2Session::WriteLoop() {
     auto cs = co_await asio::this_coro::cancellation_state;
     if (cs.cancelled() != asio::cancellation_type::none) break;
     if (!wake_pending_) {
+      // An idle session keeps no write buffer: most of them wait far longer than they write.
+      std::string().swap(batch);
       wake_timer_.expires_at(asio::steady_timer::time_point::max());
       co_await wake_timer_.async_wait(kUseTuple);
     }

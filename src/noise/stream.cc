@@ -83,7 +83,9 @@ boost::asio::awaitable<Result<void>> NoiseStream::WriteAll(std::span<const uint8
   auto written = co_await s.inner->WriteAll(wire);
   // After a partial write the peer's nonce counter no longer matches ours.
   if (!written) s.write_failed = true;
-  if (wire.capacity() > 64 * 1024) Bytes().swap(wire);
+  // A small buffer is kept for the next write; a large one (a full map) is not held by a
+  // session that may now be idle for minutes.
+  if (wire.capacity() > 2 * kMaxRecordSize) Bytes().swap(wire);
   co_return written;
 }
 

@@ -8,6 +8,7 @@
 #include <set>
 #include <string_view>
 
+#include "base/cow_map.h"
 #include "model/types.h"
 
 namespace keel::policy {
@@ -16,12 +17,23 @@ class CompiledPolicy;
 
 namespace keel::tailnet {
 
+// Chunking for the snapshot's CowMaps (base/cow_map.h): ids in runs of 64; keys by their first
+// byte, spread evenly as keys are random.
+struct NodeIdChunk {
+  uint64_t operator()(model::NodeId id) const { return id >> 6; }
+};
+struct KeyChunk {
+  uint64_t operator()(const crypto::Key32& key) const { return key[0]; }
+};
+
+// Every mutation publishes a new Snapshot copied from the last; the node maps are CowMaps so
+// that copy costs little however large the tailnet.
 struct Snapshot {
   uint64_t version = 0;  // strictly increasing per published snapshot
-  std::map<model::NodeId, std::shared_ptr<const model::Node>> nodes;  // ordered by id
+  CowMap<model::NodeId, std::shared_ptr<const model::Node>, NodeIdChunk> nodes;  // ordered by id
   std::map<model::UserId, model::User> users;
   // Index for FindByNodeKey; maintained by the tailnet together with `nodes`.
-  std::map<crypto::Key32, model::NodeId> by_node_key;
+  CowMap<crypto::Key32, model::NodeId, KeyChunk> by_node_key;
   // Nodes that announce routes or still have routes in effect (model/routes.h); few.
   std::set<model::NodeId> routers;
   // The policy compiled against exactly these users and nodes; null: no policy (every node

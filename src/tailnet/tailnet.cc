@@ -78,9 +78,15 @@ void Tailnet::Impl::Commit(Draft d) {
 
 std::string Tailnet::Impl::UniqueGivenName(const Snapshot& s, model::NodeId self,
                                            std::string base) {
+  // Only names sharing base's start can collide with base or a suffixed form of it (a suffix
+  // of up to 8 characters cuts base to kMaxDnsLabel - 8); collecting just those keeps a
+  // registration from allocating a set of every name in the tailnet.
+  size_t shared = std::min(base.size(), model::kMaxDnsLabel - 8);
   std::set<std::string_view> taken;
   for (const auto& [id, node] : s.nodes) {
-    if (id != self) taken.insert(node->given_name);
+    if (id != self && node->given_name.compare(0, shared, base, 0, shared) == 0) {
+      taken.insert(node->given_name);
+    }
   }
   if (!taken.contains(base)) return base;
   for (int i = 1;; ++i) {
