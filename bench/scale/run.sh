@@ -228,7 +228,7 @@ done
 # Runs of an earlier invocation (its KEEP_WORK folder) join the table where this one did not
 # repeat them, e.g. Headscale's 15-minute S2 and S3 next to a newer keel.
 if [[ -n "${EXTRA_RESULTS:-}" ]]; then
-  cp -n "$EXTRA_RESULTS"/*.json "$work/" 2>/dev/null || true
+  cp -n -p "$EXTRA_RESULTS"/*.json "$work/" 2>/dev/null || true
 fi
 out=${OUT:-$root/bench/results/$(date -u +%Y-%m-%d).json}
 python3 "$root/bench/scale/summarize.py" "$work" "$out" "$hs_version" \

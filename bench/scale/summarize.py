@@ -19,7 +19,11 @@ runs = {}
 for path in sorted(glob.glob(os.path.join(work, "*.json"))):
     server, scenario = os.path.basename(path)[:-5].split("-", 1)
     with open(path) as f:
-        runs.setdefault(scenario, {})[server] = json.load(f)
+        run = json.load(f)
+    # When the run ended: runs of an earlier invocation (EXTRA_RESULTS) keep their own time.
+    run["finished_at"] = datetime.datetime.fromtimestamp(
+        os.path.getmtime(path), datetime.timezone.utc).isoformat(timespec="seconds")
+    runs.setdefault(scenario, {})[server] = run
 
 
 def ratio(k, h, field):
