@@ -390,12 +390,12 @@ func (r *run) runChanges(ctx context.Context, res *results) {
 }
 
 func (r *run) phase(a, b procSample) phaseFigures {
-	return phaseFigures{
+	return withCostPerEntry(phaseFigures{
 		ServerCPUSeconds: (b.cpu - a.cpu).Seconds(),
 		Messages:         r.wire.messages.Load(),
 		PeerEntries:      r.wire.entries.Load(),
 		WireMiB:          float64(r.wire.bytes.Load()) / (1 << 20),
-	}
+	})
 }
 
 // phaseSince is phase for a later phase: the wire counters net of the earlier one.
@@ -404,6 +404,14 @@ func (r *run) phaseSince(a, b procSample, earlier phaseFigures) phaseFigures {
 	p.Messages -= earlier.Messages
 	p.PeerEntries -= earlier.PeerEntries
 	p.WireMiB -= earlier.WireMiB
+	return withCostPerEntry(p)
+}
+
+func withCostPerEntry(p phaseFigures) phaseFigures {
+	p.MicrosPerEntry = 0
+	if p.PeerEntries > 0 {
+		p.MicrosPerEntry = p.ServerCPUSeconds * 1e6 / float64(p.PeerEntries)
+	}
 	return p
 }
 

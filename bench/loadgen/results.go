@@ -70,11 +70,6 @@ type results struct {
 }
 
 func (r *results) print(w io.Writer) {
-	for _, p := range []*phaseFigures{&r.Join, &r.Changes} {
-		if p.PeerEntries > 0 {
-			p.MicrosPerEntry = p.ServerCPUSeconds * 1e6 / float64(p.PeerEntries)
-		}
-	}
 	row := func(name, format string, args ...any) {
 		fmt.Fprintf(w, "%-34s %s\n", name, fmt.Sprintf(format, args...))
 	}

@@ -26,7 +26,17 @@ for path in sorted(glob.glob(os.path.join(work, "*.json"))):
     runs.setdefault(scenario, {})[server] = run
 
 
+# Figures that mean something only for a run that converged (a run cut off has a time, a
+# CPU total and message counts, but not of the same work).
+NEEDS_CONVERGENCE = {"converge_s", "converge_after_last_registration_s", "register_p50_ms",
+                     "register_p99_ms", "propagation_p50_ms", "propagation_p99_ms",
+                     "propagation_max_ms", "server_cpu_s", "us_per_entry", "server_peak_rss_mib",
+                     "messages", "wire_mib", "peer_entries"}
+
+
 def ratio(k, h, field):
+    if field in NEEDS_CONVERGENCE and not (k.get("converged") and h.get("converged")):
+        return None
     a, b = k.get(field), h.get(field)
     return round(a / b, 4) if a and b else None
 

@@ -88,7 +88,6 @@ class CowMap {
     return const_iterator(typename Chunks::const_iterator(out), chunks_.cend(), in);
   }
   bool contains(const K& key) const { return find(key) != end(); }
-  size_t count(const K& key) const { return contains(key) ? 1 : 0; }
 
   // As std::map::operator[]: the entry, default-constructed if absent, in a chunk of this map
   // alone.

@@ -47,7 +47,11 @@ using Impl = ServerState;
 
 // A slow reader's stream keeps merging changes instead of queueing more frames.
 constexpr size_t kMaxBuffered = 1 << 20;
-// Deltas a session may send back to back before Settings::batch_delay paces it.
+// A map stream sends one delta per kDeltaPeriod on average, with bursts of up to kDeltaBurst:
+// changes arriving faster merge and go out together when the next delta may, so a join storm
+// costs each session a delta per period instead of one per change, while a change after a
+// quiet spell goes out at once.
+constexpr auto kDeltaPeriod = std::chrono::milliseconds(100);
 constexpr int kDeltaBurst = 4;
 // Frames above this size are compressed on the pool rather than the I/O thread.
 constexpr size_t kCompressOnPool = 64 * 1024;
@@ -117,6 +121,11 @@ awaitable<void> HandleRegister(std::shared_ptr<Impl> impl, crypto::MachinePublic
   Reply(*stream, 200, tailcfg::EncodeRegisterResponse(ToRegisterResponse(*outcome)), "application/json");
 }
 
+void CountSent(const std::string& frame) {
+  metrics::MapResponses().Increment();
+  metrics::MapResponseBytes().Increment(static_cast<double>(frame.size()));
+}
+
 // Frames a map response (compressing large ones on the pool) and counts it as sent.
 awaitable<std::string> Frame(Impl& impl, std::string json, bool zstd) {
   std::string frame;
@@ -127,8 +136,7 @@ awaitable<std::string> Frame(Impl& impl, std::string json, bool zstd) {
     auto call = [shared] { return EncodeFrame(*shared, true); };
     frame = co_await RunBlocking(impl.pool, std::move(call));
   }
-  metrics::MapResponses().Increment();
-  metrics::MapResponseBytes().Increment(static_cast<double>(frame.size()));
+  CountSent(frame);
   co_return frame;
 }
 
@@ -157,8 +165,7 @@ awaitable<bool> SendPending(Impl& impl, MapSession& session, http::H2Stream& str
   session.pending.Clear();
   if (json.empty()) co_return true;
   if (!full_map && impl.last_delta.zstd == zstd && impl.last_delta.json == json) {
-    metrics::MapResponses().Increment();
-    metrics::MapResponseBytes().Increment(static_cast<double>(impl.last_delta.frame.size()));
+    CountSent(impl.last_delta.frame);
     if (!stream.closed()) stream.Write(impl.last_delta.frame);
     co_return true;
   }
@@ -194,11 +201,10 @@ awaitable<void> StreamLoop(Impl& impl, MapSession& session, http::H2Stream& stre
     if (!session.pending.empty() && writable && (session.pending.full() || now >= session.next_delta)) {
       if (!co_await SendPending(impl, session, stream, zstd)) co_return;
       now = std::chrono::steady_clock::now();
-      // A token bucket of kDeltaBurst refilled one per batch_delay, kept as the generic cell
+      // A token bucket of kDeltaBurst refilled one per kDeltaPeriod, kept as the generic cell
       // rate algorithm's theoretical arrival time less its tolerance.
-      auto period = impl.settings.batch_delay;
-      auto tolerance = (kDeltaBurst - 1) * period;
-      session.next_delta = std::max(session.next_delta + tolerance, now) + period - tolerance;
+      constexpr auto kTolerance = (kDeltaBurst - 1) * kDeltaPeriod;
+      session.next_delta = std::max(session.next_delta + kTolerance, now) + kDeltaPeriod - kTolerance;
       next_keepalive = now + impl.KeepAliveDelay();
       continue;
     }

@@ -33,11 +33,6 @@ struct Settings {
   int min_cap_version = 88;
   // Keep-alive period on map streams; a random 0-9 s jitter is added.
   std::chrono::seconds keepalive_interval{50};
-  // A map stream sends one delta per this period on average, with bursts of up to four
-  // (machine.cc kDeltaBurst): changes arriving faster merge and go out together when the next
-  // delta may, so a join storm costs each session a delta per period instead of one per
-  // change, while a change after a quiet spell goes out at once.
-  std::chrono::milliseconds batch_delay{100};
   // node.routes.ha: how often routers sharing a subnet prefix are pinged (0: never), and how
   // long each may take to answer before the tailnet moves its primary routes.
   std::chrono::seconds ha_probe_interval{10};

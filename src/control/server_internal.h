@@ -29,7 +29,7 @@ struct MapSession {
   boost::asio::steady_timer timer;  // keep-alive deadline; cancel() wakes the session early
   std::vector<std::string> ping_urls;  // PingRequests to send (ha_probe.cc)
   bool stop = false;
-  // Deltas are paced by a token bucket (Settings::batch_delay): next_delta is when the bucket
+  // Deltas are paced by a token bucket (machine.cc kDeltaPeriod): next_delta is when the bucket
   // next holds a token, and `batching` says the session waits for it, so new changes only
   // merge and the timer ends the wait.
   std::chrono::steady_clock::time_point next_delta{};

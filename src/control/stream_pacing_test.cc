@@ -1,4 +1,4 @@
-// Map streams under a stream of changes: deltas are paced (Settings::batch_delay, a burst of
+// Map streams under a stream of changes: deltas are paced (machine.cc kDeltaPeriod, a burst of
 // a few, then one per period) and carry everything; an open stream does not keep old tailnet
 // snapshots alive.
 
