@@ -12,6 +12,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libssl-dev prometheus-cpp-dev
   iproute2 util-linux openssl python3 zstd openssh-client curl
   chromium chromium-driver nodejs
+  clang-16 libfuzzer-16-dev libclang-rt-16-dev
 )
 
 missing=()

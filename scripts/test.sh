@@ -2,7 +2,8 @@
 # Sets up, builds and runs every test: installs build dependencies and the pinned Tailscale
 # clients, builds keel (build/), again under AddressSanitizer (build-asan/) and the DERP relay's
 # tests under ThreadSanitizer (build-tsan/: the relay is the multi-threaded part), runs the
-# sanitizer runs, then the whole suite (unit + e2e) on the normal build. The last lines printed
+# sanitizer runs, fuzzes every parser for a minute each (scripts/fuzz.sh: clang, build-fuzz/;
+# KEEL_FUZZ_SECONDS changes the minute), then the whole suite (unit + e2e) on the normal build. The last lines printed
 # are ctest's own summary of that full run; the exit code is non-zero if any run failed.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,6 +48,14 @@ tsan_rc=0
 if [[ $tsan_rc -ne 0 ]]; then
   echo "test: derp_test FAILED under ThreadSanitizer (see above); running the full suite anyway"
   sanitizer_rc=$tsan_rc
+fi
+
+# Every fuzz target for a bounded time on its corpus and regression inputs (scripts/fuzz.sh).
+fuzz_rc=0
+./scripts/fuzz.sh "${KEEL_FUZZ_SECONDS:-60}" || fuzz_rc=$?
+if [[ $fuzz_rc -ne 0 ]]; then
+  echo "test: fuzzing found a crash, leak or timeout (see above); running the full suite anyway"
+  sanitizer_rc=$fuzz_rc
 fi
 
 rc=0

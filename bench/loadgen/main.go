@@ -32,7 +32,7 @@ import (
 	"tailscale.com/types/key"
 )
 
-// Attempts a node makes to register before it counts as failed.
+// Attempts a node makes to register before it counts as failed (-register-attempts).
 const registerAttempts = 5
 
 type options struct {
@@ -229,7 +229,7 @@ func (r *run) measure() *results {
 				// Like tailscaled, a node whose registration fails (e.g. its connection timed
 				// out on a busy server) tries again; its latency counts every attempt.
 				err := n.register(ctx, o.keys[r.topo.keyIndex(i)])
-				for attempt := 1; err != nil && attempt < registerAttempts && time.Now().Before(deadline); attempt++ {
+				for attempt := 1; err != nil && attempt < *registerPatience && time.Now().Before(deadline); attempt++ {
 					regRetries.Add(1)
 					time.Sleep(time.Second)
 					err = n.register(ctx, o.keys[r.topo.keyIndex(i)])
@@ -241,6 +241,7 @@ func (r *run) measure() *results {
 					continue
 				}
 				registered.Add(1)
+				acks.registered(n)
 				lastReg.Store(int64(time.Since(start)))
 				go n.stream(ctx, r)
 			}

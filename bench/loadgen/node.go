@@ -239,6 +239,7 @@ func (n *node) apply(r *run, m *fastjson.Value, now time.Time) {
 	}
 	if self != nil {
 		r.learnID(self.GetInt64("ID"), n.idx)
+		acks.addresses(n, self)
 	}
 	if peers != nil {
 		list, _ := peers.Array()

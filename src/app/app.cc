@@ -41,6 +41,10 @@ control::Settings ControlSettings(const config::Config& c) {
   s.ha_probe_interval = c.ha_probe_interval;
   s.min_cap_version = c.capability_floor;
   s.ha_probe_timeout = c.ha_probe_timeout;
+  s.limits.presession_timeout = c.presession_timeout;
+  s.limits.slow_reader_timeout = c.slow_reader_timeout;
+  s.limits.request_rate = c.machine_request_rate;
+  s.limits.request_burst = c.machine_request_burst;
   return s;
 }
 

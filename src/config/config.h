@@ -221,6 +221,14 @@ struct Config {
   // tuning.register_cache_expiration: how long a pending auth request (an SSH check) waits
   // for an admin before it expires into a rejection.
   std::chrono::seconds auth_request_timeout{15 * 60};
+  // keel's own limits on abusive clients (control::Limits): tuning.presession_timeout (from a
+  // ts2021 upgrade to its first request), tuning.slow_reader_timeout (a map stream left
+  // unread), tuning.machine_request_rate and _burst (register and map requests a second per
+  // machine, answered 429 beyond).
+  std::chrono::seconds presession_timeout{15};
+  std::chrono::seconds slow_reader_timeout{60};
+  int machine_request_rate = 10;
+  int machine_request_burst = 20;
 
   // TLS on listen_addr (PEM chain and key); both empty: plain HTTP. Not served yet: keel
   // refuses to start with them rather than serve plain HTTP where TLS was asked for.

@@ -367,6 +367,10 @@ acme_email: ""
 tuning:
   batch_change_delay: 800ms
   register_cache_expiration: 20m
+  presession_timeout: 12s
+  slow_reader_timeout: 2m
+  machine_request_rate: 5
+  machine_request_burst: 30
 prefixes:
   allocation: random
 )", NoEnv);
@@ -381,6 +385,10 @@ prefixes:
             "grpc_listen_addr has no effect: keel serves no gRPC; the same API is REST under "
             "/api/v1 on listen_addr");
   EXPECT_EQ(c->auth_request_timeout, std::chrono::minutes(20));  // keel's own key still applies
+  EXPECT_EQ(c->presession_timeout, std::chrono::seconds(12));
+  EXPECT_EQ(c->slow_reader_timeout, std::chrono::minutes(2));
+  EXPECT_EQ(c->machine_request_rate, 5);
+  EXPECT_EQ(c->machine_request_burst, 30);
   EXPECT_EQ(c->prefixes.allocation, "sequential");
 
   EXPECT_TRUE(ErrorOf("randomize_client_port: true").starts_with(

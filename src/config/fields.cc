@@ -484,6 +484,16 @@ const std::map<std::string, Setter>& Fields() {
       {"tuning.register_cache_expiration",
        SecondsField([](Config& c) -> auto& { return c.auth_request_timeout; },
                     std::chrono::seconds(1))},
+      {"tuning.presession_timeout",
+       SecondsField([](Config& c) -> auto& { return c.presession_timeout; }, std::chrono::seconds(1))},
+      {"tuning.slow_reader_timeout",
+       SecondsField([](Config& c) -> auto& { return c.slow_reader_timeout; }, std::chrono::seconds(1))},
+      {"tuning.machine_request_rate",
+       IntField([](Config& c) -> auto& { return c.machine_request_rate; }, 1, 100000,
+                "a positive number of requests a second")},
+      {"tuning.machine_request_burst",
+       IntField([](Config& c) -> auto& { return c.machine_request_burst; }, 1, 100000,
+                "a positive number of requests")},
   };
   return *fields;
 }

@@ -45,8 +45,6 @@ namespace asio = boost::asio;
 using asio::awaitable;
 using Impl = ServerState;
 
-// A slow reader's stream keeps merging changes instead of queueing more frames.
-constexpr size_t kMaxBuffered = 1 << 20;
 // A map stream sends one delta per kDeltaPeriod on average, with bursts of up to kDeltaBurst:
 // changes arriving faster merge and go out together when the next delta may, so a join storm
 // costs each session a delta per period instead of one per change, while a change after a
@@ -106,7 +104,11 @@ awaitable<void> HandleRegister(std::shared_ptr<Impl> impl, crypto::MachinePublic
   if (!outcome) {
     int status = StatusFor(outcome.error());
     metrics::Registrations(status == 500 ? "error" : "refused").Increment();
-    if (status == 500) co_return Reply(*stream, 500, outcome.error().message);
+    if (status == 500) {
+      // The client only retries; the reason (e.g. a full disk) must reach the operator.
+      impl->log->error("register {}: {}", decoded->node_key.ToText(), outcome.error().message);
+      co_return Reply(*stream, 500, outcome.error().message);
+    }
     tailnet::RegisterOutcome refused;
     refused.error = outcome.error().message;
     co_return Reply(*stream, 200, tailcfg::EncodeRegisterResponse(ToRegisterResponse(refused)), "application/json");
@@ -191,13 +193,29 @@ std::string PingFrame(const std::string& url, bool zstd) {
 awaitable<void> StreamLoop(Impl& impl, MapSession& session, http::H2Stream& stream, bool zstd) {
   session.pending.MarkFull();  // the first response is always a complete map
   auto next_keepalive = std::chrono::steady_clock::now() + impl.KeepAliveDelay();
+  // Since when the queue has been full; a client that reads nothing for too long is dropped.
+  std::optional<std::chrono::steady_clock::time_point> full_since;
+  // A slow reader's stream keeps merging changes instead of queueing more frames.
+  const size_t max_queue = impl.settings.limits.max_stream_queue;
+  const auto slow_reader_timeout = impl.settings.limits.slow_reader_timeout;
   while (!session.stop && !stream.closed()) {
+    if (stream.buffered() < max_queue) {
+      full_since.reset();
+    } else if (!full_since) {
+      full_since = std::chrono::steady_clock::now();
+    } else if (std::chrono::steady_clock::now() - *full_since >= slow_reader_timeout) {
+      LimitTripped("map_slow_reader", *impl.log,
+                   fmt::format("node {}: map stream unread for {}s with {} bytes queued; resetting it",
+                               session.node, slow_reader_timeout.count(), stream.buffered()));
+      stream.Reset();  // frees the queue; the client reconnects and gets a full map
+      co_return;
+    }
     // Pings go out after the first map, as the client reads them from map responses.
     if (!session.ping_urls.empty() && session.rendered_version != 0) {
       for (const auto& url : std::exchange(session.ping_urls, {})) stream.Write(PingFrame(url, zstd));
     }
     auto now = std::chrono::steady_clock::now();
-    bool writable = stream.buffered() < kMaxBuffered;
+    bool writable = stream.buffered() < max_queue;
     if (!session.pending.empty() && writable && (session.pending.full() || now >= session.next_delta)) {
       if (!co_await SendPending(impl, session, stream, zstd)) co_return;
       now = std::chrono::steady_clock::now();
@@ -211,6 +229,7 @@ awaitable<void> StreamLoop(Impl& impl, MapSession& session, http::H2Stream& stre
     auto deadline = next_keepalive;
     // Pending changes wait out the batch period, or (behind a slow reader) poll for room.
     if (!session.pending.empty()) deadline = std::min(deadline, writable ? session.next_delta : now + std::chrono::seconds(1));
+    if (full_since) deadline = std::min(deadline, *full_since + slow_reader_timeout);
     session.timer.expires_at(deadline);
     session.batching = !session.pending.empty() && writable;
     auto [ec] = co_await session.timer.async_wait(asio::as_tuple(asio::use_awaitable));
@@ -218,7 +237,7 @@ awaitable<void> StreamLoop(Impl& impl, MapSession& session, http::H2Stream& stre
     auto cs = co_await asio::this_coro::cancellation_state;
     if (cs.cancelled() != asio::cancellation_type::none) co_return;
     if (!ec && std::chrono::steady_clock::now() >= next_keepalive) {
-      if (stream.buffered() < kMaxBuffered) stream.Write(zstd ? impl.keepalive_zstd : impl.keepalive_raw);
+      if (stream.buffered() < max_queue) stream.Write(zstd ? impl.keepalive_zstd : impl.keepalive_raw);
       next_keepalive = std::chrono::steady_clock::now() + impl.KeepAliveDelay();
     }
   }
@@ -341,6 +360,18 @@ void Reply(http::H2Stream& stream, int status, const std::string& body, const ch
 awaitable<void> ServeMachine(std::shared_ptr<Impl> impl, crypto::MachinePublic machine,
                              http::Request req, std::shared_ptr<http::H2Stream> stream, bool ts2019) {
   try {
+    bool update = req.path == "/machine/register" || req.path == "/machine/map";
+    if (!impl->TakeRequestBudget(machine, update)) {
+      const Limits& lim = impl->settings.limits;
+      LimitTripped("machine_request_rate", *impl->log,
+                   fmt::format("{}: over its request rate ({} {}/s, burst {}); holding, then 429",
+                               machine.ToText(), update ? lim.request_rate : lim.any_request_rate,
+                               update ? "register/map" : "requests",
+                               update ? lim.request_burst : lim.any_request_burst));
+      asio::steady_timer hold(impl->io, lim.throttle_delay);
+      co_await hold.async_wait(asio::as_tuple(asio::use_awaitable));
+      co_return Reply(*stream, 429, "keel: too many requests from this machine; retry in a few seconds");
+    }
     if (req.path == "/machine/register") co_return co_await HandleRegister(impl, machine, std::move(req), stream, ts2019);
     if (req.path == "/machine/map") co_return co_await HandleMap(impl, machine, std::move(req), stream, ts2019);
     if (req.path.starts_with(kSshActionPath)) co_return co_await HandleSshAction(impl, machine, std::move(req), stream);

@@ -3,7 +3,10 @@
 #include <boost/algorithm/string/predicate.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <charconv>
 #include <optional>
 
@@ -23,6 +26,7 @@ namespace {
 
 namespace asio = boost::asio;
 using asio::awaitable;
+using namespace asio::experimental::awaitable_operators;
 
 constexpr std::string_view kControlProtocol = "tailscale-control-protocol";
 // Below this the /key answer has no Noise key (transport.md §1); we do not serve TS2019.
@@ -46,9 +50,56 @@ awaitable<http::Response> HandleKey(std::shared_ptr<ServerState> impl, http::Req
   co_return http::Response::Json(200, body.dump());
 }
 
-// After the upgrade: Noise handshake, version gate, then HTTP/2 until the peer goes away.
+// Whether one more ts2021 connection may start its pre-session phase; a refusal is logged.
+bool AdmitPresession(ServerState& impl, const std::string& remote) {
+  if (impl.presession < impl.settings.limits.max_presession) return true;
+  LimitTripped("ts2021_presession", *impl.log,
+               fmt::format("{}: {} ts2021 connections are still in their handshake; refusing the upgrade",
+                           remote, impl.presession));
+  return false;
+}
+
+// Closes `conn` when the pre-session phase outlives Limits::presession_timeout; then waits to
+// be cancelled, which happens when the session ends.
+awaitable<void> PresessionDeadline(ServerState& impl, const CountedSlot& slot, ByteStream& conn,
+                                   std::string remote) {
+  asio::steady_timer timer(impl.io, impl.settings.limits.presession_timeout);
+  auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+  if (ec) co_return;
+  if (slot.held()) {
+    LimitTripped("ts2021_presession_timeout", *impl.log,
+                 fmt::format("{}: no request within {}s of the ts2021 upgrade; closing", remote,
+                             impl.settings.limits.presession_timeout.count()));
+    conn.Close();
+  }
+  timer.expires_at(asio::steady_timer::time_point::max());
+  co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+}
+
+// The early payload, then HTTP/2 until the peer goes away.
+awaitable<void> ServeNoise(std::shared_ptr<ServerState> impl, noise::NoiseStream& conn,
+                           crypto::MachinePublic machine, bool send_early_payload,
+                           std::shared_ptr<CountedSlot> slot) {
+  if (send_early_payload) {
+    crypto::ChallengePublic challenge(crypto::PublicFromPrivate(crypto::GeneratePrivateKey()));
+    auto wrote = co_await conn.WriteAll(noise::EarlyPayload(challenge));
+    if (!wrote) co_return;
+  }
+  http::H2Handler handler = [impl, machine, slot](http::Request r, std::shared_ptr<http::H2Stream> s) {
+    slot->Release();
+    return ServeMachine(impl, machine, std::move(r), std::move(s));
+  };
+  http::H2Settings h2;
+  h2.write_stall_timeout = impl->settings.limits.write_stall_timeout;
+  co_await http::ServeHttp2(conn, std::move(handler), h2, impl->log);
+}
+
+// After the upgrade: Noise handshake, version gate, then HTTP/2 until the peer goes away. The
+// handshake and the first request must come within Limits::presession_timeout.
 awaitable<void> RunNoise(std::shared_ptr<ServerState> impl, std::unique_ptr<ByteStream> raw,
                          Bytes initiation, bool early_payload, std::string remote) {
+  // Holds the connection's place in ServerState::presession until its first HTTP/2 request.
+  auto slot = std::make_shared<CountedSlot>(impl->presession);
   auto hs = noise::RespondToInitiation(initiation, impl->keys.noise, crypto::GeneratePrivateKey());
   if (!hs) {
     metrics::Handshakes("failed").Increment();
@@ -71,21 +122,12 @@ awaitable<void> RunNoise(std::shared_ptr<ServerState> impl, std::unique_ptr<Byte
   metrics::Handshakes("ok").Increment();
   Bytes prefix(hs->response.begin(), hs->response.end());
   noise::NoiseStream conn(std::move(raw), hs->keys, std::move(prefix));
-  if (early_payload && hs->protocol_version >= kEarlyPayloadCapVer) {
-    crypto::ChallengePublic challenge(crypto::PublicFromPrivate(crypto::GeneratePrivateKey()));
-    auto wrote = co_await conn.WriteAll(noise::EarlyPayload(challenge));
-    if (!wrote) {
-      conn.Close();
-      co_return;
-    }
-  }
   crypto::MachinePublic machine = hs->peer;
   impl->log->debug("noise session from {} ({}), capver {}", machine.ToText(), remote,
                    hs->protocol_version);
-  http::H2Handler handler = [impl, machine](http::Request r, std::shared_ptr<http::H2Stream> s) {
-    return ServeMachine(impl, machine, std::move(r), std::move(s));
-  };
-  co_await http::ServeHttp2(conn, std::move(handler), http::H2Settings{}, impl->log);
+  bool send_early = early_payload && hs->protocol_version >= kEarlyPayloadCapVer;
+  co_await (ServeNoise(impl, conn, machine, send_early, slot) ||
+            PresessionDeadline(*impl, *slot, conn, remote));
   conn.Close();
 }
 
@@ -98,6 +140,7 @@ awaitable<std::optional<http::Response>> HandleWebSocket(std::shared_ptr<ServerS
   }
   auto initiation = Base64Decode(*param);
   if (!initiation) co_return http::Response::Text(400, "invalid tailscale handshake parameter");
+  if (!AdmitPresession(*impl, req.remote)) co_return http::Response::Text(503, "keel: too many handshakes in flight; retry later");
   auto ws = co_await up.AcceptWebSocket(std::string(kControlProtocol));
   if (!ws) co_return std::nullopt;
   co_await RunNoise(impl, std::move(*ws), std::move(*initiation), /*early_payload=*/false, req.remote);
@@ -116,6 +159,7 @@ awaitable<std::optional<http::Response>> HandleUpgrade(std::shared_ptr<ServerSta
   if (header.empty()) co_return http::Response::Text(400, "missing Tailscale handshake header");
   auto initiation = Base64Decode(header);
   if (!initiation) co_return http::Response::Text(400, "invalid tailscale handshake header");
+  if (!AdmitPresession(*impl, req.remote)) co_return http::Response::Text(503, "keel: too many handshakes in flight; retry later");
   http::Headers headers;  // built outside the co_await: GCC 12 mishandles braced lists there
   headers.emplace_back("Upgrade", std::string(kControlProtocol));
   headers.emplace_back("Connection", std::string("upgrade"));
@@ -220,6 +264,26 @@ void ServerState::Shutdown() {
     session->stop = true;
     session->Interrupt();
   }
+}
+
+bool ServerState::TakeRequestBudget(const crypto::MachinePublic& machine, bool update) {
+  // Sweeping when the map doubles keeps it near the number of recently busy machines.
+  static constexpr size_t kSweepFloor = 1024;
+  if (request_budgets.size() >= std::max(kSweepFloor, 2 * budgets_after_sweep)) {
+    auto now = std::chrono::steady_clock::now();
+    std::erase_if(request_budgets, [&](const auto& e) { return e.second.updates.Full(now) && e.second.any.Full(now); });
+    budgets_after_sweep = request_budgets.size();
+  }
+  const Limits& lim = settings.limits;
+  auto it = request_budgets.find(machine);
+  if (it == request_budgets.end()) {
+    RequestBudget fresh{TokenBucket(lim.request_rate, lim.request_burst),
+                        TokenBucket(lim.any_request_rate, lim.any_request_burst)};
+    it = request_budgets.emplace(machine, fresh).first;
+  }
+  auto now = std::chrono::steady_clock::now();
+  if (!it->second.any.Take(now)) return false;
+  return !update || it->second.updates.Take(now);
 }
 
 bool ServerState::FirstRefusalThisHour(const crypto::MachinePublic& machine) {

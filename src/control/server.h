@@ -23,6 +23,42 @@
 
 namespace keel::control {
 
+// Bounds on what one client may make the control server hold or do. Each limit that trips is
+// counted in keel_limit_trips_total{limit=...} and logged, rate-limited (base/limits.h).
+struct Limits {
+  // ts2021 connections past the upgrade whose first HTTP/2 request has not arrived yet (Noise
+  // handshake and HTTP/2 preface in flight). Past it, upgrades get 503 (limit
+  // "ts2021_presession"). A joining node is in this phase for about one round trip, so even
+  // hundreds of registrations in flight stay far below.
+  size_t max_presession = 2048;
+  // The whole pre-session phase, from the upgrade to the first complete HTTP/2 request; a
+  // client that upgrades and then sends nothing is dropped after it (limit
+  // "ts2021_presession_timeout"). config: tuning.presession_timeout.
+  std::chrono::seconds presession_timeout{15};
+  // Per machine key, two token buckets: register and map requests (request_rate a second,
+  // bursts of request_burst), and any request at all on /machine/* (any_request_rate,
+  // any_request_burst). Over either, the request is held for throttle_delay and answered 429
+  // (limit "machine_request_rate"): holding it, rather than answering at once, caps a flooding
+  // client at max_concurrent_streams requests per throttle_delay per connection. tailscaled
+  // sends a handful on start-up and one per network or endpoint change, so it never comes
+  // close. config: tuning.machine_request_rate / tuning.machine_request_burst.
+  double request_rate = 10;
+  double request_burst = 20;
+  double any_request_rate = 50;
+  double any_request_burst = 100;
+  std::chrono::milliseconds throttle_delay{1000};
+  // Bytes a map stream may have queued unsent (its client reads slowly or its flow-control
+  // window is closed). While full, changes only merge into one later delta.
+  size_t max_stream_queue = 1 << 20;
+  // A map stream whose queue has stayed full this long is reset (limit "map_slow_reader"),
+  // freeing the queue; the client reconnects and gets a full map.
+  // config: tuning.slow_reader_timeout.
+  std::chrono::seconds slow_reader_timeout{60};
+  // A Noise connection whose socket accepts no bytes for this long is closed (limit
+  // "h2_write_stall").
+  std::chrono::seconds write_stall_timeout{60};
+};
+
 struct Settings {
   std::string server_url = "http://127.0.0.1:8080";
   std::string base_domain = "keel.internal";  // MagicDNS suffix: <given_name>.<base_domain>.
@@ -37,6 +73,7 @@ struct Settings {
   // long each may take to answer before the tailnet moves its primary routes.
   std::chrono::seconds ha_probe_interval{10};
   std::chrono::seconds ha_probe_timeout{5};
+  Limits limits;
 };
 
 struct ServerKeys {

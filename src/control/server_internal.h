@@ -9,6 +9,7 @@
 #include <random>
 #include <unordered_set>
 
+#include "base/limits.h"
 #include "control/map_builder.h"
 #include "control/server.h"
 #include "http/h2_server.h"
@@ -98,6 +99,17 @@ struct ServerState {
   // Nonces of the TS2019 boxes opened lately, against replay (legacy.cc).
   std::unordered_set<std::string> legacy_nonces;
   std::deque<std::string> legacy_nonce_order;
+  // ts2021 connections in their pre-session phase (Limits::max_presession).
+  size_t presession = 0;
+  // Request budgets per machine (Limits::request_rate); full ones are swept now and then.
+  struct RequestBudget {
+    TokenBucket updates;  // register and map
+    TokenBucket any;
+  };
+  std::map<crypto::MachinePublic, RequestBudget> request_budgets;
+  size_t budgets_after_sweep = 0;
+  // Whether `machine` may make one more request now; `update`: a register or map request.
+  bool TakeRequestBudget(const crypto::MachinePublic& machine, bool update);
 };
 
 // Responds with a plain-text (or JSON) body and finishes the stream.

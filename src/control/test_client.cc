@@ -233,6 +233,11 @@ ssize_t H2Client::Send(nghttp2_session*, const uint8_t* data, size_t len, int, v
   return static_cast<ssize_t>(len);
 }
 
+void H2Client::SetInitialWindow(uint32_t bytes) {
+  nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, bytes}};
+  nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, iv, 1);
+}
+
 int32_t H2Client::Post(const std::string& path, std::string body) {
   auto nv = [](const char* n, const std::string& v) {
     return nghttp2_nv{(uint8_t*)n, (uint8_t*)v.data(), strlen(n), v.size(), NGHTTP2_NV_FLAG_NONE};

@@ -71,6 +71,9 @@ class H2Client {
   ~H2Client();
 
   int32_t Post(const std::string& path, std::string body);
+  // Announces a stream flow-control window of `bytes`; 0 lets the server send no body bytes,
+  // like a client that stopped reading.
+  void SetInitialWindow(uint32_t bytes);
   const Stream& stream(int32_t id) const { return streams_.at(id); }
   // Sends what nghttp2 has queued, then reads until `done()` or the connection ends.
   boost::asio::awaitable<bool> PumpUntil(std::function<bool()> done);

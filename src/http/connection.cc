@@ -10,6 +10,7 @@
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 
+#include "base/limits.h"
 #include "http/chunked_stream.h"
 #include "http/server_internal.h"
 #include "http/upgrader_impl.h"
@@ -117,15 +118,20 @@ std::optional<Response> ReadErrorResponse(const boost::system::error_code& ec) {
 }
 
 asio::awaitable<void> RequestLoop(ServerState& st, uint64_t id, Socket& socket,
-                                  std::string remote, Deadline& deadline) {
+                                  std::string remote, Deadline& deadline, CountedSlot& half_open) {
   const ServerSettings& cfg = st.settings;
   beast::flat_buffer buffer;
   for (;;) {
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<uint32_t>(cfg.max_header_bytes));
     parser.body_limit(cfg.max_body_bytes);
-    deadline.Arm(buffer.size() == 0 ? cfg.idle_timeout : cfg.request_timeout);
+    if (half_open.held()) {
+      deadline.Arm(cfg.first_request_timeout);
+    } else {
+      deadline.Arm(buffer.size() == 0 ? cfg.idle_timeout : cfg.request_timeout);
+    }
     auto [ec, n] = co_await bhttp::async_read_header(socket, buffer, parser, kUseTuple);
+    if (!ec) half_open.Release();
     if (!ec && !parser.is_done()) {
       deadline.Arm(cfg.request_timeout);
       std::tie(ec, n) = co_await bhttp::async_read(socket, buffer, parser, kUseTuple);
@@ -184,8 +190,9 @@ asio::awaitable<void> ServeConnection(std::shared_ptr<ServerState> state, Socket
     uint64_t id;
     ~Unregister() { st.live.erase(id); }
   } unregister{*state, id};
+  CountedSlot half_open(state->half_open);  // until the first request header is in
   Deadline deadline(socket.get_executor());
-  co_await (RequestLoop(*state, id, socket, remote, deadline) || deadline.Watch(socket));
+  co_await (RequestLoop(*state, id, socket, remote, deadline, half_open) || deadline.Watch(socket));
 }
 
 }  // namespace keel::http::internal

@@ -7,6 +7,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "base/limits.h"
 #include "http/h2_session.h"
 
 namespace keel::http {
@@ -84,8 +85,10 @@ asio::awaitable<void> H2Session::WriteLoop() {
     }
     if (failed) break;
     if (!batch.empty()) {
+      ArmStallTimer();
       auto written = co_await stream_.WriteAll(
           std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(batch.data()), batch.size()));
+      stall_timer_.cancel();
       if (!written) {
         logger_->debug("h2 write: {}", written.error().message);
         break;
@@ -107,6 +110,19 @@ asio::awaitable<void> H2Session::WriteLoop() {
   writer_done_ = true;
   // The reader may be parked in ReadSome; closing is the ByteStream way to release it.
   if (!reader_done_) stream_.Close();
+}
+
+void H2Session::ArmStallTimer() {
+  if (settings_.write_stall_timeout.count() <= 0) return;
+  stall_timer_.expires_after(settings_.write_stall_timeout);
+  // Closing is what releases a write parked on a full socket. A firing that raced with the
+  // write's completion may run after the session is gone: `alive` tells.
+  std::weak_ptr<int> alive = alive_;
+  stall_timer_.async_wait([this, alive](boost::system::error_code ec) {
+    if (ec || alive.expired()) return;
+    LimitTripped("h2_write_stall", *logger_, "peer stopped reading; ending its HTTP/2 session");
+    stream_.Close();
+  });
 }
 
 asio::awaitable<void> H2Session::WaitForHandlers() {

@@ -16,6 +16,7 @@
 #include <cstring>
 #include <map>
 
+#include "base/limits.h"
 #include "base/log.h"
 #include "http/tcp_byte_stream.h"
 
@@ -88,14 +89,16 @@ class H2Client {
   }
   ~H2Client() { nghttp2_session_del(session_); }
 
-  int32_t Submit(const std::string& method, const std::string& path, std::string body = {}) {
+  int32_t Submit(const std::string& method, const std::string& path, std::string body = {},
+                 std::string padding = {}) {
     auto nv = [](const std::string& n, const std::string& v) {
       return nghttp2_nv{(uint8_t*)n.data(), (uint8_t*)v.data(), n.size(), v.size(),
                         NGHTTP2_NV_FLAG_NONE};
     };
     std::string m = ":method", p = ":path", s = ":scheme", a = ":authority", https = "https",
                 host = "unused";
-    nghttp2_nv hdrs[] = {nv(m, method), nv(p, path), nv(s, https), nv(a, host)};
+    std::string pad = "x-padding";
+    nghttp2_nv hdrs[] = {nv(m, method), nv(p, path), nv(s, https), nv(a, host), nv(pad, padding)};
     nghttp2_data_provider provider{};
     provider.read_callback = [](nghttp2_session*, int32_t id, uint8_t* buf, size_t len,
                                 uint32_t* flags, nghttp2_data_source*, void* ud) -> ssize_t {
@@ -107,10 +110,17 @@ class H2Client {
       return static_cast<ssize_t>(n);
     };
     pending_upload_ = std::move(body);
-    int32_t id = nghttp2_submit_request(session_, nullptr, hdrs, 4,
+    int32_t id = nghttp2_submit_request(session_, nullptr, hdrs, padding.empty() ? 4 : 5,
                                         pending_upload_.empty() ? nullptr : &provider, nullptr);
     streams_[id].upload = std::move(pending_upload_);
     return id;
+  }
+
+  // Grants the server the largest flow-control windows, so only TCP can hold it back.
+  void OpenWindows() {
+    nghttp2_settings_entry iv[] = {{NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, NGHTTP2_MAX_WINDOW_SIZE}};
+    nghttp2_submit_settings(session_, NGHTTP2_FLAG_NONE, iv, 1);
+    nghttp2_session_set_local_window_size(session_, NGHTTP2_FLAG_NONE, 0, NGHTTP2_MAX_WINDOW_SIZE);
   }
 
   void Reset(int32_t id) {
@@ -181,6 +191,13 @@ H2Handler MakeHandler(Probe& probe) {
     } else if (req.path == "/sleep") {
       co_await Sleep(200ms);
       s->Respond(204);
+    } else if (req.path == "/flood") {
+      // Produces for as long as the stream is open, with the backpressure a map stream uses.
+      s->Respond(200);
+      while (!s->closed()) {
+        if (s->buffered() < (1u << 20)) s->Write(std::string(256 * 1024, 'f'));
+        co_await Sleep(1ms);
+      }
     } else if (req.path == "/wait") {
       s->Respond(200);
       s->Write("x");
@@ -339,6 +356,73 @@ TEST_F(H2Test, OversizedBodyIs413) {
     EXPECT_TRUE(co_await c.PumpUntil([&] { return c.stream(ok).closed; }));
     EXPECT_EQ(c.stream(ok).status, 200);
   });
+}
+
+TEST_F(H2Test, OversizedHeaderListResetsOnlyThatStream) {
+  H2Settings settings;
+  settings.max_header_list = 1000;
+  Serve(settings);
+  RunClient([this](H2Client& c) -> asio::awaitable<void> {
+    int32_t id = c.Submit("GET", "/echo", {}, std::string(4000, 'h'));
+    EXPECT_TRUE(co_await c.PumpUntil([&] { return c.stream(id).closed; }));
+    EXPECT_NE(c.stream(id).error, 0u);
+    EXPECT_EQ(c.stream(id).status, 0);
+    EXPECT_EQ(probe_.handler_calls, 0);
+    int32_t ok = c.Submit("POST", "/echo", "small");
+    EXPECT_TRUE(co_await c.PumpUntil([&] { return c.stream(ok).closed; }));
+    EXPECT_EQ(c.stream(ok).status, 200);
+  });
+}
+
+TEST_F(H2Test, StreamsPastTheLimitAreRefusedAndTheSessionGoesOn) {
+  H2Settings settings;
+  settings.max_concurrent_streams = 4;
+  Serve(settings);
+  RunClient([this](H2Client& c) -> asio::awaitable<void> {
+    // Sent before the client has read the server's SETTINGS, as a flooder would.
+    std::vector<int32_t> ids;
+    for (int i = 0; i < 7; ++i) ids.push_back(c.Submit("GET", "/wait"));
+    auto settled = [&] {
+      for (int32_t id : ids) {
+        if (c.stream(id).chunks.empty() && !c.stream(id).closed) return false;
+      }
+      return true;
+    };
+    EXPECT_TRUE(co_await c.PumpUntil(settled));
+    int served = 0, refused = 0;
+    for (int32_t id : ids) {
+      if (!c.stream(id).chunks.empty()) ++served;
+      if (c.stream(id).closed && c.stream(id).error == NGHTTP2_REFUSED_STREAM) ++refused;
+    }
+    EXPECT_EQ(served, 4);
+    EXPECT_EQ(refused, 3);
+    EXPECT_EQ(probe_.handler_calls, 4);
+    // The admitted streams are unharmed; once one ends, a new stream gets its place.
+    c.Reset(ids[0]);
+    EXPECT_TRUE(co_await c.PumpUntil([this] { return probe_.cancelled == 1; }));
+    int32_t next = c.Submit("POST", "/echo", "again");
+    EXPECT_TRUE(co_await c.PumpUntil([&] { return c.stream(next).closed; }));
+    EXPECT_EQ(c.stream(next).status, 200);
+    for (size_t i = 1; i < 4; ++i) EXPECT_FALSE(c.stream(ids[i]).closed);
+  });
+}
+
+TEST_F(H2Test, APeerThatStopsReadingIsDroppedAfterTheWriteStallTimeout) {
+  H2Settings settings;
+  settings.write_stall_timeout = 300ms;
+  Serve(settings);
+  double before = LimitTrips("h2_write_stall");
+  RunClient([this](H2Client& c) -> asio::awaitable<void> {
+    c.OpenWindows();
+    int32_t id = c.Submit("GET", "/flood");
+    EXPECT_TRUE(co_await c.PumpUntil([&] { return c.stream(id).status == 200; }));
+    // Stop reading: the server's writes fill the socket buffers and stall.
+    auto start = std::chrono::steady_clock::now();
+    EXPECT_TRUE(co_await WaitFor([this] { return served_; }, 10s));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
+    EXPECT_EQ(probe_.cancelled, 0);
+  });
+  EXPECT_EQ(LimitTrips("h2_write_stall"), before + 1);
 }
 
 }  // namespace

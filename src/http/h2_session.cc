@@ -59,6 +59,14 @@ void H2StreamImpl::Finish() {
   if (responded_) session_->ResumeData(id_);
 }
 
+void H2StreamImpl::Reset() {
+  if (!session_ || closed_) return;
+  std::string().swap(out_);
+  out_pos_ = 0;
+  finished_ = true;
+  session_->ResetStream(id_);
+}
+
 void H2StreamImpl::Complete() {
   if (!session_ || closed_) return;
   if (!responded_) {
@@ -191,7 +199,8 @@ H2Session::H2Session(ByteStream& stream, H2Handler handler, H2Settings settings,
       settings_(settings),
       logger_(std::move(logger)),
       wake_timer_(stream.executor()),
-      handlers_timer_(stream.executor()) {
+      handlers_timer_(stream.executor()),
+      stall_timer_(stream.executor()) {
   nghttp2_session_callbacks* cb = nullptr;
   nghttp2_session_callbacks_new(&cb);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cb, &H2Callbacks::OnBeginHeaders);
@@ -248,6 +257,11 @@ void H2Session::SubmitResponse(H2StreamImpl& stream, int status, const Headers& 
 
 void H2Session::ResumeData(int32_t stream_id) {
   nghttp2_session_resume_data(session_, stream_id);  // fails harmlessly if not deferred
+  Wake();
+}
+
+void H2Session::ResetStream(int32_t stream_id) {
+  nghttp2_submit_rst_stream(session_, NGHTTP2_FLAG_NONE, stream_id, NGHTTP2_CANCEL);
   Wake();
 }
 

@@ -25,6 +25,7 @@ class H2StreamImpl final : public H2Stream {
   void Respond(int status, Headers headers = {}) override;
   void Write(std::string data) override;
   void Finish() override;
+  void Reset() override;
   bool closed() const override { return closed_; }
   size_t buffered() const override { return out_.size() - out_pos_; }
 
@@ -70,6 +71,7 @@ class H2Session {
   // Used by H2StreamImpl.
   void SubmitResponse(H2StreamImpl& stream, int status, const Headers& headers);
   void ResumeData(int32_t stream_id);
+  void ResetStream(int32_t stream_id);
 
  private:
   friend struct H2Callbacks;
@@ -78,6 +80,7 @@ class H2Session {
   boost::asio::awaitable<void> WriteLoop();
   boost::asio::awaitable<void> WaitForHandlers();
   void Wake();
+  void ArmStallTimer();
   void StartHandler(std::shared_ptr<H2StreamImpl> stream);
   void CloseStream(int32_t stream_id);
   void CloseAll();
@@ -91,6 +94,8 @@ class H2Session {
   std::unordered_map<int32_t, std::shared_ptr<H2StreamImpl>> streams_;
   boost::asio::steady_timer wake_timer_;
   boost::asio::steady_timer handlers_timer_;
+  boost::asio::steady_timer stall_timer_;  // armed while a write is in progress
+  std::shared_ptr<int> alive_ = std::make_shared<int>();  // expires with the session
   bool wake_pending_ = false;
   bool reader_done_ = false;
   bool writer_done_ = false;

@@ -20,6 +20,9 @@ class ResponseStream {
   virtual void Write(std::string data) = 0;
   // Ends the response after the queued bytes.
   virtual void Finish() = 0;
+  // Abandons the response: drops what is queued and ends the stream at once where the
+  // transport can (HTTP/2 RST_STREAM); elsewhere the same as Finish.
+  virtual void Reset() { Finish(); }
   // True once the peer reset the stream or the connection is gone.
   virtual bool closed() const = 0;
   // Bytes queued and not yet handed to the connection (for backpressure decisions).

@@ -4,9 +4,12 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <spdlog/fmt/fmt.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/limits.h"
 #include "http/server_internal.h"
 #include "http/tls_front.h"
 #include "http/tls_socket_stream.h"
@@ -25,9 +28,11 @@ struct Server::Impl : ServerState {
 namespace internal {
 
 void SpawnConnection(const std::shared_ptr<ServerState>& state, asio::awaitable<void> serve,
-                     std::string remote) {
+                     std::string remote, bool accepted) {
+  if (accepted) ++state->connections;
   asio::co_spawn(state->executor, std::move(serve),
-                 [logger = state->logger, remote](std::exception_ptr e) {
+                 [state, logger = state->logger, remote, accepted](std::exception_ptr e) {
+                   if (accepted) --state->connections;
                    if (!e) return;
                    try {
                      std::rethrow_exception(e);
@@ -40,6 +45,23 @@ void SpawnConnection(const std::shared_ptr<ServerState>& state, asio::awaitable<
 }  // namespace internal
 
 namespace {
+
+// Whether a just-accepted connection must be turned away (and why), so that a flood of new
+// connections cannot take what established ones need.
+const char* OverLimit(const ServerState& st) {
+  if (st.connections >= st.settings.max_connections) return "http_connections";
+  if (st.half_open >= st.settings.max_half_open) return "http_half_open";
+  return nullptr;
+}
+
+// ServerSettings::max_connections when left 0: the open-file limit less room for the store,
+// logs and outgoing connections.
+size_t DefaultMaxConnections() {
+  constexpr size_t kReserve = 256;
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0 || lim.rlim_cur == RLIM_INFINITY) return 1 << 20;
+  return lim.rlim_cur > 2 * kReserve ? lim.rlim_cur - kReserve : lim.rlim_cur / 2;
+}
 
 // Accept errors other than a closed acceptor (EMFILE and friends) are transient: back off
 // briefly instead of spinning or giving up on the listener.
@@ -56,6 +78,14 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<ServerState> state, Acceptor& a
       co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
       continue;
     }
+    if (const char* limit = OverLimit(*state)) {
+      LimitTripped(limit, *state->logger,
+                   fmt::format("{}: refusing a new connection ({} open, {} half-open)", name,
+                               state->connections, state->half_open));
+      boost::system::error_code ignored;
+      socket.close(ignored);
+      continue;
+    }
     std::string remote = name;
     if constexpr (std::is_same_v<Acceptor, tcp::acceptor>) {
       boost::system::error_code ignored;
@@ -64,12 +94,14 @@ asio::awaitable<void> AcceptLoop(std::shared_ptr<ServerState> state, Acceptor& a
       if (!ignored) remote = ep.address().to_string() + ":" + std::to_string(ep.port());
       if (tls) {
         internal::SpawnConnection(
-            state, internal::ServeTlsConnection(state, tls, std::move(socket), remote), remote);
+            state, internal::ServeTlsConnection(state, tls, std::move(socket), remote), remote,
+            /*accepted=*/true);
         continue;
       }
     }
     internal::SpawnConnection(
-        state, internal::ServeConnection(state, Socket(std::move(socket)), remote), remote);
+        state, internal::ServeConnection(state, Socket(std::move(socket)), remote), remote,
+        /*accepted=*/true);
   }
 }
 
@@ -93,6 +125,7 @@ Server::Server(asio::any_io_executor executor, const Router& router, ServerSetti
                std::shared_ptr<spdlog::logger> logger)
     : impl_(std::make_shared<Impl>(std::move(executor), router, settings, std::move(logger))) {
   impl_->self = impl_;
+  if (impl_->settings.max_connections == 0) impl_->settings.max_connections = DefaultMaxConnections();
 }
 
 Server::~Server() { Stop(); }

@@ -75,10 +75,21 @@ class Router {
 };
 
 struct ServerSettings {
-  size_t max_header_bytes = 16 * 1024;
+  size_t max_header_bytes = 16 * 1024;  // larger headers get 431
   size_t max_body_bytes = 1024 * 1024;  // larger bodies get 413
   std::chrono::seconds request_timeout{30};  // to read one request once it started
   std::chrono::seconds idle_timeout{120};    // keep-alive connection with no request
+  // A new connection must have sent its first request's header within this: a slowloris
+  // client trickling a header holds its slot no longer. Real clients send at once.
+  std::chrono::seconds first_request_timeout{10};
+  // Connections that have not yet sent a complete first request header (limit
+  // "http_half_open"). Past it, new connections are closed at once; established ones are
+  // never touched. Generous: every client of a benchmark shares one address, and a joining
+  // node is half-open only for one round trip.
+  size_t max_half_open = 4096;
+  // Every connection, upgraded ones (map streams) included (limit "http_connections"); new ones
+  // past it are closed at once. 0: the open-file limit less a reserve for the store and logs.
+  size_t max_connections = 0;
 };
 
 class Server {

@@ -35,6 +35,8 @@ struct ServerState {
   // transport (the socket, or the stream an upgrade handed out).
   std::unordered_map<uint64_t, std::function<void()>> live;
   uint64_t next_id = 1;
+  size_t connections = 0;  // accepted and not yet closed (ServerSettings::max_connections)
+  size_t half_open = 0;    // served, first request header not yet complete
   std::weak_ptr<ServerState> self;  // for objects that may outlive the server
   bool stopped = false;
 };
@@ -55,8 +57,9 @@ class Deadline {
 };
 
 // Runs one connection's coroutine on the server's executor, logging an escaped exception.
+// An `accepted` one counts in ServerState::connections until the coroutine ends.
 void SpawnConnection(const std::shared_ptr<ServerState>& state, boost::asio::awaitable<void> serve,
-                     std::string remote);
+                     std::string remote, bool accepted = false);
 
 // Serves HTTP/1.1 requests on `socket` until it closes, fails, or is taken over.
 boost::asio::awaitable<void> ServeConnection(std::shared_ptr<ServerState> state, Socket socket,

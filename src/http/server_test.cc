@@ -25,6 +25,7 @@
 #include <future>
 #include <thread>
 
+#include "base/limits.h"
 #include "base/log.h"
 
 namespace keel::http {
@@ -309,6 +310,106 @@ TEST_F(ServerTest, StopClosesConnections) {
   tcp::socket late(client_io_);
   late.connect({asio::ip::make_address("127.0.0.1"), port_}, connect_ec);
   EXPECT_TRUE(connect_ec);
+}
+
+TEST_F(ServerTest, HeaderTooLargeIs431) {
+  settings_.max_header_bytes = 1024;
+  Start();
+  auto s = Dial();
+  bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/hello", 11};
+  req.set(bhttp::field::host, "localhost");
+  req.set("X-Padding", std::string(4000, 'p'));
+  bhttp::write(s, req);
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(s, buffer_, res);
+  EXPECT_EQ(res.result_int(), 431);
+  EXPECT_FALSE(res.keep_alive());
+}
+
+// Whether the server hangs up on `s` (EOF or reset) within the socket's read timeout.
+bool ClosedByServer(tcp::socket& s) {
+  char c;
+  boost::system::error_code ec;
+  s.read_some(asio::buffer(&c, 1), ec);
+  return ec == asio::error::eof || ec == asio::error::connection_reset;
+}
+
+TEST_F(ServerTest, SlowlorisIsDroppedAfterTheFirstRequestTimeout) {
+  settings_.first_request_timeout = std::chrono::seconds(1);
+  Start();
+  auto s = Dial();
+  asio::write(s, asio::buffer(std::string("GET /hello HTTP/1.1\r\nHost: x\r\n")));
+  auto start = std::chrono::steady_clock::now();
+  asio::write(s, asio::buffer(std::string("X-A: 1\r\n")));  // trickling keeps nothing alive
+  EXPECT_TRUE(ClosedByServer(s));
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_LT(took, std::chrono::milliseconds(2500));
+  EXPECT_GT(took, std::chrono::milliseconds(500));
+  // A connection that made its first request in time gets the keep-alive idle timeout.
+  auto ok = Dial();
+  EXPECT_EQ(Send(ok, bhttp::verb::get, "/hello").result_int(), 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  EXPECT_EQ(Send(ok, bhttp::verb::get, "/hello").result_int(), 200);
+}
+
+class LimitTest : public ServerTest {
+ protected:
+  tcp::socket Upgraded() {
+    auto s = Dial();
+    asio::write(s, asio::buffer(std::string(
+                       "POST /up HTTP/1.1\r\nHost: x\r\nUpgrade: test-proto\r\n\r\n")));
+    std::string in;
+    asio::read_until(s, asio::dynamic_buffer(in), "\r\n\r\n");
+    return s;
+  }
+  static bool Echoes(tcp::socket& s) {
+    asio::write(s, asio::buffer(std::string("ping")));
+    std::string got(4, '\0');
+    boost::system::error_code ec;
+    asio::read(s, asio::buffer(got), ec);
+    return !ec && got == "ping";
+  }
+  // Lets the server's accept loop catch up with connections made from here.
+  static void Settle() { std::this_thread::sleep_for(std::chrono::milliseconds(200)); }
+};
+
+TEST_F(LimitTest, HalfOpenCapRefusesNewConnectionsAndSparesEstablishedOnes) {
+  settings_.max_half_open = 3;
+  Start();
+  auto established = Upgraded();
+  std::vector<tcp::socket> idle;
+  for (int i = 0; i < 3; ++i) idle.push_back(Dial());
+  Settle();
+  double before = LimitTrips("http_half_open");
+  auto refused = Dial();
+  auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(ClosedByServer(refused));
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(1));
+  EXPECT_EQ(LimitTrips("http_half_open"), before + 1);
+  EXPECT_TRUE(Echoes(established));
+  // A half-open connection that completes its request frees its slot.
+  EXPECT_EQ(Send(idle[0], bhttp::verb::get, "/hello").result_int(), 200);
+  Settle();
+  auto admitted = Dial();
+  EXPECT_EQ(Send(admitted, bhttp::verb::get, "/hello").result_int(), 200);
+}
+
+TEST_F(LimitTest, ConnectionCapRefusesNewConnectionsAndSparesEstablishedOnes) {
+  settings_.max_connections = 2;
+  Start();
+  auto a = Upgraded();
+  auto b = Upgraded();
+  Settle();
+  double before = LimitTrips("http_connections");
+  auto refused = Dial();
+  EXPECT_TRUE(ClosedByServer(refused));
+  EXPECT_EQ(LimitTrips("http_connections"), before + 1);
+  EXPECT_TRUE(Echoes(a));
+  EXPECT_TRUE(Echoes(b));
+  a.close();
+  Settle();
+  auto c = Upgraded();
+  EXPECT_TRUE(Echoes(c));
 }
 
 }  // namespace

@@ -65,6 +65,9 @@ Result<nlohmann::json> ParseHuJson(std::string_view text) {
     }
     return MakeError(Errc::kInvalidArgument, "policy: line " + std::to_string(line) + ", column " +
                                                  std::to_string(col) + ": malformed HuJSON");
+  } catch (const nlohmann::json::exception& e) {
+    // Well-formed but unrepresentable, such as a number beyond a double (1e999).
+    return MakeError(Errc::kInvalidArgument, std::string("policy: ") + e.what());
   }
 }
 

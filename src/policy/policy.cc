@@ -16,9 +16,8 @@ const std::set<std::string, std::less<>> kTopKeys = {
     "tests", "sshTests", "randomizeClientPort", "postures", "ipsets", "derpMap",
     "disableIPv4", "OneCGNATRoute", "defaultSrcPosture", "attrs"};
 
-}  // namespace
-
-Result<Policy> ParsePolicy(std::string_view hujson) {
+// ParsePolicy without its guard against values of the wrong JSON type.
+Result<Policy> ParseDocument(std::string_view hujson) {
   auto doc = ParseHuJson(hujson);
   if (!doc) return doc.error();
   Policy p;
@@ -50,6 +49,19 @@ Result<Policy> ParsePolicy(std::string_view hujson) {
   }
   if (doc->contains("randomizeClientPort")) p.randomize_client_port = (*doc)["randomizeClientPort"] == true;
   return p;
+}
+
+}  // namespace
+
+Result<Policy> ParsePolicy(std::string_view hujson) {
+  // The section parsers read with nlohmann's typed accessors (value(), get<>()), which throw
+  // when a key holds another type ("action": ["accept"]). That is a mistake in the policy: an
+  // error for whoever wrote it, not an exception through the API handler or the reload.
+  try {
+    return ParseDocument(hujson);
+  } catch (const nlohmann::json::exception& e) {
+    return MakeError(Errc::kInvalidArgument, std::string("policy: a value has the wrong type: ") + e.what());
+  }
 }
 
 Result<Alias> ParsePolicyAlias(const Policy& policy, const std::string& name) {

@@ -21,6 +21,15 @@ TEST(HuJson, ErrorNamesLine) {
   EXPECT_NE(doc.error().message.find("line 3"), std::string::npos) << doc.error().message;
 }
 
+// A number no double holds is an error like malformed text, not an exception (found by
+// fuzz/policy_fuzz).
+TEST(HuJson, NumberOverflowIsAnError) {
+  auto doc = ParseHuJson("{\"a\": 1e999}");
+  ASSERT_FALSE(doc);
+  EXPECT_NE(doc.error().message.find("number overflow"), std::string::npos) << doc.error().message;
+  EXPECT_FALSE(ParsePolicy("{\"randomizeClientPort\": -1e400}"));
+}
+
 void ExpectRefused(const char* text, const char* needle) {
   auto p = ParsePolicy(text);
   ASSERT_FALSE(p) << text;
@@ -36,6 +45,17 @@ TEST(Policy, RefusesBadInput) {
   ExpectRefused("{\"hosts\": {\"h\": \"10.0.0.0/33\"}}", "h");
   ExpectRefused("{\"acls\": [{\"action\": \"accept\", \"src\": [\"*\"], \"dst\": [\"*:99999\"]}]}", "port");
   ExpectRefused("{\"groups\": {\"group:a\": [\"group:b\"], \"group:b\": [\"group:a\"]}}", "group");
+}
+
+// A value of another JSON type than the key takes is the policy's mistake, refused like any
+// other, never an exception out of the parser (found by fuzz/policy_fuzz).
+TEST(Policy, RefusesValuesOfTheWrongType) {
+  ExpectRefused("{\"acls\": [{\"action\": [\"accept\"], \"src\": [\"*\"], \"dst\": [\"*:*\"]}]}",
+                "wrong type");
+  ExpectRefused("{\"acls\": 5}", "policy");
+  ExpectRefused("{\"acls\": [7]}", "policy");
+  ExpectRefused("{\"ssh\": [{\"action\": 1, \"src\": [\"*\"], \"dst\": [\"*\"], \"users\": [\"root\"]}]}",
+                "policy");
 }
 
 TEST(Compiler, UserToTagFilter) {

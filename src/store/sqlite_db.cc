@@ -12,6 +12,9 @@ Errc ErrcFor(int rc) {
       return Errc::kAlreadyExists;
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
+    // A full disk: the write is refused whole (the transaction rolls back) and reads go on,
+    // so it is the caller's to retry once there is room, not an internal error.
+    case SQLITE_FULL:
       return Errc::kUnavailable;
     case SQLITE_NOTADB:
     case SQLITE_CORRUPT:
@@ -133,8 +136,11 @@ int SqliteDb::Changes() const { return sqlite3_changes(db_); }
 
 Error SqliteDb::MakeDbError(int rc, std::string_view what) const {
   std::string context(what.substr(0, 60));
-  return MakeError(ErrcFor(rc), "sqlite " + path_ + ": " + sqlite3_errmsg(db_) + " (in \"" +
-                                    context + "\")");
+  std::string message = "sqlite " + path_ + ": " + sqlite3_errmsg(db_) + " (in \"" + context + "\")";
+  if ((rc & 0xff) == SQLITE_FULL) {
+    message += "; no space left for the database: nothing was written, free some and retry";
+  }
+  return MakeError(ErrcFor(rc), std::move(message));
 }
 
 }  // namespace keel::store

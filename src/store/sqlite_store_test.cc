@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "store/sqlite_db.h"
+
 namespace keel::store {
 namespace {
 
@@ -311,6 +313,25 @@ TEST(SqliteStoreOpen, DirectoryPathGivesClearError) {
   auto s = SqliteStore::Open(dir.string());
   ASSERT_FALSE(s);
   EXPECT_NE(s.error().message.find(dir.string()), std::string::npos) << s.error().message;
+}
+
+// A full disk is no internal error: the write is refused, the caller may retry once there is
+// room, and the message says why. max_page_count makes SQLite report SQLITE_FULL as ENOSPC does.
+TEST(SqliteDbFull, WriteOnFullDatabaseIsUnavailableAndSaysSo) {
+  auto db = SqliteDb::Open(":memory:");
+  ASSERT_TRUE(db) << db.error().message;
+  ASSERT_TRUE((*db)->Exec("CREATE TABLE t (x BLOB)"));
+  ASSERT_TRUE((*db)->Exec("PRAGMA max_page_count = 2"));
+  auto r = (*db)->Exec("INSERT INTO t VALUES (zeroblob(100000))");
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, Errc::kUnavailable);
+  EXPECT_NE(r.error().message.find("disk is full"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("no space left"), std::string::npos) << r.error().message;
+  // Reads go on.
+  auto count = (*db)->Prepare("SELECT count(*) FROM t");
+  ASSERT_TRUE(count);
+  ASSERT_TRUE(count->Step());
+  EXPECT_EQ(count->Int(0), 0);
 }
 
 }  // namespace

@@ -77,8 +77,11 @@ Result<model::Node> Tailnet::ApplyMapUpdate(const crypto::MachinePublic& machine
     }
     if (diff->changed) {
       updated = true;
-      json hi = json::parse(diff->merged);
-      std::string hostname = hi.value("Hostname", node.hostname);
+      // The client's Hostinfo is untrusted: a Hostname that is not a string is ignored, as an
+      // absent one is (value() would throw on it).
+      json hi = json::parse(diff->merged, nullptr, false);
+      auto named = hi.is_object() ? hi.find("Hostname") : hi.end();
+      std::string hostname = named != hi.end() && named->is_string() ? named->get<std::string>() : node.hostname;
       if (hostname != node.hostname) {
         if (model::IsAutoDerivedGivenName(node.given_name, node.hostname)) {
           node.given_name =

@@ -310,6 +310,18 @@ TEST_F(TailnetTest, MapUpdateRequiresMachineKeyAndReportsChangeKinds) {
   EXPECT_EQ(tn_->ApplyMapUpdate(M(1), N(101), hi).value().given_name, "chosen");
 }
 
+// Hostinfo comes from the client: a Hostname of another JSON type keeps the node's name, and
+// the update is stored rather than failing.
+TEST_F(TailnetTest, MapUpdateWithANonStringHostnameKeepsTheName) {
+  ASSERT_TRUE(Reg(1, 101, NewKey(), "box").node);
+  MapUpdate hi;
+  hi.hostinfo_json = R"({"Hostname":5,"OS":"linux"})";
+  auto after = tn_->ApplyMapUpdate(M(1), N(101), hi);
+  ASSERT_TRUE(after) << after.error().message;
+  EXPECT_EQ(after->hostname, "box");
+  EXPECT_EQ(after->given_name, "box");
+}
+
 TEST_F(TailnetTest, ChangeFeedKindsAndOrder) {
   boost::asio::io_context io;
   std::vector<Change> seen;
