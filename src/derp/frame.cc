@@ -5,6 +5,8 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
+#include "crypto/naclbox.h"
+
 namespace keel::derp {
 
 namespace {
@@ -199,6 +201,17 @@ Result<ClientInfoJson> ParseClientInfoJson(std::string_view text) {
     }
   }
   return info;
+}
+
+Result<OpenedClientInfo> OpenClientInfo(std::span<const uint8_t> payload,
+                                        const crypto::PrivateKey& server_key) {
+  auto frame = ParseClientInfo(payload);
+  if (!frame) return frame.error();
+  auto opened = crypto::BoxOpen(frame->sealed, server_key, frame->client_public);
+  if (!opened) return MakeError(Errc::kInvalidArgument, "ClientInfo box does not open");
+  auto json = ParseClientInfoJson(AsChars(*opened));
+  if (!json) return json.error();
+  return OpenedClientInfo{frame->client_public, std::move(*json)};
 }
 
 }  // namespace keel::derp

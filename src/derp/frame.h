@@ -119,4 +119,14 @@ struct ClientInfoJson {
 };
 Result<ClientInfoJson> ParseClientInfoJson(std::string_view json);
 
+// A ClientInfo frame's payload checked, opened with the relay's key and parsed: what the relay
+// needs before it admits a client. Fails with kInvalidArgument (bad size, a box that does not
+// open, bad JSON); the connection must then end.
+struct OpenedClientInfo {
+  crypto::Key32 client_public{};
+  ClientInfoJson json;
+};
+Result<OpenedClientInfo> OpenClientInfo(std::span<const uint8_t> payload,
+                                        const crypto::PrivateKey& server_key);
+
 }  // namespace keel::derp

@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "crypto/naclbox.h"
+#include "crypto/x25519.h"
+
 namespace keel::derp {
 namespace {
 
@@ -118,6 +121,39 @@ TEST(FrameTest, ClientInfoJson) {
   EXPECT_FALSE(ParseClientInfoJson("not json"));
   EXPECT_FALSE(ParseClientInfoJson("[1]"));
   EXPECT_TRUE(ParseClientInfoJson("{}"));
+}
+
+TEST(FrameTest, OpenClientInfo) {
+  crypto::PrivateKey server(KeyOf(1)), client(KeyOf(2));
+  crypto::Key32 server_pub = crypto::PublicFromPrivate(server);
+  crypto::Key32 client_pub = crypto::PublicFromPrivate(client);
+  auto payload = [&](std::string_view json) {
+    Bytes p(client_pub.begin(), client_pub.end());
+    Bytes sealed = crypto::BoxSeal(AsBytes(json), client, server_pub).value();
+    p.insert(p.end(), sealed.begin(), sealed.end());
+    return p;
+  };
+  auto opened = OpenClientInfo(payload(R"({"version":2,"meshKey":"ab"})"), server);
+  ASSERT_TRUE(opened);
+  EXPECT_EQ(opened->client_public, client_pub);
+  EXPECT_EQ(opened->json.version, 2);
+  EXPECT_EQ(opened->json.mesh_key, "ab");
+
+  auto fails = [&](std::span<const uint8_t> p, std::string_view why) {
+    auto r = OpenClientInfo(p, server);
+    ASSERT_FALSE(r) << why;
+    EXPECT_EQ(r.error().code, Errc::kInvalidArgument) << why;
+  };
+  fails(Bytes(71), "too short");
+  Bytes good = payload("{}");
+  Bytes tampered = good;
+  tampered.back() ^= 1;
+  fails(tampered, "bad tag");
+  Bytes other_key = good;
+  other_key[0] ^= 1;
+  fails(other_key, "sealed by another key");
+  fails(payload("[1]"), "not an object");
+  EXPECT_FALSE(OpenClientInfo(good, client)) << "wrong server key";
 }
 
 }  // namespace

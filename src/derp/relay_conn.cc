@@ -154,14 +154,10 @@ Result<void> Relay::Impl::HandleFrame(const std::shared_ptr<Conn>& c, uint8_t ty
   switch (static_cast<FrameType>(type)) {
     case FrameType::kClientInfo: {
       if (c->registered) return MakeError(Errc::kInvalidArgument, "second ClientInfo");
-      auto info = ParseClientInfo(p);
+      auto info = OpenClientInfo(p, settings.server_key);
       if (!info) return info.error();
-      auto opened = crypto::BoxOpen(info->sealed, settings.server_key, info->client_public);
-      if (!opened) return MakeError(Errc::kInvalidArgument, "ClientInfo box does not open");
-      auto json = ParseClientInfoJson(AsChars(*opened));
-      if (!json) return json.error();
       c->key = crypto::NodePublic(info->client_public);
-      c->is_mesh = MeshKeyMatches(settings.mesh_key, json->mesh_key);
+      c->is_mesh = MeshKeyMatches(settings.mesh_key, info->json.mesh_key);
       if (!c->is_mesh && settings.verify_client && !settings.verify_client(c->key)) {
         Count(&RelayStats::clients_rejected);
         logger->info("derp {}: rejected {}", c->remote, c->key.ToText());
