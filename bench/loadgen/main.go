@@ -171,6 +171,9 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	if *soakFor > 0 {
+		os.Exit(runSoak(o, sk))
+	}
 	r := &run{
 		opts:      o,
 		topo:      topology{nodes: o.nodes, groups: o.groups, servers: o.servers},
