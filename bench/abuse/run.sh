@@ -12,6 +12,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$root/bench/server_config.sh"
 build=${BUILD_DIR:-$root/build}
 keel=${KEEL_BIN:-$build/src/cli/keel}
 abuse="$build/bench/abuse"
@@ -33,55 +34,18 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 work=$(mktemp -d "${TMPDIR:-/tmp}/keel-abuse.XXXXXX")
 server_pid=
 cleanup() {
-  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null
+  # keel exits non-zero on SIGTERM; that must not end the trap before the folder is removed.
+  [[ -n "$server_pid" ]] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
   if [[ -n "${KEEP_WORK:-}" ]]; then echo "work folder: $work" >&2; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 port=18080
 
-cat > "$work/derp.yaml" <<YAML
-regions:
-  900:
-    regionid: 900
-    regioncode: lo
-    regionname: loopback
-    nodes:
-      - name: 900a
-        regionid: 900
-        hostname: 127.0.0.1
-        ipv4: 127.0.0.1
-        stunport: -1
-        derpport: 3340
-        insecurefortests: true
-YAML
-cat > "$work/config.yaml" <<YAML
-server_url: http://127.0.0.1:$port
-listen_addr: 127.0.0.1:$port
-metrics_listen_addr: 127.0.0.1:$((port + 1))
-unix_socket: $work/server.sock
-noise:
-  private_key_path: $work/noise_private.key
-private_key_path: $work/private.key
-prefixes:
-  v4: 100.64.0.0/10
-  v6: fd7a:115c:a1e0::/48
-derp:
-  server:
-    enabled: false
-  urls: []
-  paths: [$work/derp.yaml]
-  auto_update_enabled: false
-database:
-  type: sqlite
-  sqlite:
-    path: $work/db.sqlite
-dns:
-  magic_dns: true
-  base_domain: abuse.internal
-  override_local_dns: false
-log:
-  level: warn
-YAML
+bench_derp_map > "$work/derp.yaml"
+{
+  bench_config "$work" "$port" abuse.internal
+  echo "private_key_path: $work/private.key"
+} > "$work/config.yaml"
 
 "$keel" -c "$work/config.yaml" serve > "$work/keel.log" 2>&1 &
 server_pid=$!

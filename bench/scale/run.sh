@@ -27,6 +27,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$root/bench/server_config.sh"
 build=${BUILD_DIR:-$root/build}
 hs_version=${HEADSCALE_VERSION:-0.29.2}
 tools_dir=${KEEL_TOOLS_DIR:-$HOME/.cache/keel-tools}
@@ -69,58 +70,13 @@ port=18080
 # config SERVER DIR POLICY: the server's config file on port $port, state under DIR.
 config() {
   local server=$1 d=$2 policy=$3
-  cat <<YAML
-server_url: http://127.0.0.1:$port
-listen_addr: 127.0.0.1:$port
-metrics_listen_addr: 127.0.0.1:$((port + 1))
-grpc_listen_addr: 127.0.0.1:$((port + 2))
-unix_socket: $d/server.sock
-noise:
-  private_key_path: $d/noise_private.key
-prefixes:
-  v4: 100.64.0.0/10
-  v6: fd7a:115c:a1e0::/48
-derp:
-  server:
-    enabled: false
-  urls: []
-  paths: [$d/derp.yaml]
-  auto_update_enabled: false
-database:
-  type: sqlite
-  sqlite:
-    path: $d/db.sqlite
-dns:
-  magic_dns: true
-  base_domain: scale.internal
-  override_local_dns: false
-log:
-  level: warn
-YAML
+  bench_config "$d" "$port" scale.internal
   if [[ $server == headscale ]]; then
     printf 'disable_check_updates: true\nlogtail:\n  enabled: false\n'
   else
     printf 'private_key_path: %s/private.key\n' "$d"
   fi
   [[ -z "$policy" ]] || printf 'policy:\n  mode: file\n  path: %s\n' "$policy"
-}
-
-derp_map() {
-  cat <<YAML
-regions:
-  900:
-    regionid: 900
-    regioncode: lo
-    regionname: loopback
-    nodes:
-      - name: 900a
-        regionid: 900
-        hostname: 127.0.0.1
-        ipv4: 127.0.0.1
-        stunport: -1
-        derpport: 3340
-        insecurefortests: true
-YAML
 }
 
 # partition_policy GROUPS: one user per group (g0 ... g<N-1>) whose members see each other,
@@ -157,7 +113,7 @@ start_server() {
   local server=$1 policy=$2
   dir="$work/$server-$scenario"
   mkdir -p "$dir"
-  derp_map > "$dir/derp.yaml"
+  bench_derp_map > "$dir/derp.yaml"
   config "$server" "$dir" "$policy" > "$dir/config.yaml"
   local bin=$keel
   [[ $server == headscale ]] && bin=$headscale

@@ -19,6 +19,7 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+source "$root/bench/server_config.sh"
 build=${BUILD_DIR:-$root/build}
 duration=${DURATION:-30m}
 nodes=${NODES:-500}
@@ -55,55 +56,18 @@ cleanup() {
 trap cleanup EXIT
 port=18180
 
-cat > "$work/config.yaml" <<YAML
-server_url: http://127.0.0.1:$port
-listen_addr: 127.0.0.1:$port
-metrics_listen_addr: 127.0.0.1:$((port + 1))
-grpc_listen_addr: 127.0.0.1:$((port + 2))
-unix_socket: $work/server.sock
+{
+  bench_config "$work" "$port" soak.internal
+  cat <<YAML
 private_key_path: $work/private.key
-noise:
-  private_key_path: $work/noise_private.key
-prefixes:
-  v4: 100.64.0.0/10
-  v6: fd7a:115c:a1e0::/48
-derp:
-  server:
-    enabled: false
-  urls: []
-  paths: [$work/derp.yaml]
-  auto_update_enabled: false
-database:
-  type: sqlite
-  sqlite:
-    path: $work/db.sqlite
-dns:
-  magic_dns: true
-  base_domain: soak.internal
-  override_local_dns: false
 policy:
   mode: database
 node:
   ephemeral:
     inactivity_timeout: 30s
-log:
-  level: warn
 YAML
-cat > "$work/derp.yaml" <<YAML
-regions:
-  900:
-    regionid: 900
-    regioncode: lo
-    regionname: loopback
-    nodes:
-      - name: 900a
-        regionid: 900
-        hostname: 127.0.0.1
-        ipv4: 127.0.0.1
-        stunport: -1
-        derpport: 3340
-        insecurefortests: true
-YAML
+} > "$work/config.yaml"
+bench_derp_map > "$work/derp.yaml"
 # The two policies the run flips between: both let every node reach every other (so peer
 # lists stay put), but their packet filters differ.
 cat > "$work/policy-a.json" <<'JSON'
