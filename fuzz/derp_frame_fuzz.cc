@@ -22,8 +22,12 @@
 #include "derp/frame_reader.h"
 #include "derp/relay.h"
 #include "fuzz_stream.h"
+#include "harness.h"
 
 namespace {
+
+using keel::fuzz::Check;
+using keel::fuzz::FixedKey;
 
 namespace asio = boost::asio;
 using keel::Bytes;
@@ -33,16 +37,6 @@ namespace crypto = keel::crypto;
 namespace derp = keel::derp;
 
 constexpr char kMeshKey[] = "1111111111111111111111111111111111111111111111111111111111111111";
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-
-crypto::PrivateKey FixedKey(uint8_t fill) {
-  crypto::Key32 k;
-  k.fill(fill);
-  return crypto::PrivateKey(k);
-}
 
 struct World {
   asio::io_context io;

@@ -19,8 +19,11 @@
 #include "base/log.h"
 #include "fuzz_stream.h"
 #include "http/h2_server.h"
+#include "harness.h"
 
 namespace {
+
+using keel::fuzz::Check;
 
 namespace asio = boost::asio;
 using keel::Bytes;
@@ -28,10 +31,6 @@ using keel::http::H2Stream;
 using keel::http::Request;
 
 constexpr std::string_view kPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
 
 asio::awaitable<void> Handle(Request req, std::shared_ptr<H2Stream> s) {
   if (req.path == "/echo") {

@@ -20,24 +20,18 @@
 #include "noise/handshake.h"
 #include "noise/record.h"
 #include "noise/stream.h"
+#include "harness.h"
 
 namespace {
+
+using keel::fuzz::Check;
+using keel::fuzz::FixedKey;
 
 namespace asio = boost::asio;
 using keel::Bytes;
 using keel::fuzz::InputCursor;
 namespace crypto = keel::crypto;
 namespace noise = keel::noise;
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
-
-crypto::PrivateKey FixedKey(uint8_t fill) {
-  crypto::Key32 k;
-  k.fill(fill);
-  return crypto::PrivateKey(k);
-}
 
 // One handshake, done once: the initiation and both sides' transport keys.
 struct Session {

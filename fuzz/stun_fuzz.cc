@@ -7,15 +7,14 @@
 #include <cstring>
 
 #include "derp/stun.h"
+#include "harness.h"
 
 namespace {
 
+using keel::fuzz::Check;
+
 namespace asio = boost::asio;
 using keel::derp::StunTxId;
-
-void Check(bool ok) {
-  if (!ok) std::abort();
-}
 
 }  // namespace
 

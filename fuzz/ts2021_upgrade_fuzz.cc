@@ -26,17 +26,14 @@
 #include "noise/record.h"
 #include "store/sqlite_store.h"
 #include "tailnet/tailnet.h"
+#include "harness.h"
 
 namespace {
 
+using keel::fuzz::FixedKey;
+
 namespace asio = boost::asio;
 using keel::fuzz::LocalSocket;
-
-keel::crypto::PrivateKey FixedKey(uint8_t fill) {
-  keel::crypto::Key32 raw;
-  raw.fill(fill);
-  return keel::crypto::PrivateKey(raw);
-}
 
 // One control server for the whole run, with one machine already registered so that a
 // session's map and helper requests get past the "unknown node" answers.

@@ -55,7 +55,7 @@ run_target() {
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
   # A slow-unit file is only a note (an input over 10 s once, which the machine's load alone can
   # cause); a real timeout fails the run and leaves a timeout- file.
-  artifacts=$(ls "$findings" 2>/dev/null | grep -v '^slow-unit-' | head -3 | tr '\n' ' ')
+  artifacts=$(ls "$findings" 2>/dev/null | { grep -v '^slow-unit-' || true; } | head -3 | tr '\n' ' ')
   local summary="${seconds} s, ${execs:-?} execs (${rate:-?}/s), cov ${cov:-?}, corpus $(ls "$corpus" | wc -l)"
   if [[ $rc -ne 0 || -n $artifacts ]]; then
     local why
