@@ -66,6 +66,9 @@ type soakSlot struct {
 	gone      bool // deleted or left for the server to clean up: never comes back
 	cancel    context.CancelFunc
 	done      chan struct{}
+	// Endpoint changes in flight on the node's connection: a leave waits for them before it
+	// closes the connection, so a leave never fails a change of its own making.
+	changes sync.WaitGroup
 }
 
 type soakCounts struct {
@@ -351,6 +354,7 @@ func (s *soak) leave(rng *rand.Rand) {
 	slot.gone = slot.ephemeral || del
 	back := time.Duration(30+rng.Intn(61)) * time.Second
 	s.mu.Unlock()
+	slot.changes.Wait()
 	nc.Close()
 	s.counts.Leaves.Add(1)
 	switch {
@@ -419,16 +423,17 @@ func (s *soak) deleteNode(i int) {
 func (s *soak) change(rng *rand.Rand) {
 	s.mu.Lock()
 	i := s.pickOnline(rng)
-	var n *node
-	if i >= 0 {
-		n = s.slots[i].n
-	}
-	s.mu.Unlock()
-	if n == nil {
+	if i < 0 {
+		s.mu.Unlock()
 		return
 	}
+	slot := s.slots[i]
+	n := slot.n
+	slot.changes.Add(1)
+	s.mu.Unlock()
 	k := s.counts.Changes.Add(1)
 	go func() {
+		defer slot.changes.Done()
 		ep := fmt.Sprintf("%s%d", changedHost, changePortBase+int(k%60000))
 		if err := n.setEndpoint(s.ctx, ep); err != nil && s.ctx.Err() == nil {
 			s.r.noteError(fmt.Errorf("endpoint change of node %d: %w", i, err))

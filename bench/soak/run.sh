@@ -94,6 +94,8 @@ key > "$work/key"
 ephemeral_key=$(key --ephemeral)
 api_key=$(cli apikeys create -e 24h | head -1)
 
+# Created before tail follows it, so not a line of loadgen's is missed.
+: > "$work/loadgen.out"
 echo "== soak: keel $("$keel" version 2>/dev/null | head -1), $nodes nodes, $duration of churn, a sample every ${SAMPLE:-10}s" >&2
 # shellcheck disable=SC2086  # LOADGEN_FLAGS is a list of flags
 "$work/loadgen" -url "http://127.0.0.1:$port" -nodes "$nodes" -concurrency 50 \
@@ -118,7 +120,9 @@ if ! kill -0 "$keel_pid" 2>/dev/null; then
   exit 1
 fi
 if (( lrc != 0 )); then
-  echo "== loadgen failed (exit $lrc); keel's log ends:" >&2
+  echo "== loadgen failed (exit $lrc); its output ends:" >&2
+  tail -20 "$work/loadgen.out" >&2
+  echo "== keel's log ends:" >&2
   tail -5 "$work/keel.log" >&2
   exit 1
 fi
