@@ -190,13 +190,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto chunks = keel::fuzz::ChunkSizes(in, 3);
   size_t max_frame = 16 + static_cast<size_t>(in.Byte()) * 64;
   auto stream = std::make_unique<MemoryStream>(io.get_executor(), in.Rest(), chunks);
-  bool done = false;
-  asio::co_spawn(io, ReadFrames(std::move(stream), max_frame), [&](std::exception_ptr e) {
-    if (e) std::rethrow_exception(e);
-    done = true;
-  });
-  io.restart();
-  io.run();
-  Check(done);
+  keel::fuzz::RunToCompletion(io, ReadFrames(std::move(stream), max_frame));
   return 0;
 }

@@ -8,7 +8,6 @@
 // sizes, then the client's bytes.
 
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -81,14 +80,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   settings.max_request_body = 4096;
   settings.max_header_list = 4096;
   settings.write_stall_timeout = std::chrono::milliseconds(0);  // no real timers
-  bool done = false;
-  asio::co_spawn(io, keel::http::ServeHttp2(stream, Handle, settings, logger),
-                 [&](std::exception_ptr e) {
-                   if (e) std::rethrow_exception(e);
-                   done = true;
-                 });
-  io.restart();
-  io.run();
-  Check(done);
+  keel::fuzz::RunToCompletion(io, keel::http::ServeHttp2(stream, Handle, settings, logger));
   return 0;
 }
