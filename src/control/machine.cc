@@ -199,11 +199,13 @@ awaitable<void> StreamLoop(Impl& impl, MapSession& session, http::H2Stream& stre
   const size_t max_queue = impl.settings.limits.max_stream_queue;
   const auto slow_reader_timeout = impl.settings.limits.slow_reader_timeout;
   while (!session.stop && !stream.closed()) {
-    if (stream.buffered() < max_queue) {
+    auto now = std::chrono::steady_clock::now();
+    bool writable = stream.buffered() < max_queue;
+    if (writable) {
       full_since.reset();
     } else if (!full_since) {
-      full_since = std::chrono::steady_clock::now();
-    } else if (std::chrono::steady_clock::now() - *full_since >= slow_reader_timeout) {
+      full_since = now;
+    } else if (now - *full_since >= slow_reader_timeout) {
       LimitTripped("map_slow_reader", *impl.log,
                    fmt::format("node {}: map stream unread for {}s with {} bytes queued; resetting it",
                                session.node, slow_reader_timeout.count(), stream.buffered()));
@@ -214,8 +216,6 @@ awaitable<void> StreamLoop(Impl& impl, MapSession& session, http::H2Stream& stre
     if (!session.ping_urls.empty() && session.rendered_version != 0) {
       for (const auto& url : std::exchange(session.ping_urls, {})) stream.Write(PingFrame(url, zstd));
     }
-    auto now = std::chrono::steady_clock::now();
-    bool writable = stream.buffered() < max_queue;
     if (!session.pending.empty() && writable && (session.pending.full() || now >= session.next_delta)) {
       if (!co_await SendPending(impl, session, stream, zstd)) co_return;
       now = std::chrono::steady_clock::now();
